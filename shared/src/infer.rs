@@ -1,0 +1,180 @@
+//! int8 inference of a parsed model on one image, inside one caller-provided
+//! buffer laid out by the [`MemoryPlan`]. Host and firmware run this same code,
+//! so their results are bit-identical. The image is one byte per input value,
+//! CHW, already resized to the spec's input shape.
+
+use crate::format::{InputQuant, LayerQuant, Model};
+use crate::kernels::conv2d_i8;
+use crate::layers::conv::conv2d_i8_ref;
+use crate::layers::lrn::lrn_i8_ref;
+use crate::layers::pool::max_pool;
+use crate::layers::softmax::top_k;
+use crate::plan::{MemoryPlan, Step};
+use crate::quant::requantize;
+use crate::spec::{Layer, SpecError};
+use core::fmt;
+use heapless::Vec;
+
+/// One ranked class: its index and its int8 logit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Prediction {
+    pub class: u16,
+    pub logit: i8,
+}
+
+pub type Top5 = Vec<Prediction, 5>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InferError {
+    /// The caller's buffer is smaller than the plan needs.
+    BufferTooSmall {
+        needed: usize,
+        found: usize,
+    },
+    /// The image does not have the spec's number of input values.
+    ImageSize {
+        expected: usize,
+        found: usize,
+    },
+    BadSpec(SpecError),
+}
+
+impl core::error::Error for InferError {}
+
+impl fmt::Display for InferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InferError::BufferTooSmall { needed, found } => {
+                write!(f, "inference buffer too small: needs {needed} bytes, has {found}")
+            }
+            InferError::ImageSize { expected, found } => {
+                write!(f, "image has {found} values, the model takes {expected}")
+            }
+            InferError::BadSpec(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Which kernel family runs: the fast ones (default) or the references they
+/// are tested against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kernels {
+    #[default]
+    Fast,
+    Reference,
+}
+
+/// A model prepared for inference: its plan is computed once.
+pub struct Engine<'m> {
+    model: &'m Model<'m>,
+    plan: MemoryPlan,
+    kernels: Kernels,
+}
+
+/// Splits the buffer into a layer's input, its output and the scratch area.
+fn split<'b>(buf: &'b mut [u8], step: &Step, scratch_offset: usize) -> (&'b [i8], &'b mut [i8], &'b mut [i8]) {
+    let (arena, scratch) = buf.split_at_mut(scratch_offset);
+    let (input, output) = if step.input_offset < step.output_offset {
+        let (lo, hi) = arena.split_at_mut(step.output_offset);
+        (&lo[step.input_offset..step.input_offset + step.input_len], &mut hi[..step.output_len])
+    } else {
+        let (lo, hi) = arena.split_at_mut(step.input_offset);
+        (&hi[..step.input_len], &mut lo[step.output_offset..step.output_offset + step.output_len])
+    };
+    (bytemuck::cast_slice(input), bytemuck::cast_slice_mut(output), bytemuck::cast_slice_mut(scratch))
+}
+
+/// Pixels (0..=255) to the first layer's int8 input, in place.
+fn quantize_input(q: &InputQuant, plane_len: usize, region: &mut [u8]) {
+    for (c, plane) in region.chunks_mut(plane_len).enumerate() {
+        let (mean, rq) = (q.mean[c], q.requant[c]);
+        for v in plane {
+            let x = requantize(*v as i32 - mean, rq) + q.output.zero_point;
+            *v = x.clamp(-128, 127) as i8 as u8;
+        }
+    }
+}
+
+impl<'m> Engine<'m> {
+    pub fn new(model: &'m Model<'m>) -> Result<Self, InferError> {
+        let plan = MemoryPlan::new(model.spec()).map_err(InferError::BadSpec)?;
+        Ok(Engine { model, plan, kernels: Kernels::Fast })
+    }
+
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    pub fn plan(&self) -> &MemoryPlan {
+        &self.plan
+    }
+
+    pub fn model(&self) -> &Model<'m> {
+        self.model
+    }
+
+    /// Bytes of the buffer [`run`](Engine::run) needs.
+    pub fn buffer_len(&self) -> usize {
+        self.plan.total_len()
+    }
+
+    /// Where to write the image for [`run_in_place`](Engine::run_in_place)
+    /// (lets a device receive an image straight into the arena).
+    pub fn input_region<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], InferError> {
+        self.check_buffer(buf)?;
+        Ok(&mut buf[self.plan.input_range()])
+    }
+
+    /// The int8 logits left by the last run.
+    pub fn logits<'b>(&self, buf: &'b [u8]) -> &'b [i8] {
+        bytemuck::cast_slice(&buf[self.plan.output_range()])
+    }
+
+    fn check_buffer(&self, buf: &[u8]) -> Result<(), InferError> {
+        let needed = self.buffer_len();
+        if buf.len() < needed {
+            return Err(InferError::BufferTooSmall { needed, found: buf.len() });
+        }
+        Ok(())
+    }
+
+    /// Copies `image` in and runs.
+    pub fn run(&self, image: &[u8], buf: &mut [u8]) -> Result<Top5, InferError> {
+        let region = self.input_region(buf)?;
+        if image.len() != region.len() {
+            return Err(InferError::ImageSize { expected: region.len(), found: image.len() });
+        }
+        region.copy_from_slice(image);
+        self.run_in_place(buf)
+    }
+
+    /// Runs on the image already written to [`input_region`](Engine::input_region).
+    pub fn run_in_place(&self, buf: &mut [u8]) -> Result<Top5, InferError> {
+        self.check_buffer(buf)?;
+        let spec = self.model.spec();
+        let plane = spec.input.h as usize * spec.input.w as usize;
+        quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()]);
+        let scratch_offset = self.plan.scratch_offset;
+        for ((info, quant), step) in spec.walk().zip(&self.model.meta().layers).zip(&self.plan.steps) {
+            let (input, output, scratch) = split(buf, step, scratch_offset);
+            match (info.layer, quant) {
+                (Layer::Conv(_), LayerQuant::Conv(w)) | (Layer::Dense(_), LayerQuant::Dense(w)) => {
+                    let params = self.model.weighted_params(&info, w);
+                    match self.kernels {
+                        Kernels::Fast => conv2d_i8(&params, input, output, scratch),
+                        Kernels::Reference => conv2d_i8_ref(&params, input, output),
+                    }
+                }
+                (Layer::Lrn(l), LayerQuant::Lrn(q)) => {
+                    lrn_i8_ref(&self.model.lrn_params(l.size, q), info.input, input, output)
+                }
+                (Layer::MaxPool(p), LayerQuant::MaxPool(_)) => max_pool(&p, info.input, input, output),
+                // `Model::parse` checked that quantization follows the spec.
+                _ => unreachable!("layer kinds validated at parse"),
+            }
+        }
+        let logits = self.logits(buf);
+        Ok(top_k::<i8, 5>(logits).iter().map(|&c| Prediction { class: c as u16, logit: logits[c] }).collect())
+    }
+}

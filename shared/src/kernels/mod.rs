@@ -1,0 +1,8 @@
+//! Fast kernels with the same signatures as the references in `layers/`, and
+//! the dispatch the inference loop calls. Each fast kernel is tested against
+//! its reference on random shapes and must match it bit for bit.
+
+pub mod conv_i8;
+pub mod dot;
+
+pub use conv_i8::{conv2d_i8, conv2d_i8_scratch_len};

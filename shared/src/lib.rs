@@ -1,0 +1,27 @@
+//! no_std core shared by the host tools and the firmware: the model spec, the
+//! layer math (f32 references, int8 references and fast kernels), the static
+//! memory plan, the model file format and int8 inference. Host and device run
+//! the very same int8 code, so their results are bit-identical.
+//!
+//! Builds without an allocator; the `alloc` feature adds what only the host
+//! needs (writing model files, the f32 network, quantization).
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod format;
+pub mod infer;
+pub mod kernels;
+pub mod layers;
+pub mod plan;
+pub mod quant;
+pub mod spec;
+
+#[cfg(any(feature = "alloc", test))]
+pub mod float;
+#[cfg(any(feature = "alloc", test))]
+pub mod quantize;
+
+pub use format::{FormatError, Model};
+pub use infer::{Engine, InferError, Prediction, Top5};
+pub use plan::MemoryPlan;
+pub use spec::{AlexNetConfig, ModelSpec, Shape};

@@ -1,0 +1,162 @@
+//! Post-training quantization of a [`FloatModel`] into a model file:
+//! activation ranges from calibration images, symmetric per-channel weights,
+//! int32 biases, fixed-point multipliers and LRN tables, all computed here
+//! once so the device only ever does integer arithmetic. Host-side (`alloc`).
+
+extern crate alloc;
+
+use crate::float::FloatModel;
+use crate::format::{FormatError, InputQuant, LayerQuant, LrnQuant, ModelBuilder, WeightedQuant};
+use crate::layers::lrn::{build_lrn_table, lrn_table_len};
+use crate::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
+use crate::spec::{Layer, MAX_INPUT_CHANNELS};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Observed value ranges: the normalized input and every layer's output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    pub input: (f32, f32),
+    pub layers: Vec<(f32, f32)>,
+}
+
+/// How calibration turns observed values into a range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RangeMethod {
+    /// Smallest and largest value seen.
+    MinMax,
+    /// Per image, the given percentile of |values| (e.g. 99.99), then the
+    /// largest over images: ignores rare outliers that would waste int8 steps.
+    Percentile(f32),
+}
+
+fn range_of(values: &[f32], method: RangeMethod) -> (f32, f32) {
+    let min = values.iter().fold(f32::INFINITY, |m, v| m.min(*v));
+    let max = values.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+    match method {
+        RangeMethod::MinMax => (min, max),
+        RangeMethod::Percentile(p) => {
+            let mut sorted: Vec<f32> = values.to_vec();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            let at = |q: f32| sorted[((q / 100.0) * (sorted.len() - 1) as f32) as usize];
+            (at(100.0 - p).min(0.0).max(min), at(p).max(0.0).min(max))
+        }
+    }
+}
+
+impl Calibration {
+    /// Runs the float model on `images` and records ranges.
+    pub fn collect<'a>(
+        model: &FloatModel,
+        images: impl IntoIterator<Item = &'a [u8]>,
+        method: RangeMethod,
+    ) -> Calibration {
+        let n = model.layers.len();
+        let mut cal = Calibration {
+            input: (f32::INFINITY, f32::NEG_INFINITY),
+            layers: vec![(f32::INFINITY, f32::NEG_INFINITY); n],
+        };
+        for image in images {
+            model.forward_trace(image, |i, out| {
+                let (lo, hi) = range_of(out, method);
+                let slot = if i == usize::MAX { &mut cal.input } else { &mut cal.layers[i] };
+                *slot = (slot.0.min(lo), slot.1.max(hi));
+            });
+        }
+        cal
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantizeError {
+    /// Calibration does not cover every layer (or saw no images).
+    Calibration,
+    /// A scale ratio is beyond what fixed point represents at this layer.
+    Range {
+        layer: usize,
+    },
+    Format(FormatError),
+}
+
+impl core::error::Error for QuantizeError {}
+
+impl fmt::Display for QuantizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QuantizeError::Calibration => write!(f, "calibration saw no images or misses layers"),
+            QuantizeError::Range { layer } => write!(f, "layer {layer}: scales out of fixed-point range"),
+            QuantizeError::Format(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn input_quant(model: &FloatModel, range: (f32, f32)) -> Result<InputQuant, QuantizeError> {
+    let qp = QParams::from_range(range.0, range.1);
+    let mut q = InputQuant { output: qp, mean: [0; MAX_INPUT_CHANNELS], requant: [Requant::ZERO; MAX_INPUT_CHANNELS] };
+    for c in 0..model.spec.input.c as usize {
+        let n = &model.spec.normalize;
+        q.mean[c] = libm::roundf(n.mean[c]).clamp(0.0, 255.0) as i32;
+        q.requant[c] =
+            Requant::from_real(1.0 / (n.std[c] as f64 * qp.scale as f64)).ok_or(QuantizeError::Range { layer: 0 })?;
+    }
+    Ok(q)
+}
+
+/// Quantizes `model` with the ranges in `cal` into model-file bytes.
+pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, QuantizeError> {
+    let finite = |r: (f32, f32)| r.0.is_finite() && r.1.is_finite();
+    if cal.layers.len() != model.layers.len() || !finite(cal.input) || !cal.layers.iter().all(|r| finite(*r)) {
+        return Err(QuantizeError::Calibration);
+    }
+    let input = input_quant(model, cal.input)?;
+    let mut builder = ModelBuilder::new();
+    let mut layers = heapless::Vec::new();
+    let mut current = input.output;
+    for ((info, params), range) in model.spec.walk().zip(&model.layers).zip(&cal.layers) {
+        let out_qp = QParams::from_range(range.0, range.1);
+        let layer = info.index;
+        let quant = match info.layer {
+            Layer::Conv(_) | Layer::Dense(_) => {
+                let channels = info.output.c as usize;
+                let mut weights = vec![0i8; params.weights.len()];
+                let mut scales = vec![0f32; channels];
+                quantize_weights_per_channel(&params.weights, &mut weights, &mut scales);
+                let bias: Vec<i32> =
+                    params.bias.iter().zip(&scales).map(|(b, s)| quantize_bias(*b, current.scale, *s)).collect();
+                let requants = scales
+                    .iter()
+                    .map(|s| Requant::from_real(current.scale as f64 * *s as f64 / out_qp.scale as f64))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(QuantizeError::Range { layer })?;
+                let multiplier: Vec<i32> = requants.iter().map(|r| r.multiplier).collect();
+                let shift: Vec<i32> = requants.iter().map(|r| r.shift).collect();
+                let w = WeightedQuant {
+                    input: current,
+                    output: out_qp,
+                    weights: builder.add_i8(&weights),
+                    weight_scales: builder.add_f32(&scales),
+                    bias: builder.add_i32(&bias),
+                    multiplier: builder.add_i32(&multiplier),
+                    shift: builder.add_i32(&shift),
+                };
+                if matches!(info.layer, Layer::Conv(_)) {
+                    LayerQuant::Conv(w)
+                } else {
+                    LayerQuant::Dense(w)
+                }
+            }
+            Layer::Lrn(spec) => {
+                let mut table = vec![0i32; lrn_table_len(spec.size)];
+                let params =
+                    build_lrn_table(&spec, current, out_qp, &mut table).ok_or(QuantizeError::Range { layer })?;
+                LayerQuant::Lrn(LrnQuant { input: current, output: out_qp, table: builder.add_i32(&table), params })
+            }
+            Layer::MaxPool(_) => LayerQuant::MaxPool(current),
+        };
+        current = quant.output();
+        // Cannot fail: the spec has at most MAX_LAYERS layers.
+        let _ = layers.push(quant);
+    }
+    builder.finish(model.spec.clone(), input, layers).map_err(QuantizeError::Format)
+}

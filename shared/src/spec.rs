@@ -1,0 +1,593 @@
+//! The model as data: one description of AlexNet's layer sequence that
+//! training, quantization, ONNX export, the memory plan and the firmware all
+//! read. Activations are CHW (batch implicit), weights OIHW as in PyTorch, and
+//! a Dense layer after a spatial one flattens in C, H, W order.
+
+use core::fmt;
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Upper bound on layers in a spec; the paper network has 13.
+pub const MAX_LAYERS: usize = 24;
+/// Upper bound on the values one output sums over (in/groups * k * k, or a
+/// dense layer's inputs): with int8 operands the int32 sum cannot overflow.
+pub const MAX_PATCH_LEN: usize = 65_535;
+/// Upper bound on input channels (grey, RGB, RGBA-like sensors).
+pub const MAX_INPUT_CHANNELS: usize = 4;
+
+/// A CHW activation shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+}
+
+impl Shape {
+    pub const fn new(c: u32, h: u32, w: u32) -> Self {
+        Shape { c, h, w }
+    }
+
+    /// Number of elements.
+    pub const fn len(&self) -> usize {
+        self.c as usize * self.h as usize * self.w as usize
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}x{}", self.c, self.h, self.w)
+    }
+}
+
+/// 2-D convolution, square kernel, symmetric zero padding, optional ReLU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvSpec {
+    pub out_channels: u32,
+    pub kernel: u32,
+    pub stride: u32,
+    pub padding: u32,
+    /// Channel groups: the paper's two-GPU split of conv2, conv4 and conv5.
+    pub groups: u32,
+    pub relu: bool,
+}
+
+/// Local response normalisation across channels, in the paper's form
+/// `b = a / (k + alpha * sum_{window} a^2)^beta` (alpha is *not* divided by
+/// `size`, unlike ONNX and PyTorch).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LrnSpec {
+    pub size: u32,
+    pub alpha: f32,
+    pub beta: f32,
+    pub k: f32,
+}
+
+impl LrnSpec {
+    /// Section 3.3 of the paper: k = 2, n = 5, alpha = 1e-4, beta = 0.75.
+    pub const PAPER: LrnSpec = LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 2.0 };
+}
+
+/// Max pooling without padding, floor rounding (the paper's 3x3 stride 2
+/// pooling overlaps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSpec {
+    pub kernel: u32,
+    pub stride: u32,
+}
+
+/// Fully connected layer; `dropout` applies to its output in training only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenseSpec {
+    pub out_features: u32,
+    pub relu: bool,
+    pub dropout: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Layer {
+    Conv(ConvSpec),
+    Lrn(LrnSpec),
+    MaxPool(PoolSpec),
+    Dense(DenseSpec),
+}
+
+/// Per-channel input normalisation in pixel units (0..=255):
+/// `x = (pixel - mean[c]) / std[c]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalize {
+    pub mean: [f32; MAX_INPUT_CHANNELS],
+    pub std: [f32; MAX_INPUT_CHANNELS],
+}
+
+impl Normalize {
+    /// torchvision's ImageNet statistics, in pixel units.
+    pub const IMAGENET: Normalize =
+        Normalize { mean: [123.675, 116.28, 103.53, 0.0], std: [58.395, 57.12, 57.375, 1.0] };
+    /// Fashion-MNIST training-set statistics (0.2860, 0.3530), in pixel units.
+    pub const FASHION_MNIST: Normalize = Normalize { mean: [72.94, 0.0, 0.0, 0.0], std: [90.02, 1.0, 1.0, 1.0] };
+    /// CIFAR-10 training-set statistics, in pixel units.
+    pub const CIFAR10: Normalize = Normalize { mean: [125.31, 122.95, 113.87, 0.0], std: [62.99, 62.09, 66.70, 1.0] };
+}
+
+/// Kind of a layer, for naming and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    Conv,
+    Lrn,
+    MaxPool,
+    Dense,
+}
+
+/// The paper's names: conv1..conv5, lrn1, lrn2, pool1.., fc6..fc8 (dense layers
+/// are numbered after the convolutions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerName {
+    pub kind: LayerKind,
+    pub index: u32,
+}
+
+impl fmt::Display for LayerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = match self.kind {
+            LayerKind::Conv => "conv",
+            LayerKind::Lrn => "lrn",
+            LayerKind::MaxPool => "pool",
+            LayerKind::Dense => "fc",
+        };
+        write!(f, "{prefix}{}", self.index)
+    }
+}
+
+/// Why a spec cannot describe a runnable network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecError {
+    NoLayers,
+    TooManyLayers,
+    BadInput,
+    /// A layer parameter is zero or out of range.
+    BadParameter {
+        layer: usize,
+    },
+    /// Input or output channels not divisible by the group count.
+    GroupsDoNotDivide {
+        layer: usize,
+    },
+    /// The kernel does not fit in the (padded) input.
+    KernelTooLarge {
+        layer: usize,
+    },
+    /// Convolution, LRN or pooling after a fully connected layer.
+    SpatialAfterDense {
+        layer: usize,
+    },
+    /// The network must end in a fully connected classifier.
+    LastLayerNotDense,
+}
+
+impl core::error::Error for SpecError {}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecError::NoLayers => write!(f, "the spec has no layers"),
+            SpecError::TooManyLayers => write!(f, "the spec has more than {MAX_LAYERS} layers"),
+            SpecError::BadInput => {
+                write!(f, "input shape must be 1..={MAX_INPUT_CHANNELS} channels, non-zero size, positive std")
+            }
+            SpecError::BadParameter { layer } => write!(f, "layer {layer}: a parameter is zero or out of range"),
+            SpecError::GroupsDoNotDivide { layer } => {
+                write!(f, "layer {layer}: channels are not divisible by groups")
+            }
+            SpecError::KernelTooLarge { layer } => write!(f, "layer {layer}: kernel larger than its input"),
+            SpecError::SpatialAfterDense { layer } => {
+                write!(f, "layer {layer}: spatial layer after a fully connected one")
+            }
+            SpecError::LastLayerNotDense => write!(f, "the last layer must be fully connected"),
+        }
+    }
+}
+
+/// A whole network: input, normalisation and layer sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub input: Shape,
+    pub normalize: Normalize,
+    pub layers: Vec<Layer, MAX_LAYERS>,
+}
+
+/// One layer with the shapes around it, as yielded by [`ModelSpec::walk`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerInfo {
+    pub index: usize,
+    pub name: LayerName,
+    pub layer: Layer,
+    pub input: Shape,
+    pub output: Shape,
+}
+
+impl LayerInfo {
+    /// Weights plus biases.
+    pub fn params(&self) -> u64 {
+        match self.layer {
+            Layer::Conv(c) => {
+                let per_out = (self.input.c / c.groups) as u64 * (c.kernel as u64).pow(2);
+                c.out_channels as u64 * (per_out + 1)
+            }
+            Layer::Dense(d) => d.out_features as u64 * (self.input.len() as u64 + 1),
+            Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+        }
+    }
+
+    /// Number of weight elements (no biases).
+    pub fn weight_len(&self) -> usize {
+        match self.layer {
+            Layer::Conv(c) => c.out_channels as usize * (self.input.c / c.groups) as usize * (c.kernel as usize).pow(2),
+            Layer::Dense(d) => d.out_features as usize * self.input.len(),
+            Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+        }
+    }
+
+    /// Multiply-accumulates for one image (LRN and pooling count as none).
+    pub fn macs(&self) -> u64 {
+        match self.layer {
+            Layer::Conv(c) => {
+                let per_out = (self.input.c / c.groups) as u64 * (c.kernel as u64).pow(2);
+                self.output.len() as u64 * per_out
+            }
+            Layer::Dense(d) => d.out_features as u64 * self.input.len() as u64,
+            Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+        }
+    }
+
+    /// True for layers that carry weights.
+    pub fn has_weights(&self) -> bool {
+        matches!(self.layer, Layer::Conv(_) | Layer::Dense(_))
+    }
+}
+
+/// Output shape of one layer, or why it has none.
+pub fn output_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape, SpecError> {
+    let bad = SpecError::BadParameter { layer: index };
+    match *layer {
+        Layer::Conv(c) => {
+            if c.out_channels == 0 || c.kernel == 0 || c.stride == 0 || c.groups == 0 {
+                return Err(bad);
+            }
+            if !input.c.is_multiple_of(c.groups) || !c.out_channels.is_multiple_of(c.groups) {
+                return Err(SpecError::GroupsDoNotDivide { layer: index });
+            }
+            if c.padding >= c.kernel {
+                return Err(bad);
+            }
+            let (h, w) = (input.h + 2 * c.padding, input.w + 2 * c.padding);
+            if c.kernel > h || c.kernel > w {
+                return Err(SpecError::KernelTooLarge { layer: index });
+            }
+            Ok(Shape::new(c.out_channels, (h - c.kernel) / c.stride + 1, (w - c.kernel) / c.stride + 1))
+        }
+        Layer::Lrn(l) => {
+            let ok = l.size % 2 == 1 && l.size <= 15 && l.alpha >= 0.0 && l.beta >= 0.0 && l.k > 0.0;
+            if ok {
+                Ok(input)
+            } else {
+                Err(bad)
+            }
+        }
+        Layer::MaxPool(p) => {
+            if p.kernel == 0 || p.stride == 0 {
+                return Err(bad);
+            }
+            if p.kernel > input.h || p.kernel > input.w {
+                return Err(SpecError::KernelTooLarge { layer: index });
+            }
+            Ok(Shape::new(input.c, (input.h - p.kernel) / p.stride + 1, (input.w - p.kernel) / p.stride + 1))
+        }
+        Layer::Dense(d) => {
+            if d.out_features == 0 {
+                return Err(bad);
+            }
+            Ok(Shape::new(d.out_features, 1, 1))
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Checks that every layer fits the shape it receives.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let c = self.input.c as usize;
+        if c == 0 || c > MAX_INPUT_CHANNELS || self.input.h == 0 || self.input.w == 0 {
+            return Err(SpecError::BadInput);
+        }
+        if self.normalize.std[..c].iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+            return Err(SpecError::BadInput);
+        }
+        if self.layers.is_empty() {
+            return Err(SpecError::NoLayers);
+        }
+        let mut shape = self.input;
+        let mut seen_dense = false;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let is_dense = matches!(layer, Layer::Dense(_));
+            if seen_dense && !is_dense {
+                return Err(SpecError::SpatialAfterDense { layer: i });
+            }
+            seen_dense |= is_dense;
+            let patch = match layer {
+                Layer::Conv(c) => (shape.c / c.groups.max(1)) as usize * (c.kernel as usize).pow(2),
+                Layer::Dense(_) => shape.len(),
+                Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+            };
+            if patch > MAX_PATCH_LEN {
+                return Err(SpecError::BadParameter { layer: i });
+            }
+            shape = output_shape(i, layer, shape)?;
+            // Keep every tensor addressable with u32 offsets on any target.
+            if shape.len() > (u32::MAX / 4) as usize {
+                return Err(SpecError::BadParameter { layer: i });
+            }
+        }
+        if !seen_dense || !matches!(self.layers.last(), Some(Layer::Dense(_))) {
+            return Err(SpecError::LastLayerNotDense);
+        }
+        Ok(())
+    }
+
+    /// Iterates layers with their names and shapes. Call [`validate`] first:
+    /// on an invalid spec the walk stops at the first bad layer.
+    ///
+    /// [`validate`]: ModelSpec::validate
+    pub fn walk(&self) -> impl Iterator<Item = LayerInfo> + '_ {
+        let mut shape = Some(self.input);
+        let (mut convs, mut lrns, mut pools, mut denses) = (0, 0, 0, 0);
+        self.layers.iter().enumerate().map_while(move |(index, layer)| {
+            let input = shape?;
+            let output = output_shape(index, layer, input).ok()?;
+            shape = Some(output);
+            let name = match layer {
+                Layer::Conv(_) => {
+                    convs += 1;
+                    LayerName { kind: LayerKind::Conv, index: convs }
+                }
+                Layer::Lrn(_) => {
+                    lrns += 1;
+                    LayerName { kind: LayerKind::Lrn, index: lrns }
+                }
+                Layer::MaxPool(_) => {
+                    pools += 1;
+                    LayerName { kind: LayerKind::MaxPool, index: pools }
+                }
+                Layer::Dense(_) => {
+                    denses += 1;
+                    LayerName { kind: LayerKind::Dense, index: convs + denses }
+                }
+            };
+            Some(LayerInfo { index, name, layer: *layer, input, output })
+        })
+    }
+
+    /// Shape of the final layer's output (the logits).
+    pub fn output(&self) -> Shape {
+        self.walk().last().map(|l| l.output).unwrap_or(self.input)
+    }
+
+    /// Number of classes (the last layer's width).
+    pub fn classes(&self) -> u32 {
+        self.output().len() as u32
+    }
+
+    pub fn param_count(&self) -> u64 {
+        self.walk().map(|l| l.params()).sum()
+    }
+
+    pub fn macs(&self) -> u64 {
+        self.walk().map(|l| l.macs()).sum()
+    }
+}
+
+/// The AlexNet layer pattern with its sizes as parameters: five convolutions
+/// (LRN and pooling after the first two, pooling after the fifth, groups of 2
+/// on conv2, conv4 and conv5) then three fully connected layers with dropout on
+/// the first two. Scaled variants change sizes, never the pattern.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AlexNetConfig {
+    pub input: Shape,
+    pub classes: u32,
+    pub conv_channels: [u32; 5],
+    pub conv1_kernel: u32,
+    pub conv1_stride: u32,
+    pub conv1_padding: u32,
+    pub fc_features: [u32; 2],
+    pub lrn: LrnSpec,
+    pub normalize: Normalize,
+}
+
+impl AlexNetConfig {
+    /// Krizhevsky et al. 2012, one-tower view: 3x227x227 input, 1000 classes,
+    /// 60,965,224 parameters.
+    pub const fn paper() -> Self {
+        AlexNetConfig {
+            input: Shape::new(3, 227, 227),
+            classes: 1000,
+            conv_channels: [96, 256, 384, 384, 256],
+            conv1_kernel: 11,
+            conv1_stride: 4,
+            conv1_padding: 0,
+            fc_features: [4096, 4096],
+            lrn: LrnSpec::PAPER,
+            normalize: Normalize::IMAGENET,
+        }
+    }
+
+    /// The scaled network that trains in minutes on a CPU: conv 64@5x5 (stride
+    /// 2 from 48 px up, else 1), 128@5x5 g2, 192, 192 g2, 128 g2, FC 1024-1024.
+    pub const fn small(input: Shape, classes: u32) -> Self {
+        AlexNetConfig {
+            input,
+            classes,
+            conv_channels: [64, 128, 192, 192, 128],
+            conv1_kernel: 5,
+            conv1_stride: if input.h >= 48 { 2 } else { 1 },
+            conv1_padding: 2,
+            fc_features: [1024, 1024],
+            lrn: LrnSpec::PAPER,
+            normalize: Normalize::IMAGENET,
+        }
+    }
+
+    pub const fn with_normalize(mut self, normalize: Normalize) -> Self {
+        self.normalize = normalize;
+        self
+    }
+
+    /// Multiplies every conv and hidden FC width by `factor`, keeping conv
+    /// widths even (the groups of 2) and at least 2.
+    pub fn with_width(mut self, factor: f32) -> Self {
+        let scale = |n: u32, multiple: u32| -> u32 {
+            let v = libm::roundf(n as f32 * factor / multiple as f32) as u32 * multiple;
+            v.max(multiple)
+        };
+        for c in self.conv_channels.iter_mut() {
+            *c = scale(*c, 2);
+        }
+        for f in self.fc_features.iter_mut() {
+            *f = scale(*f, 1);
+        }
+        self
+    }
+
+    pub fn build(&self) -> Result<ModelSpec, SpecError> {
+        let conv = |out_channels, kernel, stride, padding, groups| {
+            Layer::Conv(ConvSpec { out_channels, kernel, stride, padding, groups, relu: true })
+        };
+        let pool = Layer::MaxPool(PoolSpec { kernel: 3, stride: 2 });
+        let lrn = Layer::Lrn(self.lrn);
+        let [c1, c2, c3, c4, c5] = self.conv_channels;
+        let [f6, f7] = self.fc_features;
+        let layers = [
+            conv(c1, self.conv1_kernel, self.conv1_stride, self.conv1_padding, 1),
+            lrn,
+            pool,
+            conv(c2, 5, 1, 2, 2),
+            lrn,
+            pool,
+            conv(c3, 3, 1, 1, 1),
+            conv(c4, 3, 1, 1, 2),
+            conv(c5, 3, 1, 1, 2),
+            pool,
+            Layer::Dense(DenseSpec { out_features: f6, relu: true, dropout: true }),
+            Layer::Dense(DenseSpec { out_features: f7, relu: true, dropout: true }),
+            Layer::Dense(DenseSpec { out_features: self.classes, relu: false, dropout: false }),
+        ];
+        let spec = ModelSpec {
+            input: self.input,
+            normalize: self.normalize,
+            layers: Vec::from_slice(&layers).map_err(|_| SpecError::TooManyLayers)?,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_model_has_the_papers_parameter_count() {
+        let spec = AlexNetConfig::paper().build().unwrap();
+        assert_eq!(spec.param_count(), 60_965_224);
+    }
+
+    #[test]
+    fn paper_model_shapes_match_the_paper() {
+        let spec = AlexNetConfig::paper().build().unwrap();
+        let outs: std::vec::Vec<(std::string::String, Shape)> =
+            spec.walk().map(|l| (std::format!("{}", l.name), l.output)).collect();
+        let expect = [
+            ("conv1", Shape::new(96, 55, 55)),
+            ("lrn1", Shape::new(96, 55, 55)),
+            ("pool1", Shape::new(96, 27, 27)),
+            ("conv2", Shape::new(256, 27, 27)),
+            ("lrn2", Shape::new(256, 27, 27)),
+            ("pool2", Shape::new(256, 13, 13)),
+            ("conv3", Shape::new(384, 13, 13)),
+            ("conv4", Shape::new(384, 13, 13)),
+            ("conv5", Shape::new(256, 13, 13)),
+            ("pool3", Shape::new(256, 6, 6)),
+            ("fc6", Shape::new(4096, 1, 1)),
+            ("fc7", Shape::new(4096, 1, 1)),
+            ("fc8", Shape::new(1000, 1, 1)),
+        ];
+        assert_eq!(outs.len(), expect.len());
+        for ((name, shape), (en, es)) in outs.iter().zip(expect) {
+            assert_eq!((name.as_str(), *shape), (en, es));
+        }
+    }
+
+    #[test]
+    fn paper_model_needs_about_072_gmacs_mostly_parameters_in_fc() {
+        let spec = AlexNetConfig::paper().build().unwrap();
+        let macs = spec.macs();
+        assert_eq!(macs, 724_406_816);
+        let total = spec.param_count() as f64;
+        std::println!("layer   params      share   MACs");
+        let mut fc = 0;
+        for l in spec.walk().filter(|l| l.has_weights()) {
+            std::println!(
+                "{:<6} {:>10} {:>6.2}% {:>12}",
+                std::format!("{}", l.name),
+                l.params(),
+                100.0 * l.params() as f64 / total,
+                l.macs()
+            );
+            if l.name.kind == LayerKind::Dense {
+                fc += l.params();
+            }
+        }
+        // The paper: most parameters sit in the fully connected layers.
+        assert!(fc as f64 / total > 0.9);
+    }
+
+    #[test]
+    fn small_variant_keeps_the_pattern() {
+        let spec = AlexNetConfig::small(Shape::new(1, 64, 64), 10).build().unwrap();
+        let shapes: std::vec::Vec<Shape> = spec.walk().map(|l| l.output).collect();
+        assert_eq!(shapes[0], Shape::new(64, 32, 32));
+        assert_eq!(shapes[2], Shape::new(64, 15, 15));
+        assert_eq!(shapes[5], Shape::new(128, 7, 7));
+        assert_eq!(shapes[9], Shape::new(128, 3, 3));
+        assert_eq!(spec.classes(), 10);
+        // 32x32 input uses stride 1 and ends at the same 3x3 map.
+        let s32 = AlexNetConfig::small(Shape::new(1, 32, 32), 10).build().unwrap();
+        assert_eq!(s32.walk().nth(9).unwrap().output, Shape::new(128, 3, 3));
+        assert_eq!(s32.param_count(), 2_842_890);
+    }
+
+    #[test]
+    fn width_scaling_keeps_groups_even() {
+        let cfg = AlexNetConfig::paper().with_width(0.3);
+        assert!(cfg.conv_channels.iter().all(|c| c % 2 == 0 && *c >= 2));
+        assert_eq!(cfg.fc_features, [1229, 1229]);
+        cfg.build().unwrap();
+    }
+
+    #[test]
+    fn invalid_specs_are_refused() {
+        let mut cfg = AlexNetConfig::small(Shape::new(1, 64, 64), 10);
+        cfg.conv_channels[1] = 3; // not divisible by 2 groups
+        assert_eq!(cfg.build(), Err(SpecError::GroupsDoNotDivide { layer: 3 }));
+        let tiny = AlexNetConfig::paper();
+        let mut tiny = tiny;
+        tiny.input = Shape::new(3, 20, 20);
+        assert!(matches!(tiny.build(), Err(SpecError::KernelTooLarge { .. })));
+        let mut spec = AlexNetConfig::paper().build().unwrap();
+        spec.layers.pop();
+        spec.layers.push(Layer::MaxPool(PoolSpec { kernel: 1, stride: 1 })).unwrap();
+        assert_eq!(spec.validate(), Err(SpecError::SpatialAfterDense { layer: 12 }));
+    }
+}

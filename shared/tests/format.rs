@@ -1,0 +1,205 @@
+//! The model file: round trip, one test per way a file can be wrong (checking
+//! the exact error), and random or mutated files that must never panic.
+
+mod common;
+
+use proptest::prelude::*;
+use shared::format::{crc32, write_file, AlignedBytes, DType, FormatError, LayerQuant, ModelMeta, FORMAT_VERSION};
+use shared::{Engine, Model};
+
+fn good_file() -> AlignedBytes {
+    common::quantized(&common::tiny_spec(), 1, 4).1
+}
+
+/// Rewrites a good file with its metadata changed by `edit`.
+fn edited(edit: impl FnOnce(&mut ModelMeta)) -> AlignedBytes {
+    let file = good_file();
+    let model = Model::parse(&file).unwrap();
+    let mut meta = model.meta().clone();
+    edit(&mut meta);
+    AlignedBytes::new(&write_file(&meta, model.tensor_data()).unwrap())
+}
+
+/// Recomputes the trailing checksum after a deliberate corruption, so the
+/// deeper checks are reached.
+fn reseal(bytes: &mut [u8]) {
+    let end = bytes.len() - 4;
+    let crc = crc32(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn round_trip() {
+    let file = good_file();
+    let model = Model::parse(&file).unwrap();
+    assert_eq!(model.spec(), &common::tiny_spec());
+    assert_eq!(model.file_len(), file.len());
+    assert_eq!(model.checksum(), u32::from_le_bytes(file[file.len() - 4..].try_into().unwrap()));
+    // Trailing bytes (a larger memory region) are ignored.
+    let mut longer = file.to_vec();
+    longer.extend_from_slice(&[0xAA; 100]);
+    assert!(Model::parse(&AlignedBytes::new(&longer)).is_ok());
+}
+
+#[test]
+fn rejects_bad_magic() {
+    let mut f = good_file();
+    f[1] ^= 0x20;
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadMagic);
+}
+
+#[test]
+fn rejects_future_version() {
+    let mut f = good_file();
+    f[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    assert_eq!(
+        Model::parse(&f).unwrap_err(),
+        FormatError::UnsupportedVersion { found: FORMAT_VERSION + 1, supported: FORMAT_VERSION }
+    );
+}
+
+#[test]
+fn rejects_truncated() {
+    let f = good_file();
+    for len in [0, 10, 31, 32, 100, f.len() / 2, f.len() - 1] {
+        let cut = AlignedBytes::new(&f[..len]);
+        assert!(matches!(Model::parse(&cut).unwrap_err(), FormatError::Truncated { .. }), "len {len}");
+    }
+}
+
+#[test]
+fn rejects_checksum_mismatch() {
+    let mut f = good_file();
+    let mid = f.len() - 100;
+    f[mid] ^= 1;
+    assert!(matches!(Model::parse(&f).unwrap_err(), FormatError::ChecksumMismatch { .. }));
+}
+
+#[test]
+fn rejects_misaligned_buffer() {
+    let f = good_file();
+    let mut shifted = vec![0u8; f.len() + 1];
+    shifted[1..].copy_from_slice(&f);
+    let buf = AlignedBytes::new(&shifted);
+    assert_eq!(Model::parse(&buf[1..]).unwrap_err(), FormatError::Misaligned);
+}
+
+#[test]
+fn rejects_malformed_metadata() {
+    let mut f = good_file();
+    f[33] = 0xFF; // inside the postcard block
+    f[34] = 0xFF;
+    reseal(&mut f);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::Malformed);
+    let mut reserved = good_file();
+    reserved[10] = 1;
+    reseal(&mut reserved);
+    assert_eq!(Model::parse(&reserved).unwrap_err(), FormatError::Malformed);
+}
+
+fn first_weighted(meta: &mut ModelMeta) -> &mut shared::format::WeightedQuant {
+    match &mut meta.layers[0] {
+        LayerQuant::Conv(w) => w,
+        other => panic!("layer 0 is {other:?}"),
+    }
+}
+
+#[test]
+fn rejects_shape_disagreeing_with_spec() {
+    let f = edited(|m| {
+        let id = first_weighted(m).weights as usize;
+        m.tensors[id].len -= 1;
+    });
+    assert!(matches!(Model::parse(&f).unwrap_err(), FormatError::ShapeMismatch { layer: 0, .. }));
+}
+
+#[test]
+fn rejects_tensor_out_of_bounds() {
+    let f = edited(|m| m.tensors[0].offset = 1 << 40);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::TensorOutOfBounds { tensor: 0 });
+    let f = edited(|m| first_weighted(m).bias = 999);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::TensorOutOfBounds { tensor: 999 });
+}
+
+#[test]
+fn rejects_misaligned_tensor() {
+    let f = edited(|m| m.tensors[0].offset += 1);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::Misaligned);
+}
+
+#[test]
+fn rejects_wrong_tensor_type() {
+    let f = edited(|m| {
+        let id = first_weighted(m).bias as usize;
+        m.tensors[id].dtype = DType::F32;
+    });
+    assert!(matches!(Model::parse(&f).unwrap_err(), FormatError::WrongTensorType { .. }));
+}
+
+#[test]
+fn rejects_bad_quantization() {
+    let f = edited(|m| first_weighted(m).output.zero_point = 300);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
+    // A layer whose input quantization differs from its producer's output.
+    let f = edited(|m| first_weighted(m).input.scale *= 2.0);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
+}
+
+#[test]
+fn rejects_layer_list_disagreeing_with_spec() {
+    let f = edited(|m| {
+        m.layers.pop();
+    });
+    assert!(matches!(Model::parse(&f).unwrap_err(), FormatError::LayerMismatch { .. }));
+    let f = edited(|m| m.layers.swap(0, 1));
+    assert!(matches!(
+        Model::parse(&f).unwrap_err(),
+        FormatError::BadQuantization { .. } | FormatError::LayerMismatch { .. }
+    ));
+}
+
+#[test]
+fn rejects_invalid_spec() {
+    let f = edited(|m| {
+        if let shared::spec::Layer::Conv(c) = &mut m.spec.layers[0] {
+            c.groups = 3;
+        }
+    });
+    assert!(matches!(Model::parse(&f).unwrap_err(), FormatError::BadSpec(_)));
+}
+
+/// Parse, and if it parses, run: neither may panic.
+fn parse_and_run(bytes: &[u8]) {
+    let buf = AlignedBytes::new(bytes);
+    if let Ok(model) = Model::parse(&buf) {
+        let engine = Engine::new(&model).unwrap();
+        let mut arena = vec![0u8; engine.buffer_len()];
+        let image = vec![128u8; model.spec().input.len()];
+        engine.run(&image, &mut arena).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        parse_and_run(&bytes);
+    }
+
+    #[test]
+    fn mutated_files_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), seal in any::<bool>()) {
+        thread_local!(static GOOD: AlignedBytes = good_file());
+        let mut f = GOOD.with(|g| g.to_vec());
+        // Mostly hit the preamble and metadata, where the parser makes decisions.
+        let meta_end = 32 + u32::from_le_bytes(f[12..16].try_into().unwrap()) as usize;
+        for (at, v) in edits {
+            let i = at.index(meta_end.min(f.len()));
+            f[i] = v;
+        }
+        if seal {
+            reseal(&mut f);
+        }
+        parse_and_run(&f);
+    }
+}

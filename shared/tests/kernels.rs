@@ -1,0 +1,158 @@
+//! Every fast kernel against its reference on random shapes (bit-exact for
+//! int8), and every int8 reference against the f32 formula with a stated bound.
+
+use proptest::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
+use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
+use shared::layers::pool::max_pool;
+use shared::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
+use shared::spec::{output_shape, ConvSpec, Layer, PoolSpec, Shape};
+
+/// A random int8 convolution with consistent quantization, plus the float
+/// values it stands for.
+struct Case {
+    geometry: ConvGeometry,
+    relu: bool,
+    input_qp: QParams,
+    output_qp: QParams,
+    input: Vec<i8>,
+    weights: Vec<i8>,
+    weight_scales: Vec<f32>,
+    bias: Vec<i32>,
+    multiplier: Vec<i32>,
+    shift: Vec<i32>,
+}
+
+impl Case {
+    fn new(spec: ConvSpec, input: Shape, rng: &mut StdRng) -> Option<Case> {
+        let output = output_shape(0, &Layer::Conv(spec), input).ok()?;
+        let g = ConvGeometry::new(input, output, &spec);
+        let input_qp = QParams::from_range(rng.gen_range(-3.0..0.0), rng.gen_range(0.5..4.0));
+        let wf: Vec<f32> = (0..g.weight_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let mut weights = vec![0i8; wf.len()];
+        let mut weight_scales = vec![0f32; output.c as usize];
+        quantize_weights_per_channel(&wf, &mut weights, &mut weight_scales);
+        let bound = (g.patch_len() as f32).sqrt() * 2.0;
+        let output_qp = QParams::from_range(if spec.relu { 0.0 } else { -bound }, bound);
+        let bias = weight_scales.iter().map(|s| quantize_bias(rng.gen_range(-0.5..0.5), input_qp.scale, *s)).collect();
+        let rq: Vec<Requant> = weight_scales
+            .iter()
+            .map(|s| Requant::from_real(input_qp.scale as f64 * *s as f64 / output_qp.scale as f64).unwrap())
+            .collect();
+        Some(Case {
+            geometry: g,
+            relu: spec.relu,
+            input_qp,
+            output_qp,
+            input: (0..input.len()).map(|_| rng.gen()).collect(),
+            weights,
+            weight_scales,
+            bias,
+            multiplier: rq.iter().map(|r| r.multiplier).collect(),
+            shift: rq.iter().map(|r| r.shift).collect(),
+        })
+    }
+
+    fn params(&self) -> ConvI8Params<'_> {
+        ConvI8Params {
+            geometry: self.geometry,
+            input_offset: -self.input_qp.zero_point,
+            weights: &self.weights,
+            bias: &self.bias,
+            output: OutputStage {
+                output_offset: self.output_qp.zero_point,
+                act_min: if self.relu { self.output_qp.relu_min() } else { -128 },
+                act_max: 127,
+                multiplier: &self.multiplier,
+                shift: &self.shift,
+            },
+        }
+    }
+}
+
+fn conv_spec() -> impl Strategy<Value = (ConvSpec, Shape, u64)> {
+    (1u32..4, 1u32..6, 1u32..4, 0u32..3, 1u32..3, any::<bool>(), 1u32..13, 1u32..13, any::<u64>()).prop_map(
+        |(groups, per_group_in, out_per_group, padding, stride, relu, h, w, seed)| {
+            let kernel = [1, 3, 5][(seed % 3) as usize];
+            let spec = ConvSpec {
+                out_channels: out_per_group * groups,
+                kernel,
+                stride,
+                padding: padding.min(kernel - 1),
+                groups,
+                relu,
+            };
+            (spec, Shape::new(per_group_in * groups, h, w), seed)
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn fast_conv_equals_reference((spec, input, seed) in conv_spec()) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let Some(case) = Case::new(spec, input, &mut rng) else { return Ok(()) };
+        let p = case.params();
+        let mut want = vec![0i8; case.geometry.output.len()];
+        conv2d_i8_ref(&p, &case.input, &mut want);
+        let mut got = vec![0i8; want.len()];
+        let mut scratch = vec![0i8; conv2d_i8_scratch_len(&case.geometry)];
+        conv2d_i8(&p, &case.input, &mut got, &mut scratch);
+        prop_assert_eq!(got, want);
+    }
+
+    /// int8 convolution is within one output step of the f32 convolution of
+    /// the values the int8 operands stand for (bias and output rounding).
+    #[test]
+    fn int8_conv_within_one_step_of_f32((spec, input, seed) in conv_spec()) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let Some(case) = Case::new(spec, input, &mut rng) else { return Ok(()) };
+        let g = case.geometry;
+        let mut q = vec![0i8; g.output.len()];
+        conv2d_i8_ref(&case.params(), &case.input, &mut q);
+        let x: Vec<f32> = case.input.iter().map(|v| case.input_qp.dequantize(*v)).collect();
+        let patch = g.patch_len();
+        let w: Vec<f32> = case.weights.iter().enumerate().map(|(i, v)| *v as f32 * case.weight_scales[i / patch]).collect();
+        let b: Vec<f32> = case.bias.iter().zip(&case.weight_scales).map(|(b, s)| *b as f32 * s * case.input_qp.scale).collect();
+        let mut f = vec![0f32; g.output.len()];
+        conv2d_f32_ref(&g, &x, &w, &b, case.relu, &mut f);
+        for (qv, fv) in q.iter().zip(&f) {
+            let want = case.output_qp.quantize(*fv) as i32;
+            prop_assert!((*qv as i32 - want).abs() <= 1, "int8 {} vs f32 {} ({})", qv, fv, want);
+        }
+    }
+
+    #[test]
+    fn int8_max_pool_equals_f32_on_dequantized_values(c in 1u32..5, h in 3u32..12, w in 3u32..12, k in 1u32..4, s in 1u32..3, seed in any::<u64>()) {
+        let spec = PoolSpec { kernel: k.min(h).min(w), stride: s };
+        let shape = Shape::new(c, h, w);
+        let out_shape = output_shape(0, &Layer::MaxPool(spec), shape).unwrap();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let qp = QParams::from_range(-1.0, 2.0);
+        let q: Vec<i8> = (0..shape.len()).map(|_| rng.gen()).collect();
+        let f: Vec<f32> = q.iter().map(|v| qp.dequantize(*v)).collect();
+        let mut qo = vec![0i8; out_shape.len()];
+        let mut fo = vec![0f32; out_shape.len()];
+        max_pool(&spec, shape, &q, &mut qo);
+        max_pool(&spec, shape, &f, &mut fo);
+        let back: Vec<f32> = qo.iter().map(|v| qp.dequantize(*v)).collect();
+        prop_assert_eq!(back, fo);
+    }
+}
+
+#[test]
+fn paper_conv2_fast_equals_reference() {
+    // Grouped 5x5 on 96x27x27, the paper's conv2 — a full-size check.
+    let spec = ConvSpec { out_channels: 256, kernel: 5, stride: 1, padding: 2, groups: 2, relu: true };
+    let case = Case::new(spec, Shape::new(96, 27, 27), &mut StdRng::seed_from_u64(7)).unwrap();
+    let p = case.params();
+    let mut want = vec![0i8; case.geometry.output.len()];
+    conv2d_i8_ref(&p, &case.input, &mut want);
+    let mut got = vec![0i8; want.len()];
+    let mut scratch = vec![0i8; conv2d_i8_scratch_len(&case.geometry)];
+    conv2d_i8(&p, &case.input, &mut got, &mut scratch);
+    assert_eq!(got, want);
+}
