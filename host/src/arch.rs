@@ -1,0 +1,69 @@
+//! Command-line choice of network: the paper's AlexNet or a scaled variant.
+
+use crate::error::{HostError, Result};
+use clap::{Args, ValueEnum};
+use shared::spec::{AlexNetConfig, ModelSpec, Normalize, Shape};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ArchName {
+    /// Krizhevsky et al. 2012: 3x227x227, 1000 classes, 60,965,224 parameters.
+    Paper,
+    /// The scaled AlexNet that trains in minutes on a CPU.
+    Small,
+}
+
+/// Network shape options shared by every command that builds a model.
+#[derive(Clone, Debug, Args)]
+pub struct ArchArgs {
+    /// Which AlexNet.
+    #[arg(long, value_enum, default_value_t = ArchName::Small)]
+    pub arch: ArchName,
+    /// Input as CxHxW (default: 3x227x227 for paper, 1x64x64 for small).
+    #[arg(long, value_parser = parse_shape)]
+    pub input: Option<Shape>,
+    /// Number of classes (default: 1000 for paper, 10 for small).
+    #[arg(long)]
+    pub classes: Option<u32>,
+    /// Width multiplier for every conv and hidden FC layer.
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f32,
+}
+
+pub fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
+    let parts: Vec<&str> = s.split('x').collect();
+    let nums: Option<Vec<u32>> = parts.iter().map(|p| p.trim().parse().ok()).collect();
+    match nums.as_deref() {
+        Some(&[c, h, w]) if c > 0 && h > 0 && w > 0 => Ok(Shape::new(c, h, w)),
+        _ => Err(format!("expected CxHxW such as 1x64x64, got {s:?}")),
+    }
+}
+
+impl ArchArgs {
+    pub fn config(&self) -> Result<AlexNetConfig> {
+        if !(self.width > 0.0 && self.width.is_finite()) {
+            return Err(HostError::Usage(format!("--width must be positive, got {}", self.width)));
+        }
+        let mut cfg = match self.arch {
+            ArchName::Paper => AlexNetConfig::paper(),
+            ArchName::Small => {
+                let input = self.input.unwrap_or(Shape::new(1, 64, 64));
+                let norm = if input.c == 1 { Normalize::FASHION_MNIST } else { Normalize::CIFAR10 };
+                AlexNetConfig::small(input, 10).with_normalize(norm)
+            }
+        };
+        if let Some(input) = self.input {
+            cfg.input = input;
+        }
+        if let Some(classes) = self.classes {
+            cfg.classes = classes;
+        }
+        if self.width != 1.0 {
+            cfg = cfg.with_width(self.width);
+        }
+        Ok(cfg)
+    }
+
+    pub fn spec(&self) -> Result<ModelSpec> {
+        Ok(self.config()?.build()?)
+    }
+}

@@ -1,0 +1,50 @@
+//! `host summary`: the spec as a table, with the int8 memory plan.
+
+use crate::error::Result;
+use shared::spec::{Layer, ModelSpec};
+use shared::MemoryPlan;
+
+pub fn print_spec(spec: &ModelSpec) {
+    let total = spec.param_count().max(1);
+    println!("{:<6} {:<28} {:>12} {:>12} {:>7} {:>14}", "layer", "op", "output", "params", "share", "MACs");
+    for l in spec.walk() {
+        let op = match l.layer {
+            Layer::Conv(c) => format!(
+                "conv {}x{}/{} pad {} g{}{}",
+                c.kernel,
+                c.kernel,
+                c.stride,
+                c.padding,
+                c.groups,
+                if c.relu { " relu" } else { "" }
+            ),
+            Layer::Lrn(n) => format!("lrn n={} a={} b={} k={}", n.size, n.alpha, n.beta, n.k),
+            Layer::MaxPool(p) => format!("maxpool {}x{}/{}", p.kernel, p.kernel, p.stride),
+            Layer::Dense(d) => {
+                format!("dense{}{}", if d.relu { " relu" } else { "" }, if d.dropout { " dropout" } else { "" })
+            }
+        };
+        println!(
+            "{:<6} {:<28} {:>12} {:>12} {:>6.2}% {:>14}",
+            l.name.to_string(),
+            op,
+            l.output.to_string(),
+            l.params(),
+            100.0 * l.params() as f64 / total as f64,
+            l.macs()
+        );
+    }
+    println!("input {}  parameters {}  MACs/image {}", spec.input, spec.param_count(), spec.macs());
+}
+
+pub fn run(spec: &ModelSpec) -> Result<()> {
+    print_spec(spec);
+    let plan = MemoryPlan::new(spec)?;
+    println!(
+        "int8 memory plan: activations {} B + scratch {} B = {} B",
+        plan.arena_len,
+        plan.scratch_len,
+        plan.total_len()
+    );
+    Ok(())
+}
