@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the firmware (release) as a raw image for load address 0x80000 and, with --model,
+# appends the model at MODEL_LOAD_OFFSET so one prebuilt firmware serves every model.
+#
+# Usage: build-image.sh [--board rpi3|rpi4] [--model FILE] [--out FILE] [--no-semihosting]
+#   --board           board feature to build (default rpi3, also QEMU -M raspi3b)
+#   --model FILE      append FILE at MODEL_LOAD_OFFSET (image is zero-padded up to it)
+#   --out FILE        output image (default: <target dir>/aarch64-unknown-none/release/firmware-<board>.bin)
+#   --no-semihosting  for real hardware: exit parks the core instead of a semihosting call
+# Honours CARGO_TARGET_DIR (default: firmware/target).
+set -euo pipefail
+
+# Keep in sync with MODEL_LOAD_OFFSET in src/model.rs and firmware.ld.
+MODEL_LOAD_OFFSET=$((0x01000000))
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+firmware_dir="$(dirname "$script_dir")"
+
+board=rpi3
+model=""
+out=""
+semihosting=1
+
+usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --board) [[ $# -ge 2 ]] || usage; board="$2"; shift 2 ;;
+        --model) [[ $# -ge 2 ]] || usage; model="$(absolute "$2")"; shift 2 ;;
+        --out) [[ $# -ge 2 ]] || usage; out="$(absolute "$2")"; shift 2 ;;
+        --no-semihosting) semihosting=0; shift ;;
+        -h|--help) usage ;;
+        *) echo "build-image.sh: unknown argument: $1" >&2; usage ;;
+    esac
+done
+
+case "$board" in
+    rpi3|rpi4) ;;
+    *) echo "build-image.sh: --board must be rpi3 or rpi4, not '$board'" >&2; exit 2 ;;
+esac
+if [[ -n "$model" && ! -f "$model" ]]; then
+    echo "build-image.sh: model file not found: $model" >&2
+    exit 1
+fi
+
+target_dir="$(absolute "${CARGO_TARGET_DIR:-$firmware_dir/target}")"
+export CARGO_TARGET_DIR="$target_dir"
+features="$board"
+[[ $semihosting -eq 1 ]] && features="$features,semihosting"
+
+# cargo must run inside firmware/ to pick up firmware/.cargo/config.toml (target).
+(cd "$firmware_dir" && cargo build --release --no-default-features --features "$features")
+
+elf="$target_dir/aarch64-unknown-none/release/firmware"
+[[ -n "$out" ]] || out="$target_dir/aarch64-unknown-none/release/firmware-$board.bin"
+
+objcopy=""
+sysroot_objcopy="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/rust-objcopy"
+for candidate in "$sysroot_objcopy" rust-objcopy aarch64-linux-gnu-objcopy llvm-objcopy; do
+    if command -v "$candidate" >/dev/null 2>&1; then
+        objcopy="$candidate"
+        break
+    fi
+done
+if [[ -z "$objcopy" ]]; then
+    echo "build-image.sh: no objcopy found (rustup component add llvm-tools, or binutils-aarch64-linux-gnu)" >&2
+    exit 1
+fi
+
+mkdir -p "$(dirname "$out")"
+tmp="$out.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+"$objcopy" -O binary "$elf" "$tmp"
+
+fw_size=$(stat -c %s "$tmp")
+if (( fw_size > MODEL_LOAD_OFFSET )); then
+    echo "build-image.sh: firmware.bin is $fw_size bytes, over MODEL_LOAD_OFFSET ($MODEL_LOAD_OFFSET)" >&2
+    exit 1
+fi
+if [[ -n "$model" ]]; then
+    truncate -s "$MODEL_LOAD_OFFSET" "$tmp"
+    cat "$model" >> "$tmp"
+fi
+mv "$tmp" "$out"
+trap - EXIT
+
+echo "firmware: $fw_size bytes, board=$board, semihosting=$semihosting" >&2
+[[ -n "$model" ]] && echo "model: $(stat -c %s "$model") bytes at offset $MODEL_LOAD_OFFSET" >&2
+echo "$out"

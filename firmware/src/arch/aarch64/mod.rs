@@ -1,0 +1,9 @@
+//! AArch64 support: boot glue, MMU/caches, exception vectors, generic timer, PMU cycle counter
+//! and exit.
+
+mod boot;
+pub mod cycles;
+mod exception;
+pub mod exit;
+mod mmu;
+pub mod time;

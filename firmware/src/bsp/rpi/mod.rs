@@ -1,0 +1,65 @@
+//! Raspberry Pi board: brings up the UART, LED, timer and cycle counter behind HAL traits.
+
+mod gpio;
+pub mod memory_map;
+mod uart;
+
+#[cfg(all(feature = "rpi3", feature = "rpi4"))]
+compile_error!("select exactly one board feature: `rpi3` or `rpi4`, not both");
+#[cfg(not(any(feature = "rpi3", feature = "rpi4")))]
+compile_error!("select a board feature: `rpi3` (default) or `rpi4`");
+
+use crate::arch::aarch64::{cycles::PmuCycleCounter, exit, time::GenericTimer};
+use arm_pl011_uart::Uart;
+use core::sync::atomic::{AtomicBool, Ordering};
+pub use gpio::GpioOutput;
+pub use uart::panic_console;
+
+/// Board name printed in the banner.
+#[cfg(feature = "rpi3")]
+pub const BOARD_NAME: &str = "rpi3";
+#[cfg(feature = "rpi4")]
+pub const BOARD_NAME: &str = "rpi4";
+
+/// Activity LED GPIO. Pi 3 B+: GPIO 29 (the Pi 3 B drives its LED through the firmware's GPIO
+/// expander, which this does not reach). Pi 4 B: GPIO 42.
+#[cfg(feature = "rpi3")]
+const ACT_LED_PIN: u32 = 29;
+#[cfg(feature = "rpi4")]
+const ACT_LED_PIN: u32 = 42;
+
+/// The board's devices, each behind a HAL trait (see `crate::hal`).
+pub struct Board {
+    /// UART0: `embedded_io::{Read, Write}`.
+    pub serial: Uart<'static>,
+    /// Busy-wait delays: `embedded_hal::delay::DelayNs`.
+    pub delay: GenericTimer,
+    /// Activity LED: `embedded_hal::digital::OutputPin`.
+    pub led: GpioOutput,
+    /// CPU cycle counter: `crate::hal::CycleCounter`.
+    pub cycles: PmuCycleCounter,
+}
+
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+impl Board {
+    /// Brings up the devices. Panics if called twice.
+    pub fn take() -> Self {
+        assert!(!TAKEN.swap(true, Ordering::AcqRel), "Board::take called twice");
+        let mut delay = GenericTimer::new();
+        let mut gpio = gpio::Gpio::new();
+        let serial = uart::init(&mut gpio, &mut delay);
+        let led = gpio.output_pin(ACT_LED_PIN);
+        Self { serial, delay, led, cycles: PmuCycleCounter::new() }
+    }
+}
+
+/// Ends the program: under QEMU (with `-semihosting`) exits with `status`; otherwise parks.
+pub fn shutdown(status: i32) -> ! {
+    exit::exit(status)
+}
+
+/// Sleeps forever.
+pub fn park() -> ! {
+    exit::park()
+}

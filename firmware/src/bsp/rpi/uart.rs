@@ -1,0 +1,89 @@
+//! PL011 UART0 on GPIO 14 (TXD) / 15 (RXD), 115200 8N1; `arm-pl011-uart` moves the data.
+
+use super::gpio::{Function, Gpio};
+use super::memory_map::UART0_BASE;
+use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
+use core::ptr::NonNull;
+use embedded_hal::delay::DelayNs;
+
+/// UART reference clock set by the Pi firmware (`init_uart_clock` default); QEMU ignores it.
+const UART_CLOCK_HZ: u32 = 48_000_000;
+const BAUD_RATE: u32 = 115_200;
+const TXD_PIN: u32 = 14;
+const RXD_PIN: u32 = 15;
+
+/// A driver for UART0, without configuring it.
+///
+/// # Safety
+///
+/// No other live `Uart` may be used to access UART0 at the same time.
+unsafe fn uart0() -> Uart<'static> {
+    let registers = NonNull::new(UART0_BASE as *mut PL011Registers).expect("UART0_BASE is not 0");
+    // SAFETY: UART0_BASE is the PL011 register block, identity-mapped as device memory for the
+    // whole run; the caller guarantees no other user of these registers.
+    Uart::new(unsafe { UniqueMmioPointer::new(registers) })
+}
+
+/// PL011 register offsets and bits used by `configure`.
+const UARTFR: usize = 0x18;
+const UARTIBRD: usize = 0x24;
+const UARTFBRD: usize = 0x28;
+const UARTLCR_H: usize = 0x2C;
+const UARTCR: usize = 0x30;
+const FR_BUSY: u32 = 1 << 3;
+const LCR_H_FEN: u32 = 1 << 4;
+const LCR_H_WLEN_8: u32 = 0b11 << 5;
+const CR_UARTEN: u32 = 1 << 0;
+const CR_TXE: u32 = 1 << 8;
+const CR_RXE: u32 = 1 << 9;
+
+/// Reads a UART0 register.
+fn read(offset: usize) -> u32 {
+    // SAFETY: UART0_BASE + offset is a PL011 register other than the data register, identity-
+    // mapped as device memory; reading it has no side effects.
+    unsafe { core::ptr::read_volatile((UART0_BASE + offset) as *const u32) }
+}
+
+/// Writes a UART0 register.
+fn write(offset: usize, value: u32) {
+    // SAFETY: UART0_BASE + offset is a PL011 register, identity-mapped as device memory and not
+    // Rust-visible memory; only `init` calls this, before any `Uart` exists.
+    unsafe { core::ptr::write_volatile((UART0_BASE + offset) as *mut u32, value) }
+}
+
+/// Sets 115200 8N1 and enables the UART, keeping LCR_H.FEN as found.
+///
+/// `Uart::enable` always sets FEN, and toggling FEN empties the receive FIFO: under QEMU (FEN
+/// off at reset) that dropped a byte the host had already sent in about 1 boot in 8. With FEN
+/// unchanged nothing is lost: QEMU holds further input back while the 1-byte holding register is
+/// full, and on hardware the FIFO stays as the Pi firmware configured it.
+fn configure() {
+    let divisor_x64 = (4 * UART_CLOCK_HZ).div_ceil(BAUD_RATE); // 64 * clock / (16 * baud)
+    while read(UARTFR) & FR_BUSY != 0 {}
+    write(UARTCR, 0);
+    write(UARTIBRD, divisor_x64 / 64);
+    write(UARTFBRD, divisor_x64 % 64);
+    write(UARTLCR_H, LCR_H_WLEN_8 | (read(UARTLCR_H) & LCR_H_FEN));
+    write(UARTCR, CR_UARTEN | CR_TXE | CR_RXE);
+}
+
+/// Routes UART0 to GPIO 14/15 and enables it. Called once, by `Board::take`.
+pub(super) fn init(gpio: &mut Gpio, delay: &mut impl DelayNs) -> Uart<'static> {
+    gpio.set_function(TXD_PIN, Function::Alt0);
+    gpio.set_function(RXD_PIN, Function::Alt0);
+    gpio.disable_pulls(&[TXD_PIN, RXD_PIN], delay);
+    configure();
+    // SAFETY: `Board::take` runs once and this is the only `Uart` it creates.
+    unsafe { uart0() }
+}
+
+/// UART0 for the panic handler, taken over from whoever owned it.
+///
+/// # Safety
+///
+/// Only for code that never returns to the previous owner (the panic handler): the owner's
+/// `Uart` must never be used again.
+pub unsafe fn panic_console() -> Uart<'static> {
+    // SAFETY: forwarded from the caller: the previous owner is never used again.
+    unsafe { uart0() }
+}
