@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine, as root or with
+# sudo, skipping what is already there: the Rust targets of rust-toolchain.toml,
+# QEMU (the virtual board), binutils for raw firmware images, and the
+# Fashion-MNIST dataset package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo -n)
+else
+    SUDO=()
+fi
+
+need_pkgs=()
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-arm)
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_pkgs+=(dataset-fashion-mnist)
+command -v aarch64-linux-gnu-objcopy >/dev/null 2>&1 || need_pkgs+=(binutils-aarch64-linux-gnu)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
+        echo "setup: need root or sudo to install: ${need_pkgs[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${need_pkgs[*]}" >&2
+    "${SUDO[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# rustup installs the pinned toolchain (with its targets and components) on
+# first use; say so explicitly so a half-installed toolchain is repaired too.
+if command -v rustup >/dev/null 2>&1; then
+    rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+    installed=$(rustup target list --installed)
+    for t in aarch64-unknown-none thumbv7em-none-eabihf; do
+        grep -qx "$t" <<<"$installed" || rustup target add "$t"
+    done
+    rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools
+fi

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): installs what is missing, then
+# formatting, lints, every workspace test, the no_std builds of `shared`, and
+# the firmware build for both boards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "setup"
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+(cd firmware && cargo fmt --check)
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+(cd firmware && cargo clippy -- -D warnings)
+(cd firmware && cargo clippy --no-default-features --features rpi4 -- -D warnings)
+
+step "shared is no_std (bare-metal builds)"
+cargo build -p shared --target aarch64-unknown-none
+cargo build -p shared --target thumbv7em-none-eabihf
+
+step "firmware image"
+firmware/scripts/build-image.sh --board rpi3 >/dev/null
+
+step "cargo test"
+cargo test --workspace
