@@ -8,10 +8,13 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod device;
 pub mod format;
+pub mod image;
 pub mod infer;
 pub mod kernels;
 pub mod layers;
+pub mod link;
 pub mod plan;
 pub mod quant;
 pub mod spec;

@@ -1,0 +1,256 @@
+//! The device side of the link as a plain state machine: it takes decoded
+//! requests and returns responses, with no I/O and no board knowledge. The
+//! firmware wraps it in a UART loop; host tests drive it directly.
+
+use crate::format::{crc32, Model, FORMAT_VERSION};
+use crate::image::resize_bilinear;
+use crate::infer::Engine;
+use crate::link::{Board, DeviceInfo, ErrorCode, InferResult, ModelInfo, Request, Response, PROTOCOL_VERSION};
+use crate::spec::Shape;
+
+/// The image being received.
+#[derive(Clone, Copy, Debug)]
+struct Incoming {
+    id: u32,
+    shape: Shape,
+    received: usize,
+}
+
+/// Serves requests against one model with caller-provided memory.
+pub struct Device<'m, 'b> {
+    engine: Result<Engine<'m>, ErrorCode>,
+    model_info: Result<ModelInfo, ErrorCode>,
+    buffer: &'b mut [u8],
+    image: &'b mut [u8],
+    incoming: Option<Incoming>,
+    last: Option<(u16, Response)>,
+    board: Board,
+    firmware: [u8; 3],
+}
+
+impl<'m, 'b> Device<'m, 'b> {
+    /// `model` is the result of parsing the model region at boot; a refused
+    /// model still yields a device that answers every request with the reason.
+    pub fn new(
+        model: Result<&'m Model<'m>, ErrorCode>,
+        buffer: &'b mut [u8],
+        image: &'b mut [u8],
+        board: Board,
+        firmware: [u8; 3],
+    ) -> Self {
+        let engine = model.and_then(|m| {
+            let engine = Engine::new(m).map_err(|_| ErrorCode::BadRequest)?;
+            if engine.buffer_len() > buffer.len() {
+                return Err(ErrorCode::ArenaTooSmall {
+                    needed: engine.buffer_len() as u32,
+                    available: buffer.len() as u32,
+                });
+            }
+            Ok(engine)
+        });
+        let model_info = engine.as_ref().map_err(|e| *e).map(|e| {
+            let m = e.model();
+            ModelInfo {
+                checksum: m.checksum(),
+                file_len: m.file_len() as u32,
+                input: m.spec().input,
+                classes: m.spec().classes(),
+                buffer_len: e.buffer_len() as u32,
+            }
+        });
+        Device { engine, model_info, buffer, image, incoming: None, last: None, board, firmware }
+    }
+
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            protocol: PROTOCOL_VERSION,
+            firmware: self.firmware,
+            board: self.board,
+            format_version: FORMAT_VERSION,
+            buffer_capacity: self.buffer.len() as u32,
+            image_capacity: self.image.len() as u32,
+            model: self.model_info,
+        }
+    }
+
+    /// Answers one request. A repeated sequence number (the host resending
+    /// after a lost reply) gets the stored reply without acting again.
+    /// `cycles` reads the cycle counter, to time inference.
+    pub fn handle(&mut self, seq: u16, request: &Request, cycles: &impl Fn() -> u64) -> Response {
+        if let Some((last_seq, reply)) = &self.last {
+            if *last_seq == seq {
+                return reply.clone();
+            }
+        }
+        let reply = self.act(request, cycles).unwrap_or_else(Response::Error);
+        self.last = Some((seq, reply.clone()));
+        reply
+    }
+
+    fn act(&mut self, request: &Request, cycles: &impl Fn() -> u64) -> Result<Response, ErrorCode> {
+        match *request {
+            Request::Hello => Ok(Response::Info(self.info())),
+            Request::BeginImage { id, shape } => {
+                let engine = self.engine.as_ref().map_err(|e| *e)?;
+                let input = engine.model().spec().input;
+                if shape.c != input.c {
+                    return Err(ErrorCode::ImageChannels { expected: input.c, found: shape.c });
+                }
+                if shape.len() > self.image.len() || shape.is_empty() {
+                    return Err(ErrorCode::ImageTooLarge {
+                        len: shape.len() as u32,
+                        capacity: self.image.len() as u32,
+                    });
+                }
+                self.incoming = Some(Incoming { id, shape, received: 0 });
+                Ok(Response::Ack)
+            }
+            Request::ImageChunk { id, offset, data } => {
+                let incoming = self.incoming.as_mut().filter(|i| i.id == id).ok_or(ErrorCode::UnknownImage)?;
+                let start = offset as usize;
+                let end = start.checked_add(data.len()).filter(|e| *e <= incoming.shape.len());
+                let end = end.ok_or(ErrorCode::ChunkOutOfBounds)?;
+                self.image[start..end].copy_from_slice(data);
+                incoming.received = incoming.received.max(end);
+                Ok(Response::Ack)
+            }
+            Request::Infer { id, crc } => {
+                let incoming = self.incoming.filter(|i| i.id == id).ok_or(ErrorCode::UnknownImage)?;
+                let image = &self.image[..incoming.shape.len()];
+                if incoming.received != image.len() {
+                    return Err(ErrorCode::ImageIncomplete);
+                }
+                if crc32(image) != crc {
+                    return Err(ErrorCode::ImageCrcMismatch);
+                }
+                let engine = self.engine.as_ref().map_err(|e| *e)?;
+                let input = engine.model().spec().input;
+                let start = cycles();
+                let region = engine.input_region(self.buffer).map_err(|_| ErrorCode::BadRequest)?;
+                resize_bilinear(image, incoming.shape, region, input);
+                let top5 = engine.run_in_place(self.buffer).map_err(|_| ErrorCode::BadRequest)?;
+                let elapsed = cycles().wrapping_sub(start);
+                Ok(Response::Result(InferResult { id, top5, cycles: elapsed }))
+            }
+            Request::Shutdown { .. } => Ok(Response::Ack),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::float::FloatModel;
+    use crate::format::AlignedBytes;
+    use crate::link::ModelError;
+    use crate::quantize::{quantize, Calibration, RangeMethod};
+    use crate::spec::AlexNetConfig;
+
+    fn model_file() -> AlignedBytes {
+        let spec = AlexNetConfig::small(Shape::new(1, 32, 32), 10).with_width(0.25).build().unwrap();
+        let float = FloatModel::random(&spec, 1);
+        let images: std::vec::Vec<std::vec::Vec<u8>> =
+            (0..4).map(|k| (0..spec.input.len()).map(|i| ((i * 7 + k * 31) % 256) as u8).collect()).collect();
+        let cal = Calibration::collect(&float, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
+        AlignedBytes::new(&quantize(&float, &cal).unwrap())
+    }
+
+    fn send_image(dev: &mut Device, seq: &mut u16, id: u32, image: &[u8], shape: Shape) -> Response {
+        let clock = || 0u64;
+        let mut next = || {
+            *seq += 1;
+            *seq
+        };
+        assert_eq!(dev.handle(next(), &Request::BeginImage { id, shape }, &clock), Response::Ack);
+        for (k, chunk) in image.chunks(100).enumerate() {
+            let req = Request::ImageChunk { id, offset: (k * 100) as u32, data: chunk };
+            assert_eq!(dev.handle(next(), &req, &clock), Response::Ack);
+        }
+        dev.handle(next(), &Request::Infer { id, crc: crc32(image) }, &clock)
+    }
+
+    #[test]
+    fn device_results_equal_host_engine_including_resize() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let mut buffer = std::vec![0u8; 1 << 20];
+        let mut image_buf = std::vec![0u8; 4096];
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0]);
+        let native = Shape::new(1, 28, 28);
+        let image: std::vec::Vec<u8> = (0..native.len()).map(|i| (i * 13 % 256) as u8).collect();
+        let mut seq = 0;
+        let Response::Result(r) = send_image(&mut dev, &mut seq, 5, &image, native) else { panic!("no result") };
+
+        let engine = Engine::new(&model).unwrap();
+        let mut host_buf = std::vec![0u8; engine.buffer_len()];
+        let mut resized = std::vec![0u8; model.spec().input.len()];
+        resize_bilinear(&image, native, &mut resized, model.spec().input);
+        assert_eq!(r.top5, engine.run(&resized, &mut host_buf).unwrap());
+        assert_eq!(r.id, 5);
+    }
+
+    #[test]
+    fn repeated_sequence_number_replays_the_reply() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 4096]);
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0]);
+        let clock = || 0u64;
+        let shape = model.spec().input;
+        assert_eq!(dev.handle(1, &Request::BeginImage { id: 1, shape }, &clock), Response::Ack);
+        // A new image under a new sequence number, then the old number again:
+        // the replay must not reset the image being received.
+        assert_eq!(dev.handle(2, &Request::BeginImage { id: 2, shape }, &clock), Response::Ack);
+        assert_eq!(dev.handle(2, &Request::BeginImage { id: 2, shape }, &clock), Response::Ack);
+        let chunk = Request::ImageChunk { id: 1, offset: 0, data: &[1, 2, 3] };
+        assert_eq!(dev.handle(3, &chunk, &clock), Response::Error(ErrorCode::UnknownImage));
+    }
+
+    #[test]
+    fn errors_are_replies_not_panics() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 64]);
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0]);
+        let clock = || 0u64;
+        let big = Request::BeginImage { id: 1, shape: Shape::new(1, 32, 32) };
+        assert!(matches!(dev.handle(1, &big, &clock), Response::Error(ErrorCode::ImageTooLarge { .. })));
+        let rgb = Request::BeginImage { id: 1, shape: Shape::new(3, 4, 4) };
+        assert!(matches!(dev.handle(2, &rgb, &clock), Response::Error(ErrorCode::ImageChannels { .. })));
+        let ok = Request::BeginImage { id: 1, shape: Shape::new(1, 8, 8) };
+        assert_eq!(dev.handle(3, &ok, &clock), Response::Ack);
+        let outside = Request::ImageChunk { id: 1, offset: 60, data: &[0; 10] };
+        assert_eq!(dev.handle(4, &outside, &clock), Response::Error(ErrorCode::ChunkOutOfBounds));
+        assert_eq!(
+            dev.handle(5, &Request::Infer { id: 1, crc: 0 }, &clock),
+            Response::Error(ErrorCode::ImageIncomplete)
+        );
+        let fill = Request::ImageChunk { id: 1, offset: 0, data: &[9; 64] };
+        assert_eq!(dev.handle(6, &fill, &clock), Response::Ack);
+        assert_eq!(
+            dev.handle(7, &Request::Infer { id: 1, crc: 0 }, &clock),
+            Response::Error(ErrorCode::ImageCrcMismatch)
+        );
+    }
+
+    #[test]
+    fn refused_model_and_small_arena_are_reported() {
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 16], std::vec![0u8; 64]);
+        let bad = Err(ErrorCode::Model(ModelError::UnsupportedVersion { found: 9 }));
+        let mut dev = Device::new(bad, &mut buffer, &mut image_buf, Board::Rpi4, [0, 1, 0]);
+        let Response::Info(info) = dev.handle(1, &Request::Hello, &|| 0) else { panic!() };
+        assert_eq!(info.model, bad.map(|_: &Model| unreachable!()));
+        let req = Request::BeginImage { id: 1, shape: Shape::new(1, 4, 4) };
+        assert_eq!(
+            dev.handle(2, &req, &|| 0),
+            Response::Error(ErrorCode::Model(ModelError::UnsupportedVersion { found: 9 }))
+        );
+
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let mut small = std::vec![0u8; 1000];
+        let mut image_buf = std::vec![0u8; 64];
+        let dev = Device::new(Ok(&model), &mut small, &mut image_buf, Board::Rpi3, [0, 1, 0]);
+        assert!(matches!(dev.info().model, Err(ErrorCode::ArenaTooSmall { .. })));
+    }
+}
