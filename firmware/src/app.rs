@@ -1,107 +1,116 @@
-//! The board-independent application: banner, model peek, cycle-counter check, then UART echo
-//! until the host sends EOT. Generic over HAL traits; knows nothing about the board.
+//! The board-independent application: parse the model in place, then serve
+//! the host's requests (see `shared::link`) over the serial port until it
+//! asks to shut down. Generic over HAL traits; knows nothing about the board.
 
 use crate::hal::CycleCounter;
-use core::hint::black_box;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
-use embedded_io::{Read, Write, WriteFmtError};
+use embedded_io::{Read, Write};
+use shared::Model;
+use shared::device::Device;
+use shared::link::{Board, ErrorCode, Frame, FrameReader, MAX_FRAME, Request, Response, decode_frame, encode_frame};
 
-/// Byte from the host asking the firmware to shut down (ASCII EOT).
-pub const SHUTDOWN_BYTE: u8 = 0x04;
-/// Test hook: this byte (ASCII NAK) makes the firmware panic.
-pub const PANIC_BYTE: u8 = 0x15;
-/// Bytes of the model region shown at boot.
-const MODEL_PEEK_LEN: usize = 16;
-/// Iterations of the busy loop timed at boot.
-const BUSY_LOOP_ITERATIONS: u32 = 10_000;
+/// Firmware version reported in `DeviceInfo`.
+const VERSION: [u8; 3] = [0, 1, 0];
 
-/// Runs the app. Returns `Ok(())` when the host asked to shut down.
+/// Memory the app works in, owned by the caller (static on the board).
+pub struct Memory<'b> {
+    /// Inference arena and scratch (16-byte aligned).
+    pub buffer: &'b mut [u8],
+    /// Receive buffer for one image at its native size.
+    pub image: &'b mut [u8],
+}
+
+/// Runs until the host sends `Shutdown`; returns the exit status it asked for.
 pub fn run<S, D, L, C>(
     serial: &mut S,
     delay: &mut D,
     led: &mut L,
     clock: &C,
-    board_name: &str,
-    model: &[u8],
-) -> Result<(), WriteFmtError<S::Error>>
+    board: Board,
+    model_region: &'static [u8],
+    memory: Memory<'_>,
+) -> Result<u8, S::Error>
 where
     S: Read + Write,
     D: DelayNs,
     L: OutputPin,
     C: CycleCounter,
 {
-    // A failing activity LED is not worth stopping for, so LED errors are ignored.
-    led.set_high().ok();
-    writeln!(serial, "alexnet-firmware {} board={board_name}", env!("CARGO_PKG_VERSION"))?;
-    print_model_peek(serial, model)?;
-    print_cycle_check(serial, delay, clock)?;
-    writeln!(serial, "ready: echo on, {SHUTDOWN_BYTE:#04x} = shutdown, {PANIC_BYTE:#04x} = test panic")?;
-    led.set_low().ok();
-    echo(serial, led)
-}
-
-/// Prints the address and the first bytes of the model region in hex.
-fn print_model_peek<S: Write>(serial: &mut S, model: &[u8]) -> Result<(), WriteFmtError<S::Error>> {
-    write!(serial, "model @ {:#010x}:", model.as_ptr() as usize)?;
-    for byte in model.iter().take(MODEL_PEEK_LEN) {
-        write!(serial, " {byte:02x}")?;
+    blink(led, delay, 3);
+    // Text before the first frame delimiter is ignored by the host's frame
+    // reader but shows up in a terminal, which helps on a real board.
+    write_line(serial, format_args!("alexnet-firmware {}.{}.{} board={board:?}", VERSION[0], VERSION[1], VERSION[2]))?;
+    write_line(serial, format_args!("checking model at {:#010x}...", model_region.as_ptr() as usize))?;
+    let parsed = Model::parse(model_region);
+    match &parsed {
+        Ok(m) => write_line(
+            serial,
+            format_args!("model ok: {} bytes, crc32 {:#010x}, input {}", m.file_len(), m.checksum(), m.spec().input),
+        )?,
+        Err(e) => write_line(serial, format_args!("model refused: {e}"))?,
     }
-    writeln!(serial)
+    let model = parsed.as_ref().map_err(|e| ErrorCode::Model((*e).into()));
+    let mut device = Device::new(model, memory.buffer, memory.image, board, VERSION);
+    serve(serial, led, clock, &mut device)
 }
 
-/// Times a small busy loop and a 1 ms delay with the cycle counter.
-fn print_cycle_check<S, D, C>(serial: &mut S, delay: &mut D, clock: &C) -> Result<(), WriteFmtError<S::Error>>
-where
-    S: Write,
-    D: DelayNs,
-    C: CycleCounter,
-{
-    let start = clock.cycles();
-    let mut sum = 0u32;
-    for i in 0..BUSY_LOOP_ITERATIONS {
-        sum = black_box(sum.wrapping_add(i));
+/// Blinks the activity LED: a sign of life on a board with no serial cable.
+fn blink<L: OutputPin, D: DelayNs>(led: &mut L, delay: &mut D, times: u32) {
+    for _ in 0..times {
+        // A failing activity LED is not worth stopping for.
+        led.set_high().ok();
+        delay.delay_ms(60);
+        led.set_low().ok();
+        delay.delay_ms(60);
     }
-    let loop_cycles = clock.cycles().wrapping_sub(start);
-
-    let start = clock.cycles();
-    delay.delay_ms(1);
-    let delay_cycles = clock.cycles().wrapping_sub(start);
-
-    writeln!(serial, "cycles: busy loop x{BUSY_LOOP_ITERATIONS} = {loop_cycles}, delay_ms(1) = {delay_cycles}")
 }
 
-/// Echoes every byte back until `SHUTDOWN_BYTE`; `PANIC_BYTE` panics.
-fn echo<S, L>(serial: &mut S, led: &mut L) -> Result<(), WriteFmtError<S::Error>>
+fn write_line<S: Write>(serial: &mut S, args: core::fmt::Arguments) -> Result<(), S::Error> {
+    serial.write_fmt(args).map_err(|e| match e {
+        embedded_io::WriteFmtError::Other(e) => e,
+        // Formatting our own messages cannot fail; nothing sensible to report.
+        _ => unreachable!("formatting error"),
+    })?;
+    serial.write_all(b"\r\n")
+}
+
+fn serve<S, L, C>(serial: &mut S, led: &mut L, clock: &C, device: &mut Device) -> Result<u8, S::Error>
 where
     S: Read + Write,
     L: OutputPin,
+    C: CycleCounter,
 {
-    let mut buffer = [0u8; 64];
-    let mut led_on = false;
+    let mut reader = FrameReader::default();
+    let mut out = [0u8; MAX_FRAME];
+    let mut bytes = [0u8; 64];
+    let cycles = || clock.cycles();
+    // A lone delimiter ends any noise the host may have read so far.
+    serial.write_all(&[0])?;
     loop {
-        let len = match serial.read(&mut buffer) {
-            Ok(len) => len,
-            Err(error) => {
-                writeln!(serial, "\nuart read error: {error:?}")?;
-                continue;
-            }
-        };
-        led_on = !led_on;
-        if led_on {
-            led.set_high().ok();
-        } else {
-            led.set_low().ok();
-        }
-        for &byte in &buffer[..len] {
-            match byte {
-                SHUTDOWN_BYTE => {
-                    writeln!(serial, "\nshutdown requested")?;
-                    serial.flush()?;
-                    return Ok(());
-                }
-                PANIC_BYTE => panic!("test panic requested"),
-                _ => serial.write_all(&[byte])?,
+        let n = serial.read(&mut bytes)?;
+        for &b in &bytes[..n] {
+            let Some(frame) = reader.push(b) else { continue };
+            let (seq, response, shutdown) = match frame {
+                Frame::Overflow => (0, Response::Nak, None),
+                Frame::Body(body) => match decode_frame::<Request>(body) {
+                    Ok((seq, Request::Shutdown { status })) => (seq, Response::Ack, Some(status)),
+                    Ok((seq, request)) => {
+                        // A failing activity LED is not worth stopping for.
+                        led.set_high().ok();
+                        let response = device.handle(seq, &request, &cycles);
+                        led.set_low().ok();
+                        (seq, response, None)
+                    }
+                    Err(_) => (0, Response::Nak, None),
+                },
+            };
+            // Every response fits a frame (checked by shared's tests).
+            let len = encode_frame(seq, &response, &mut out).unwrap_or(0);
+            serial.write_all(&out[..len])?;
+            if let Some(status) = shutdown {
+                serial.flush()?;
+                return Ok(status);
             }
         }
     }

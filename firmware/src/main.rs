@@ -1,4 +1,5 @@
-//! Firmware entry: bring up the board, run the app, shut down when the host asks.
+//! Firmware entry: bring up the board, hand the model region and static
+//! memory to the app, shut down when the host asks.
 
 #![no_std]
 #![no_main]
@@ -9,6 +10,7 @@ mod app;
 mod arch;
 mod bsp;
 mod hal;
+mod memory;
 mod model;
 mod panic;
 
@@ -23,11 +25,12 @@ fn kernel_main(_x0: u64, _x1: u64, _x2: u64, _x3: u64) -> ! {
         &mut board.delay,
         &mut board.led,
         &board.cycles,
-        bsp::BOARD_NAME,
+        bsp::BOARD,
         model::model_region(),
+        memory::take(),
     );
     match result {
-        Ok(()) => bsp::shutdown(0),
-        Err(error) => panic!("serial write failed: {error:?}"),
+        Ok(status) => bsp::shutdown(status as i32),
+        Err(error) => panic!("serial link failed: {error:?}"),
     }
 }

@@ -15,11 +15,11 @@ use core::sync::atomic::{AtomicBool, Ordering};
 pub use gpio::GpioOutput;
 pub use uart::panic_console;
 
-/// Board name printed in the banner.
+/// The board, as reported to the host.
 #[cfg(feature = "rpi3")]
-pub const BOARD_NAME: &str = "rpi3";
+pub const BOARD: shared::link::Board = shared::link::Board::Rpi3;
 #[cfg(feature = "rpi4")]
-pub const BOARD_NAME: &str = "rpi4";
+pub const BOARD: shared::link::Board = shared::link::Board::Rpi4;
 
 /// Activity LED GPIO. Pi 3 B+: GPIO 29 (the Pi 3 B drives its LED through the firmware's GPIO
 /// expander, which this does not reach). Pi 4 B: GPIO 42.
