@@ -1,0 +1,190 @@
+//! The host end of the link: numbered requests, replies matched by sequence
+//! number, and resending on a timeout, a damaged reply or a NAK, up to a
+//! limit. Nothing waits forever: every read has a deadline.
+
+use super::transport::{Byte, Transport};
+use super::BoardError;
+use shared::format::crc32;
+use shared::link::{
+    decode_frame, encode_frame, DeviceInfo, Frame, FrameReader, InferResult, Request, Response, CHUNK_LEN, MAX_FRAME,
+};
+use shared::spec::Shape;
+use std::time::{Duration, Instant};
+
+/// Counters a run reports, so a flaky cable shows up in the numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    pub frames_sent: u64,
+    pub resends: u64,
+    pub timeouts: u64,
+    pub bad_frames: u64,
+    pub naks: u64,
+}
+
+/// Deliberate damage to outgoing frames, for testing the retry path.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultInjection {
+    /// Flip one byte in every n-th frame sent (0 = never).
+    pub corrupt_every: u64,
+}
+
+/// What arrived while waiting for a reply.
+enum Reply {
+    Frame(u16, Response),
+    /// Bytes that are not a valid frame (noise, boot text, damage).
+    Damaged,
+    Timeout,
+}
+
+pub struct Client {
+    transport: Transport,
+    reader: FrameReader,
+    seq: u16,
+    pub stats: LinkStats,
+    pub faults: FaultInjection,
+    /// Tries per request before giving up.
+    pub max_tries: u32,
+    /// Deadline for a reply to anything but inference.
+    pub reply_timeout: Duration,
+    /// Deadline for an inference result (the paper network takes seconds
+    /// under QEMU).
+    pub infer_timeout: Duration,
+    /// Text the board printed outside frames (banner, panic messages).
+    output: String,
+}
+
+impl Client {
+    pub fn new(transport: Transport) -> Self {
+        Client {
+            transport,
+            reader: FrameReader::default(),
+            seq: 0,
+            stats: LinkStats::default(),
+            faults: FaultInjection::default(),
+            max_tries: 8,
+            reply_timeout: Duration::from_secs(3),
+            infer_timeout: Duration::from_secs(120),
+            output: String::new(),
+        }
+    }
+
+    /// What the board printed outside frames so far.
+    pub fn output(&self) -> &str {
+        &self.output
+    }
+
+    fn note_text(&mut self, bytes: &[u8]) {
+        self.output.extend(bytes.iter().filter(|b| b.is_ascii() && **b != 0).map(|b| *b as char));
+        if self.output.len() > 8192 {
+            let cut = self.output.len() - 4096;
+            self.output.drain(..cut);
+        }
+    }
+
+    /// Next complete frame before `deadline`, decoded as a response.
+    fn next_reply(&mut self, deadline: Instant) -> Result<Reply, BoardError> {
+        loop {
+            match self.transport.recv(deadline) {
+                Byte::Timeout => return Ok(Reply::Timeout),
+                Byte::Closed => return Err(BoardError::Closed { output: self.output.clone() }),
+                Byte::Data(b) => {
+                    let Some(frame) = self.reader.push(b) else { continue };
+                    let decoded = match frame {
+                        Frame::Overflow => Err(Vec::new()),
+                        Frame::Body(body) => {
+                            let raw = body.to_vec();
+                            decode_frame::<Response>(body).map_err(|_| raw)
+                        }
+                    };
+                    return Ok(match decoded {
+                        Ok((seq, response)) => Reply::Frame(seq, response),
+                        Err(raw) => {
+                            self.note_text(&raw);
+                            Reply::Damaged
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sends `request` and returns the reply to it, resending as needed.
+    pub fn request(&mut self, request: &Request, timeout: Duration) -> Result<Response, BoardError> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut frame = [0u8; MAX_FRAME];
+        let len = encode_frame(self.seq, request, &mut frame)?;
+        let (mut timeouts, mut bad) = (0, 0);
+        for attempt in 0..self.max_tries {
+            if attempt > 0 {
+                self.stats.resends += 1;
+            }
+            self.stats.frames_sent += 1;
+            let mut bytes = frame[..len].to_vec();
+            let every = self.faults.corrupt_every;
+            if every > 0 && self.stats.frames_sent.is_multiple_of(every) {
+                // Damage the body, keep the delimiter so framing survives.
+                let i = (len - 1) / 2;
+                bytes[i] = bytes[i].wrapping_add(0x55) | 1;
+            }
+            self.transport.send(&bytes)?;
+            let deadline = Instant::now() + timeout;
+            loop {
+                match self.next_reply(deadline)? {
+                    Reply::Timeout => {
+                        timeouts += 1;
+                        self.stats.timeouts += 1;
+                        break;
+                    }
+                    Reply::Damaged => {
+                        // Before the first reply this is the boot banner.
+                        bad += 1;
+                        self.stats.bad_frames += 1;
+                    }
+                    Reply::Frame(_, Response::Nak) => {
+                        self.stats.naks += 1;
+                        break;
+                    }
+                    Reply::Frame(seq, reply) if seq == self.seq => return Ok(reply),
+                    // A late reply to an earlier try or request.
+                    Reply::Frame(..) => {}
+                }
+            }
+        }
+        Err(BoardError::NoResponse { tries: self.max_tries, timeouts, bad_frames: bad, output: self.output.clone() })
+    }
+
+    /// Asks what the board runs. `timeout` covers boot: the firmware checks
+    /// the model's CRC before it answers (seconds for the paper model on QEMU).
+    pub fn hello(&mut self, timeout: Duration) -> Result<DeviceInfo, BoardError> {
+        match self.request(&Request::Hello, timeout)? {
+            Response::Info(info) => Ok(info),
+            other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    fn expect_ack(&mut self, request: &Request) -> Result<(), BoardError> {
+        match self.request(request, self.reply_timeout)? {
+            Response::Ack => Ok(()),
+            Response::Error(code) => Err(BoardError::Device(code)),
+            other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Sends one image (CHW bytes of `shape`) and returns the device's result.
+    pub fn infer(&mut self, id: u32, image: &[u8], shape: Shape) -> Result<InferResult, BoardError> {
+        self.expect_ack(&Request::BeginImage { id, shape })?;
+        for (k, chunk) in image.chunks(CHUNK_LEN).enumerate() {
+            self.expect_ack(&Request::ImageChunk { id, offset: (k * CHUNK_LEN) as u32, data: chunk })?;
+        }
+        match self.request(&Request::Infer { id, crc: crc32(image) }, self.infer_timeout)? {
+            Response::Result(r) if r.id == id => Ok(r),
+            Response::Error(code) => Err(BoardError::Device(code)),
+            other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Asks the board to stop (QEMU exits with `status`).
+    pub fn shutdown(&mut self, status: u8) -> Result<(), BoardError> {
+        self.expect_ack(&Request::Shutdown { status })
+    }
+}

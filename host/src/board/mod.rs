@@ -1,0 +1,43 @@
+//! Talking to a board over its serial link: the transport (a QEMU child
+//! process or a serial port), the retrying client, firmware images, and
+//! running a set of images on the device.
+
+pub mod client;
+pub mod firmware_image;
+pub mod qemu;
+pub mod serial;
+pub mod transport;
+
+use shared::link::{ErrorCode, LinkError};
+use std::path::PathBuf;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BoardError {
+    #[error("serial link: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("qemu-system-aarch64 not found: install the Debian package qemu-system-arm (scripts/setup.sh does)")]
+    QemuMissing,
+    #[error("no valid reply from the board after {tries} tries ({timeouts} timeouts, {bad_frames} damaged frames){}", output_tail(.output))]
+    NoResponse { tries: u32, timeouts: u32, bad_frames: u32, output: String },
+    #[error("the board closed the link{}", output_tail(.output))]
+    Closed { output: String },
+    #[error("the board refused the request: {0:?}")]
+    Device(ErrorCode),
+    #[error("unexpected reply from the board: {0}")]
+    Unexpected(String),
+    #[error("frame: {0}")]
+    Frame(#[from] LinkError),
+    #[error("firmware image build failed (firmware dir {dir}): {reason}")]
+    FirmwareBuild { dir: PathBuf, reason: String },
+}
+
+fn output_tail(output: &str) -> String {
+    let text = output.trim();
+    if text.is_empty() {
+        String::new()
+    } else {
+        let tail: String = text.chars().rev().take(400).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("; board output: {}", tail.replace(['\r', '\n'], " | "))
+    }
+}

@@ -1,0 +1,11 @@
+//! The workstation side of the project as a library: the `host` binary is a
+//! thin wrapper over [`cli`], and the end-to-end tests in `tests/` drive the
+//! same modules (board link, QEMU, quantization) directly.
+
+pub mod arch;
+pub mod board;
+pub mod cli;
+pub mod error;
+pub mod flash;
+pub mod random_model;
+pub mod summary;
