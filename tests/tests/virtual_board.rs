@@ -1,0 +1,71 @@
+//! The virtual board (QEMU raspi3b running the real firmware image) against
+//! the host: bit-identical results, refused models, damaged frames.
+
+use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
+use host::random_model;
+use shared::format::{crc32, AlignedBytes};
+use shared::link::{ErrorCode, ModelError};
+use shared::spec::{AlexNetConfig, Shape};
+
+fn tiny_model() -> (shared::ModelSpec, AlignedBytes) {
+    let spec = AlexNetConfig::small(Shape::new(1, 32, 32), 10).with_width(0.25).build().unwrap();
+    let (_, bytes) = random_model::build(&spec, 21, 4).unwrap();
+    (spec, AlignedBytes::new(&bytes))
+}
+
+#[test]
+fn device_top5_is_bit_identical_to_host_int8() {
+    let (spec, model) = tiny_model();
+    let (qemu, mut client, info) = boot(&scratch_dir("bit_identical"), &model);
+    let m = info.model.expect("model accepted");
+    assert_eq!(m.checksum, crc32(&model[..model.len() - 4]));
+    assert_eq!(m.input, spec.input);
+    // Native-size images exercise the device-side resize; network-size ones
+    // the straight copy.
+    let native = Shape::new(1, 28, 28);
+    let native_images: Vec<Vec<u8>> =
+        (0..6).map(|k| (0..native.len()).map(|i| ((i * (k + 3)) % 251) as u8).collect()).collect();
+    assert_device_matches_host(&mut client, &model, &native_images, native);
+    let images = random_model::synthetic_images(&spec, 4, 5);
+    let results = assert_device_matches_host(&mut client, &model, &images, spec.input);
+    assert!(results.iter().all(|r| r.cycles > 0));
+    assert_eq!(client.stats.resends, 0, "a clean link needs no resends");
+    shutdown(qemu, client, 0);
+}
+
+#[test]
+fn damaged_frames_are_detected_and_resent() {
+    let (spec, model) = tiny_model();
+    let (qemu, mut client, _) = boot(&scratch_dir("damaged_frames"), &model);
+    client.faults.corrupt_every = 3;
+    let images = random_model::synthetic_images(&spec, 3, 9);
+    assert_device_matches_host(&mut client, &model, &images, spec.input);
+    assert!(client.stats.naks > 0 && client.stats.resends > 0, "{:?}", client.stats);
+    client.faults.corrupt_every = 0;
+    shutdown(qemu, client, 0);
+}
+
+#[test]
+fn corrupted_model_is_refused_with_an_error_reply() {
+    let (spec, model) = tiny_model();
+    let mut bad = model.to_vec();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    let (qemu, mut client, info) = boot(&scratch_dir("corrupted_model"), &bad);
+    assert_eq!(info.model, Err(ErrorCode::Model(ModelError::ChecksumMismatch)));
+    let image = random_model::synthetic_images(&spec, 1, 1).remove(0);
+    let err = client.infer(0, &image, spec.input).unwrap_err();
+    assert!(matches!(err, host::board::BoardError::Device(ErrorCode::Model(ModelError::ChecksumMismatch))), "{err}");
+    shutdown(qemu, client, 3);
+}
+
+#[test]
+fn newer_format_version_is_refused() {
+    let (_, model) = tiny_model();
+    let mut newer = model.to_vec();
+    newer[8..10].copy_from_slice(&(shared::format::FORMAT_VERSION + 1).to_le_bytes());
+    let (qemu, client, info) = boot(&scratch_dir("newer_version"), &newer);
+    let found = shared::format::FORMAT_VERSION + 1;
+    assert_eq!(info.model, Err(ErrorCode::Model(ModelError::UnsupportedVersion { found })));
+    shutdown(qemu, client, 0);
+}
