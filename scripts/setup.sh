@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, as root or with
 # sudo, skipping what is already there: the Rust targets of rust-toolchain.toml,
-# QEMU (the virtual board), binutils for raw firmware images, and the
-# Fashion-MNIST dataset package.
+# QEMU (the virtual board, and user mode for NEON kernel tests), aarch64
+# binutils and cross gcc, and the Fashion-MNIST dataset package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,9 @@ need_pkgs=()
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-arm)
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_pkgs+=(dataset-fashion-mnist)
 command -v aarch64-linux-gnu-objcopy >/dev/null 2>&1 || need_pkgs+=(binutils-aarch64-linux-gnu)
+# NEON kernels are tested on the host under QEMU user mode, cross-linked.
+command -v qemu-aarch64 >/dev/null 2>&1 || need_pkgs+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need_pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
@@ -34,7 +37,7 @@ fi
 if command -v rustup >/dev/null 2>&1; then
     rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
     installed=$(rustup target list --installed)
-    for t in aarch64-unknown-none thumbv7em-none-eabihf; do
+    for t in aarch64-unknown-none thumbv7em-none-eabihf aarch64-unknown-linux-gnu; do
         grep -qx "$t" <<<"$installed" || rustup target add "$t"
     done
     rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools

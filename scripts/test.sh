@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs what is missing, then
 # formatting, lints, every workspace test, the no_std builds of `shared`, and
-# the firmware build for both boards.
+# the firmware build, and the NEON kernels under QEMU user mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,3 +28,6 @@ firmware/scripts/build-image.sh --board rpi3 >/dev/null
 
 step "cargo test"
 cargo test --workspace
+
+step "NEON kernels against the references (aarch64, QEMU user mode)"
+cargo test -p shared --target aarch64-unknown-linux-gnu --lib --test kernels

@@ -6,7 +6,9 @@
 //! Builds without an allocator; the `alloc` feature adds what only the host
 //! needs (writing model files, the f32 network, quantization).
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// Only the NEON kernels use `unsafe` (intrinsics); each block says why.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod device;
 pub mod format;

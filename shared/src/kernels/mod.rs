@@ -2,6 +2,8 @@
 //! the dispatch the inference loop calls. Each fast kernel is tested against
 //! its reference on random shapes and must match it bit for bit.
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod conv_i8;
 pub mod dot;
 
