@@ -33,6 +33,11 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Show what an int8 model file holds: spec, quantization, memory plan, checksum.
+    Info {
+        /// The model file.
+        model: PathBuf,
+    },
     /// Build the boot image for a board with MODEL appended: the virtual
     /// board's image, or kernel8.img and config.txt for a Pi's SD card.
     Flash {
@@ -52,6 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::RandomModel { arch, seed, calibration_images, out } => {
             crate::random_model::run(&arch.spec()?, seed, calibration_images, &out)
         }
+        Command::Info { model } => crate::info::run(&model),
         Command::Flash { model, board, out } => crate::flash::run(&model, board, out.as_deref()).map(|_| ()),
     }
 }

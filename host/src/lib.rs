@@ -5,7 +5,11 @@
 pub mod arch;
 pub mod board;
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod flash;
+pub mod info;
+pub mod progress;
 pub mod random_model;
+pub mod run;
 pub mod summary;

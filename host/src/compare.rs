@@ -1,0 +1,168 @@
+//! `host compare`: the device's answers against the host's int8 inference on
+//! the same images (they must be bit-identical), with the accuracy of every
+//! engine and the device's cycles per image, printed and written as CSV and
+//! JSON.
+
+use crate::error::{HostError, Result};
+use crate::run::{RunReport, TestImage};
+use serde::Serialize;
+use shared::float::FloatModel;
+use shared::format::AlignedBytes;
+use shared::image::resize_bilinear;
+use shared::layers::softmax::top_k;
+use shared::{Engine, Model};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Top-1 and top-5 accuracy over a set of images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Accuracy {
+    pub images: usize,
+    pub top1: usize,
+    pub top5: usize,
+}
+
+impl Accuracy {
+    pub fn add(&mut self, label: u32, ranked: &[usize]) {
+        self.images += 1;
+        self.top1 += (ranked.first() == Some(&(label as usize))) as usize;
+        self.top5 += ranked.iter().take(5).any(|c| *c == label as usize) as usize;
+    }
+
+    pub fn top1_pct(&self) -> f64 {
+        100.0 * self.top1 as f64 / self.images.max(1) as f64
+    }
+
+    pub fn top5_pct(&self) -> f64 {
+        100.0 * self.top5 as f64 / self.images.max(1) as f64
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub images: usize,
+    /// Images whose device top-5 (classes and int8 logits) equals the host's.
+    pub bit_exact: usize,
+    /// Indices of the images that differ.
+    pub mismatches: Vec<usize>,
+    pub host_float: Option<Accuracy>,
+    pub host_int8: Accuracy,
+    pub device: Accuracy,
+    pub mean_cycles: f64,
+}
+
+/// Resizes each image to the network input once (as the device does).
+fn network_input(model: &Model, image: &TestImage) -> Vec<u8> {
+    let mut resized = vec![0u8; model.spec().input.len()];
+    resize_bilinear(&image.pixels, image.shape, &mut resized, model.spec().input);
+    resized
+}
+
+pub fn compare(
+    model_bytes: &AlignedBytes,
+    float: Option<&FloatModel>,
+    report: &RunReport,
+    images: &[TestImage],
+) -> Result<Comparison> {
+    if report.images.len() > images.len() {
+        return Err(HostError::Usage(format!(
+            "the run report has {} images but only {} test images were loaded (same --data and --limit as the run?)",
+            report.images.len(),
+            images.len()
+        )));
+    }
+    let model = Model::parse(model_bytes).map_err(|e| HostError::Usage(format!("model: {e}")))?;
+    if model.checksum() != report.model_checksum {
+        return Err(HostError::Usage(format!(
+            "the run used model crc32 {:#010x}, this model is {:#010x}",
+            report.model_checksum,
+            model.checksum()
+        )));
+    }
+    let engine = Engine::new(&model).map_err(|e| HostError::Usage(e.to_string()))?;
+    let mut buf = vec![0u8; engine.buffer_len()];
+    let mut cmp = Comparison {
+        images: report.images.len(),
+        bit_exact: 0,
+        mismatches: Vec::new(),
+        host_float: float.map(|_| Accuracy::default()),
+        host_int8: Accuracy::default(),
+        device: Accuracy::default(),
+        mean_cycles: 0.0,
+    };
+    let mut progress = crate::progress::Progress::new("host", report.images.len() as u64);
+    for rec in &report.images {
+        let image = &images[rec.index];
+        if image.label != rec.label {
+            return Err(HostError::Usage(format!(
+                "image {}: label differs from the run's: different data?",
+                rec.index
+            )));
+        }
+        let input = network_input(&model, image);
+        let host = engine.run(&input, &mut buf).map_err(|e| HostError::Usage(e.to_string()))?;
+        let host_pairs: Vec<(u16, i8)> = host.iter().map(|p| (p.class, p.logit)).collect();
+        if host_pairs == rec.top5 {
+            cmp.bit_exact += 1;
+        } else {
+            cmp.mismatches.push(rec.index);
+        }
+        cmp.host_int8.add(image.label, &host.iter().map(|p| p.class as usize).collect::<Vec<_>>());
+        cmp.device.add(image.label, &rec.top5.iter().map(|p| p.0 as usize).collect::<Vec<_>>());
+        if let (Some(f), Some(acc)) = (float, cmp.host_float.as_mut()) {
+            let ranked: heapless::Vec<usize, 5> = top_k(&f.forward(&input));
+            acc.add(image.label, &ranked);
+        }
+        cmp.mean_cycles += rec.cycles as f64 / report.images.len().max(1) as f64;
+        progress.inc(1, "");
+    }
+    progress.finish();
+    Ok(cmp)
+}
+
+/// The comparison as a table for the terminal.
+pub fn table(cmp: &Comparison) -> String {
+    let mut s = String::new();
+    let pct = 100.0 * cmp.bit_exact as f64 / cmp.images.max(1) as f64;
+    let _ = writeln!(s, "images compared           {}", cmp.images);
+    let _ = writeln!(s, "device == host int8       {}/{} ({pct:.2}% bit-exact)", cmp.bit_exact, cmp.images);
+    let _ = writeln!(s, "{:<25} {:>8} {:>8}", "engine", "top-1", "top-5");
+    let mut row = |name: &str, a: &Accuracy| {
+        let _ = writeln!(s, "{name:<25} {:>7.2}% {:>7.2}%", a.top1_pct(), a.top5_pct());
+    };
+    if let Some(f) = &cmp.host_float {
+        row("host float", f);
+    }
+    row("host int8", &cmp.host_int8);
+    row("device int8", &cmp.device);
+    let _ = writeln!(s, "device cycles per image   {:.0}", cmp.mean_cycles);
+    if !cmp.mismatches.is_empty() {
+        let first: Vec<String> = cmp.mismatches.iter().take(10).map(|i| i.to_string()).collect();
+        let _ = writeln!(s, "MISMATCHED images (first 10): {}", first.join(", "));
+    }
+    s
+}
+
+/// Per-image CSV: index, label, device top-5, host top-5 match, cycles.
+pub fn write_outputs(dir: &Path, cmp: &Comparison, report: &RunReport) -> Result<()> {
+    let mut csv = String::from("index,label,device_top1,device_top5,device_logits,cycles,bit_exact\n");
+    for r in &report.images {
+        let classes: Vec<String> = r.top5.iter().map(|p| p.0.to_string()).collect();
+        let logits: Vec<String> = r.top5.iter().map(|p| p.1.to_string()).collect();
+        let exact = !cmp.mismatches.contains(&r.index);
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{}",
+            r.index,
+            r.label,
+            r.top5.first().map(|p| p.0).unwrap_or(0),
+            classes.join(" "),
+            logits.join(" "),
+            r.cycles,
+            exact
+        );
+    }
+    crate::error::write_atomic(&dir.join("compare.csv"), csv.as_bytes())?;
+    let json = serde_json::to_vec_pretty(cmp).map_err(|e| HostError::Usage(e.to_string()))?;
+    crate::error::write_atomic(&dir.join("compare.json"), &json)
+}
