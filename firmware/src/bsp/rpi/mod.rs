@@ -10,10 +10,9 @@ compile_error!("select exactly one board feature: `rpi3` or `rpi4`, not both");
 compile_error!("select a board feature: `rpi3` (default) or `rpi4`");
 
 use crate::arch::aarch64::{cycles::PmuCycleCounter, exit, time::GenericTimer};
-use arm_pl011_uart::Uart;
 use core::sync::atomic::{AtomicBool, Ordering};
 pub use gpio::GpioOutput;
-pub use uart::panic_console;
+pub use uart::{SerialPort, panic_console};
 
 /// The board, as reported to the host.
 #[cfg(feature = "rpi3")]
@@ -31,7 +30,7 @@ const ACT_LED_PIN: u32 = 42;
 /// The board's devices, each behind a HAL trait (see `crate::hal`).
 pub struct Board {
     /// UART0: `embedded_io::{Read, Write}`.
-    pub serial: Uart<'static>,
+    pub serial: SerialPort,
     /// Busy-wait delays: `embedded_hal::delay::DelayNs`.
     pub delay: GenericTimer,
     /// Activity LED: `embedded_hal::digital::OutputPin`.
@@ -48,7 +47,7 @@ impl Board {
         assert!(!TAKEN.swap(true, Ordering::AcqRel), "Board::take called twice");
         let mut delay = GenericTimer::new();
         let mut gpio = gpio::Gpio::new();
-        let serial = uart::init(&mut gpio, &mut delay);
+        let serial = SerialPort::new(uart::init(&mut gpio, &mut delay), GenericTimer::new());
         let led = gpio.output_pin(ACT_LED_PIN);
         Self { serial, delay, led, cycles: PmuCycleCounter::new() }
     }

@@ -2,6 +2,7 @@
 
 use super::gpio::{Function, Gpio};
 use super::memory_map::UART0_BASE;
+use crate::arch::aarch64::time::GenericTimer;
 use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use core::ptr::NonNull;
 use embedded_hal::delay::DelayNs;
@@ -63,7 +64,7 @@ fn configure() {
     write(UARTCR, 0);
     write(UARTIBRD, divisor_x64 / 64);
     write(UARTFBRD, divisor_x64 % 64);
-    write(UARTLCR_H, LCR_H_WLEN_8 | (read(UARTLCR_H) & LCR_H_FEN));
+    write(UARTLCR_H, LCR_H_WLEN_8 | LCR_H_FEN);
     write(UARTCR, CR_UARTEN | CR_TXE | CR_RXE);
 }
 
@@ -86,4 +87,62 @@ pub(super) fn init(gpio: &mut Gpio, delay: &mut impl DelayNs) -> Uart<'static> {
 pub unsafe fn panic_console() -> Uart<'static> {
     // SAFETY: forwarded from the caller: the previous owner is never used again.
     unsafe { uart0() }
+}
+
+/// UART0 as the app's serial port: reads drain whatever has arrived, and an
+/// empty receiver is polled every few microseconds instead of in a tight
+/// loop. Under QEMU every register read takes the emulator's global lock, so
+/// tight polling starved its I/O thread and added tens of milliseconds to each
+/// request-reply round trip; on hardware it only trims bus traffic.
+pub struct SerialPort {
+    uart: Uart<'static>,
+    timer: GenericTimer,
+}
+
+/// Pause between polls of an empty receiver: under a byte time at 115200 baud
+/// (87 us), so no byte waits long and the FIFO never overruns.
+const POLL_INTERVAL_US: u32 = 20;
+
+impl SerialPort {
+    pub(super) fn new(uart: Uart<'static>, timer: GenericTimer) -> Self {
+        SerialPort { uart, timer }
+    }
+}
+
+impl embedded_io::ErrorType for SerialPort {
+    type Error = arm_pl011_uart::Error;
+}
+
+impl embedded_io::Read for SerialPort {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let mut n = 0;
+            while n < buf.len() {
+                match self.uart.read_word()? {
+                    Some(b) => {
+                        buf[n] = b;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            if n > 0 {
+                return Ok(n);
+            }
+            self.timer.delay_us(POLL_INTERVAL_US);
+        }
+    }
+}
+
+impl embedded_io::Write for SerialPort {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        embedded_io::Write::write(&mut self.uart, buf)
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        embedded_io::Write::flush(&mut self.uart)
+    }
 }
