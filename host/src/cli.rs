@@ -33,6 +33,16 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Train AlexNet (dfdx; CPU, or CUDA in a `--features cuda` build).
+    Train(Box<crate::train::command::TrainArgs>),
+    /// Top-1 and top-5 error of a training checkpoint on the test set.
+    Eval(crate::train::command::EvalArgs),
+    /// Quantize a checkpoint to the int8 model file the board runs.
+    Quantize(crate::quantize_cmd::QuantizeArgs),
+    /// Send test images to the board (virtual or serial) and record its answers.
+    Run(crate::board_cmds::RunArgs),
+    /// Device answers against host int8 (must be bit-identical), with accuracies.
+    Compare(crate::board_cmds::CompareArgs),
     /// Show what an int8 model file holds: spec, quantization, memory plan, checksum.
     Info {
         /// The model file.
@@ -57,6 +67,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::RandomModel { arch, seed, calibration_images, out } => {
             crate::random_model::run(&arch.spec()?, seed, calibration_images, &out)
         }
+        Command::Train(args) => crate::train::command::run_train(&args),
+        Command::Eval(args) => crate::train::command::run_eval(&args),
+        Command::Quantize(args) => crate::quantize_cmd::run(&args),
+        Command::Run(args) => crate::board_cmds::run(&args),
+        Command::Compare(args) => crate::board_cmds::run_compare(&args),
         Command::Info { model } => crate::info::run(&model),
         Command::Flash { model, board, out } => crate::flash::run(&model, board, out.as_deref()).map(|_| ()),
     }

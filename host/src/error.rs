@@ -14,6 +14,12 @@ pub enum HostError {
     File { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
     Model { path: PathBuf, source: shared::FormatError },
+    #[error("{path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    #[error("training diverged: the loss is not finite at epoch {epoch}, step {step} (learning rate {lr:.2e}); the last good checkpoint is {checkpoint}; resume from it with a lower --lr")]
+    Diverged { epoch: u32, step: u64, lr: f32, checkpoint: PathBuf },
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Board(#[from] crate::board::BoardError),
 }

@@ -4,12 +4,17 @@
 
 pub mod arch;
 pub mod board;
+pub mod board_cmds;
 pub mod cli;
 pub mod compare;
+pub mod data;
+pub mod data_args;
 pub mod error;
 pub mod flash;
 pub mod info;
 pub mod progress;
+pub mod quantize_cmd;
 pub mod random_model;
 pub mod run;
 pub mod summary;
+pub mod train;

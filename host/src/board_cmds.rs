@@ -1,0 +1,140 @@
+//! `host run` and `host compare` on the command line: which board, which
+//! model, which test images, and where the report goes.
+
+use crate::board::qemu::QemuOptions;
+use crate::compare::{compare, table, write_outputs};
+use crate::data_args::DataArgs;
+use crate::error::{HostError, Result};
+use crate::run::{load_model, qemu_image_for, read_report, run_images, write_report, Connection, Target};
+use clap::Args;
+use shared::image::resize_bilinear;
+use shared::Model;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// The int8 model the board runs (flashed with `host flash`; the virtual
+    /// board's image is rebuilt when the model is newer).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Boot the virtual board (QEMU raspi3b) for this run.
+    #[arg(long, value_parser = ["qemu"], conflicts_with = "serial")]
+    pub board: Option<String>,
+    /// A real board's serial port, e.g. /dev/ttyUSB0.
+    #[arg(long)]
+    pub serial: Option<String>,
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Send the first N test images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Where the device's answers go (default: MODEL with extension .run.json).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Virtual board: count instructions (-icount), deterministic and slower.
+    #[arg(long)]
+    pub icount: bool,
+}
+
+pub fn default_report(model: &Path) -> PathBuf {
+    model.with_extension("run.json")
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let (bytes, checksum) = load_model(&args.model)?;
+    let spec =
+        Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
+    let target = match (&args.serial, &args.board) {
+        (Some(path), _) => Target::Serial { path: path.clone(), baud: args.baud },
+        (None, _) => Target::Qemu { image: qemu_image_for(&args.model)?, options: QemuOptions { icount: args.icount } },
+    };
+    let (images, skipped) = args.data.test_images(&spec, args.limit)?;
+    if images.is_empty() {
+        return Err(HostError::Usage("no test images to send".into()));
+    }
+    let mut conn = Connection::open(&target)?;
+    let report = run_images(&mut conn, checksum, &images, Duration::from_secs(60))?;
+    conn.close()?;
+    let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
+    write_report(&path, &report)?;
+    let correct = report.images.iter().filter(|r| r.top5.first().is_some_and(|p| p.0 as u32 == r.label)).count();
+    println!(
+        "{}: {} images in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent; report {}",
+        report.board,
+        report.images.len(),
+        report.seconds,
+        report.seconds / report.images.len() as f64,
+        if skipped > 0 { format!(", {skipped} undecodable skipped") } else { String::new() },
+        100.0 * correct as f64 / report.images.len() as f64,
+        report.frames_sent,
+        report.resends,
+        path.display()
+    );
+    Ok(())
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct CompareArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The device's answers from `host run` (default: MODEL with extension .run.json).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// The training checkpoint, to add the float network's accuracy.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Directory for compare.csv and compare.json (default: next to the model).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run_compare(args: &CompareArgs) -> Result<()> {
+    let (bytes, _) = load_model(&args.model)?;
+    let spec =
+        Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
+    let report = read_report(&args.report.clone().unwrap_or_else(|| default_report(&args.model)))?;
+    let needed = report.images.iter().map(|r| r.index + 1).max().unwrap_or(0);
+    let (images, _) = args.data.test_images(&spec, Some(needed))?;
+    let float = match &args.checkpoint {
+        Some(path) => {
+            let ckpt = crate::train::checkpoint::Checkpoint::load(path)?;
+            if ckpt.model.spec != spec {
+                return Err(HostError::Usage(format!(
+                    "{} is not the network of {}",
+                    path.display(),
+                    args.model.display()
+                )));
+            }
+            let inputs: Vec<Vec<u8>> = report
+                .images
+                .iter()
+                .filter_map(|r| images.get(r.index))
+                .map(|img| {
+                    let mut out = vec![0u8; spec.input.len()];
+                    resize_bilinear(&img.pixels, img.shape, &mut out, spec.input);
+                    out
+                })
+                .collect();
+            Some(crate::train::command::float_top5(&ckpt, &inputs)?)
+        }
+        None => None,
+    };
+    let cmp = compare(&bytes, float.as_deref(), &report, &images)?;
+    print!("{}", table(&cmp));
+    let dir = args.out.clone().unwrap_or_else(|| args.model.parent().map(Path::to_path_buf).unwrap_or_default());
+    write_outputs(&dir, &cmp, &report)?;
+    println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
+    if cmp.bit_exact != cmp.images {
+        return Err(HostError::Usage(format!(
+            "the device differs from host int8 on {} of {} images",
+            cmp.images - cmp.bit_exact,
+            cmp.images
+        )));
+    }
+    Ok(())
+}

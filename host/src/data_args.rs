@@ -1,0 +1,60 @@
+//! Command-line choice of dataset, shared by every command that reads images.
+
+use crate::data::{self, Dataset, DatasetKind, Split};
+use crate::error::Result;
+use crate::run::TestImage;
+use crate::train::preprocess::eval_pixels;
+use clap::Args;
+use shared::spec::ModelSpec;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn parse_kind(s: &str) -> std::result::Result<DatasetKind, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DataArgs {
+    /// Dataset format: fashion-mnist (IDX), cifar10 (binary batches), or
+    /// folder (ImageFolder layout: DIR/train/<class>/*.jpg, DIR/val/<class>/...).
+    #[arg(long, value_parser = parse_kind, default_value = "fashion-mnist")]
+    pub dataset: DatasetKind,
+    /// Dataset directory (fashion-mnist default: /usr/share/datasets/fashion-mnist,
+    /// from the Debian package dataset-fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+impl DataArgs {
+    pub fn open(&self, split: Split, channels: u32) -> Result<Arc<dyn Dataset>> {
+        Ok(Arc::from(data::open(&self.dataset, self.data.as_deref(), split, channels)?))
+    }
+
+    /// The first `limit` test images as a board receives them: native size
+    /// for fixed-size datasets (the board resizes, as the host does), the
+    /// evaluation crop for folders of photos. Undecodable files are skipped
+    /// and counted.
+    pub fn test_images(&self, spec: &ModelSpec, limit: Option<usize>) -> Result<(Vec<TestImage>, usize)> {
+        let set = self.open(Split::Test, spec.input.c)?;
+        let n = limit.unwrap_or(usize::MAX).min(set.len());
+        let fixed = set.image_shape().is_some();
+        let (mut images, mut skipped) = (Vec::with_capacity(n), 0);
+        for i in 0..n {
+            match set.image(i) {
+                Ok(img) if fixed => {
+                    images.push(TestImage { pixels: img.pixels, shape: img.shape, label: set.label(i) })
+                }
+                Ok(img) => images.push(TestImage {
+                    pixels: eval_pixels(&img, spec.input, false),
+                    shape: spec.input,
+                    label: set.label(i),
+                }),
+                Err(e) => {
+                    skipped += 1;
+                    eprintln!("skipping: {e}");
+                }
+            }
+        }
+        Ok((images, skipped))
+    }
+}

@@ -1,0 +1,128 @@
+//! `host quantize`: a training checkpoint to the int8 model file the board
+//! runs (per-channel weights, activation ranges calibrated on training
+//! images), then float against int8 on the test set.
+
+use crate::compare::Accuracy;
+use crate::data::Split;
+use crate::data_args::DataArgs;
+use crate::error::{write_atomic, HostError, Result};
+use crate::progress::Progress;
+use crate::train::checkpoint::Checkpoint;
+use crate::train::preprocess::eval_pixels;
+use clap::Args;
+use shared::format::AlignedBytes;
+use shared::quantize::{quantize, Calibration, RangeMethod};
+use shared::{Engine, Model};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Args)]
+pub struct QuantizeArgs {
+    /// A training checkpoint (RUN_DIR/checkpoint.safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The int8 model file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Training images used to calibrate activation ranges (spread over the set).
+    #[arg(long, default_value_t = 500)]
+    pub calibration: usize,
+    /// Use the per-image P-th percentile of |activation| instead of min/max.
+    #[arg(long)]
+    pub percentile: Option<f32>,
+    /// Compare float and int8 on this many test images (default: all).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Top-5 classes from the int8 engine for each image, on all cores.
+pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Vec<usize>>> {
+    let engine = Engine::new(model).map_err(|e| HostError::Usage(e.to_string()))?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(images.len().max(1));
+    let chunk = images.len().div_ceil(threads).max(1);
+    let progress = std::sync::Mutex::new(Progress::new(label, images.len() as u64));
+    let results: Vec<std::result::Result<Vec<Vec<usize>>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = images
+            .chunks(chunk)
+            .map(|part| {
+                let (engine, progress) = (&engine, &progress);
+                s.spawn(move || {
+                    let mut buf = vec![0u8; engine.buffer_len()];
+                    let mut out = Vec::with_capacity(part.len());
+                    for img in part {
+                        let top = engine.run(img, &mut buf).map_err(|e| e.to_string())?;
+                        out.push(top.iter().map(|p| p.class as usize).collect());
+                        progress.lock().expect("progress lock").inc(1, "");
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("int8 worker")).collect()
+    });
+    progress.lock().expect("progress lock").finish();
+    let mut all = Vec::with_capacity(images.len());
+    for r in results {
+        all.extend(r.map_err(HostError::Usage)?);
+    }
+    Ok(all)
+}
+
+pub fn run(args: &QuantizeArgs) -> Result<()> {
+    let ckpt = Checkpoint::load(&args.checkpoint)?;
+    let spec = &ckpt.model.spec;
+    let input = spec.input;
+
+    let train = args.data.open(Split::Train, input.c)?;
+    let n = args.calibration.clamp(1, train.len().max(1));
+    let fixed = train.image_shape().is_some();
+    let mut calibration_images = Vec::with_capacity(n);
+    for k in 0..n {
+        let i = k * train.len() / n;
+        if let Ok(img) = train.image(i) {
+            calibration_images.push(eval_pixels(&img, input, fixed));
+        }
+    }
+    let method = match args.percentile {
+        Some(p) if p > 50.0 && p <= 100.0 => RangeMethod::Percentile(p),
+        Some(p) => return Err(HostError::Usage(format!("--percentile must be in (50, 100], got {p}"))),
+        None => RangeMethod::MinMax,
+    };
+    println!("calibrating on {} training images ({method:?})", calibration_images.len());
+    let cal = Calibration::collect(&ckpt.model, calibration_images.iter().map(|v| v.as_slice()), method);
+    let bytes = quantize(&ckpt.model, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))?;
+    write_atomic(&args.out, &bytes)?;
+    let aligned = AlignedBytes::new(&bytes);
+    let model = Model::parse(&aligned).map_err(|source| HostError::Model { path: args.out.clone(), source })?;
+    println!("wrote {} ({} bytes, crc32 {:#010x})", args.out.display(), bytes.len(), model.checksum());
+
+    // Float and int8 on the same network-size test images.
+    let test = args.data.open(Split::Test, input.c)?;
+    let count = args.limit.unwrap_or(usize::MAX).min(test.len());
+    let (mut images, mut labels) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for i in 0..count {
+        if let Ok(img) = test.image(i) {
+            images.push(eval_pixels(&img, input, test.image_shape().is_some()));
+            labels.push(test.label(i));
+        }
+    }
+    let int8 = int8_top5(&model, &images, "int8")?;
+    let float = crate::train::command::float_top5(&ckpt, &images)?;
+    let (mut acc_f, mut acc_q, mut same_top1) = (Accuracy::default(), Accuracy::default(), 0);
+    for ((f, q), &label) in float.iter().zip(&int8).zip(&labels) {
+        acc_f.add(label, f);
+        acc_q.add(label, q);
+        same_top1 += (f[0] == q[0]) as usize;
+    }
+    println!(
+        "test set ({} images): float top-1 {:.2}% top-5 {:.2}% | int8 top-1 {:.2}% top-5 {:.2}% | same top-1 on {:.2}%",
+        images.len(),
+        acc_f.top1_pct(),
+        acc_f.top5_pct(),
+        acc_q.top1_pct(),
+        acc_q.top5_pct(),
+        100.0 * same_top1 as f64 / images.len().max(1) as f64
+    );
+    Ok(())
+}

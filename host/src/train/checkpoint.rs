@@ -1,0 +1,198 @@
+//! Training checkpoints as safetensors (PyTorch loads them with
+//! `safetensors.torch.load_file`): weights under PyTorch-style names
+//! (`conv1.weight` OIHW, `fc6.weight` [out, in], `*.bias`), the optimizer's
+//! momentum under `optimizer.<name>.momentum`, and the spec, recipe and
+//! progress as JSON in the header metadata. Written atomically, so a crash
+//! leaves the previous checkpoint intact.
+
+use super::recipe::Hyper;
+use crate::error::{read_file, write_atomic, HostError, Result};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use shared::float::{FloatModel, LayerParams};
+use shared::spec::{Layer, LayerInfo, ModelSpec};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Identifies the file kind and the layout version of this module.
+pub const FORMAT: &str = "alexnet-edge-checkpoint/1";
+
+/// Where training stands, enough to continue exactly.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs fully done.
+    pub epoch: u32,
+    /// Batches done within `epoch` (a mid-epoch checkpoint).
+    pub batch_in_epoch: u64,
+    /// Optimizer steps done in total.
+    pub step: u64,
+    /// Times the plateau schedule divided the learning rate.
+    pub plateau_drops: u32,
+    pub best_val_top1_err: Option<f64>,
+    pub epochs_since_best: u32,
+    /// Wall seconds spent training so far (over all resumed sessions).
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub model: FloatModel,
+    /// Momentum per spec layer (empty for layers without parameters).
+    pub momentum: Vec<LayerParams>,
+    pub hyper: Hyper,
+    pub progress: Progress,
+    pub classes: Vec<String>,
+}
+
+fn weight_shape(info: &LayerInfo) -> Option<Vec<usize>> {
+    match info.layer {
+        Layer::Conv(c) => Some(vec![
+            c.out_channels as usize,
+            (info.input.c / c.groups) as usize,
+            c.kernel as usize,
+            c.kernel as usize,
+        ]),
+        Layer::Dense(d) => Some(vec![d.out_features as usize, info.input.len()]),
+        _ => None,
+    }
+}
+
+fn bytes_of(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn corrupt(path: &Path, why: impl std::fmt::Display) -> HostError {
+    HostError::Checkpoint { path: path.to_path_buf(), reason: why.to_string() }
+}
+
+impl Checkpoint {
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (info, (p, m)) in self.model.spec.walk().zip(self.model.layers.iter().zip(&self.momentum)) {
+            let Some(shape) = weight_shape(&info) else { continue };
+            let name = info.name.to_string();
+            let bias = vec![shape[0]];
+            owned.push((format!("{name}.weight"), shape.clone(), bytes_of(&p.weights)));
+            owned.push((format!("{name}.bias"), bias.clone(), bytes_of(&p.bias)));
+            if !m.weights.is_empty() {
+                owned.push((format!("optimizer.{name}.weight.momentum"), shape, bytes_of(&m.weights)));
+                owned.push((format!("optimizer.{name}.bias.momentum"), bias, bytes_of(&m.bias)));
+            }
+        }
+        let metadata = HashMap::from([
+            ("format".to_string(), FORMAT.to_string()),
+            ("spec".to_string(), json(&self.model.spec)),
+            ("hyper".to_string(), json(&self.hyper)),
+            ("progress".to_string(), json(&self.progress)),
+            ("classes".to_string(), json(&self.classes)),
+        ]);
+        let views: Vec<(String, TensorView<'_>)> = owned
+            .iter()
+            .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("consistent view")))
+            .collect();
+        let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| corrupt(path, e))?;
+        write_atomic(path, &bytes)
+    }
+
+    pub fn load(path: &Path) -> Result<Checkpoint> {
+        let bytes = read_file(path)?;
+        let st =
+            SafeTensors::deserialize(&bytes).map_err(|e| corrupt(path, format!("not a safetensors file ({e})")))?;
+        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        let field = |key: &str| meta.get(key).ok_or_else(|| corrupt(path, format!("no '{key}' in the metadata")));
+        let format = field("format")?;
+        if format != FORMAT {
+            return Err(corrupt(path, format!("format '{format}', this host reads '{FORMAT}'")));
+        }
+        let parse_err = |key: &str, e: serde_json::Error| corrupt(path, format!("metadata '{key}': {e}"));
+        let spec: ModelSpec = serde_json::from_str(field("spec")?).map_err(|e| parse_err("spec", e))?;
+        spec.validate().map_err(|e| corrupt(path, format!("invalid spec: {e}")))?;
+        let hyper: Hyper = serde_json::from_str(field("hyper")?).map_err(|e| parse_err("hyper", e))?;
+        let progress: Progress = serde_json::from_str(field("progress")?).map_err(|e| parse_err("progress", e))?;
+        let classes: Vec<String> = serde_json::from_str(field("classes")?).map_err(|e| parse_err("classes", e))?;
+
+        let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st.tensor(name).map_err(|_| corrupt(path, format!("missing tensor {name}")))?;
+            if t.dtype() != Dtype::F32 || t.shape() != shape {
+                return Err(corrupt(path, format!("{name}: {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
+            }
+            Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        };
+        let (mut layers, mut momentum) = (Vec::new(), Vec::new());
+        for info in spec.walk() {
+            let Some(shape) = weight_shape(&info) else {
+                layers.push(LayerParams::default());
+                momentum.push(LayerParams::default());
+                continue;
+            };
+            let name = info.name.to_string();
+            let bias = [shape[0]];
+            layers.push(LayerParams {
+                weights: read(&format!("{name}.weight"), &shape)?,
+                bias: read(&format!("{name}.bias"), &bias)?,
+            });
+            momentum.push(match st.tensor(&format!("optimizer.{name}.weight.momentum")) {
+                Ok(_) => LayerParams {
+                    weights: read(&format!("optimizer.{name}.weight.momentum"), &shape)?,
+                    bias: read(&format!("optimizer.{name}.bias.momentum"), &bias)?,
+                },
+                Err(_) => LayerParams::default(),
+            });
+        }
+        if classes.len() != spec.classes() as usize {
+            return Err(corrupt(path, format!("{} class names for {} outputs", classes.len(), spec.classes())));
+        }
+        Ok(Checkpoint { model: FloatModel { spec, layers }, momentum, hyper, progress, classes })
+    }
+}
+
+/// Metadata values are JSON; these plain structs always serialize.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::recipe::RecipeKind;
+    use shared::spec::{AlexNetConfig, Shape};
+
+    fn sample() -> Checkpoint {
+        let spec = AlexNetConfig::small(Shape::new(1, 32, 32), 4).with_width(0.125).build().unwrap();
+        let model = FloatModel::random(&spec, 5);
+        let momentum = FloatModel::random(&spec, 6).layers;
+        let progress =
+            Progress { epoch: 3, batch_in_epoch: 7, step: 1234, best_val_top1_err: Some(0.125), ..Default::default() };
+        let classes = ["a", "b", "c", "d"].map(String::from).to_vec();
+        Checkpoint { model, momentum, hyper: Hyper::defaults(RecipeKind::Fast), progress, classes }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("alexnet-ckpt-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("c.safetensors")
+    }
+
+    #[test]
+    fn round_trips_exactly() {
+        let path = scratch("roundtrip");
+        let c = sample();
+        c.save(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), c);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn truncated_or_foreign_files_are_clear_errors() {
+        let path = scratch("bad");
+        sample().save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(err.contains("not a safetensors file"), "{err}");
+        std::fs::write(&path, b"hello").unwrap();
+        assert!(Checkpoint::load(&path).is_err());
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+}

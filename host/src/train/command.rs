@@ -1,0 +1,266 @@
+//! `host train` and `host eval`: command-line options to a training run.
+
+use super::checkpoint::Checkpoint;
+use super::model::{AlexNet, TrainDevice};
+use super::preprocess::Augment;
+use super::recipe::{Hyper, RecipeKind, Schedule};
+use super::trainer::{checkpoint_path, evaluate, fresh, train, TrainConfig};
+use crate::arch::ArchArgs;
+use crate::data::Split;
+use crate::data_args::DataArgs;
+use crate::error::{HostError, Result};
+use clap::{Args, ValueEnum};
+use dfdx::prelude::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceKind {
+    Cpu,
+    /// dfdx's CUDA backend (a host built with `--features cuda`).
+    Cuda,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Run directory: checkpoints, metrics.csv, curves.png.
+    #[arg(long, default_value = "runs/train")]
+    pub out: PathBuf,
+    /// Continue the run in this directory from its last checkpoint.
+    #[arg(long, conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = RecipeKind::Fast)]
+    pub recipe: RecipeKind,
+    /// Wall-clock budget in minutes (training and validation); the fast
+    /// recipe's schedule is fitted to end on time.
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f32>,
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    #[arg(long)]
+    pub label_smoothing: Option<f32>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Turn off random horizontal flips.
+    #[arg(long)]
+    pub no_flip: bool,
+    /// PCA colour augmentation strength (paper: 0.1; RGB only).
+    #[arg(long)]
+    pub lighting: Option<f32>,
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+    /// Image decoding threads (default: the machine's cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Train on this many images of the training set only.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Validate on this many test images only.
+    #[arg(long)]
+    pub val_limit: Option<usize>,
+    /// Minutes between mid-epoch checkpoints.
+    #[arg(long, default_value_t = 5.0)]
+    pub checkpoint_minutes: f64,
+    /// Stop after this many optimizer steps in total (checkpointed; --resume continues).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+}
+
+fn workers(n: Option<usize>) -> usize {
+    n.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+impl TrainArgs {
+    fn hyper(&self) -> Hyper {
+        let mut h = Hyper::defaults(self.recipe);
+        h.epochs = self.epochs.unwrap_or(h.epochs);
+        h.batch = self.batch.unwrap_or(h.batch);
+        h.lr = self.lr.unwrap_or(h.lr);
+        h.momentum = self.momentum.unwrap_or(h.momentum);
+        h.weight_decay = self.weight_decay.unwrap_or(h.weight_decay);
+        h.label_smoothing = self.label_smoothing.unwrap_or(h.label_smoothing);
+        h.seed = self.seed.unwrap_or(h.seed);
+        h
+    }
+}
+
+pub fn run_train(args: &TrainArgs) -> Result<()> {
+    let (run_dir, start) = match &args.resume {
+        Some(dir) => {
+            let mut ckpt = Checkpoint::load(&checkpoint_path(dir))?;
+            if let Some(e) = args.epochs {
+                ckpt.hyper.epochs = e;
+                if let Schedule::WarmupCosine { warmup, .. } = ckpt.hyper.schedule {
+                    if args.minutes.is_none() {
+                        ckpt.hyper.schedule = Schedule::WarmupCosine { warmup, total: 0 };
+                    }
+                }
+            }
+            println!("resuming {} at epoch {}, step {}", dir.display(), ckpt.progress.epoch + 1, ckpt.progress.step);
+            (dir.clone(), ckpt)
+        }
+        None => {
+            let spec = args.arch.spec()?;
+            let hyper = args.hyper();
+            let classes: Vec<String> = (0..spec.classes()).map(|c| c.to_string()).collect();
+            (args.out.clone(), fresh(&spec, hyper, classes))
+        }
+    };
+    let spec = start.model.spec.clone();
+    let channels = spec.input.c;
+    let train_set = args.data.open(Split::Train, channels)?;
+    let val_set = args.data.open(Split::Test, channels)?;
+    let mut start = start;
+    if args.resume.is_none() {
+        start.classes = train_set.classes().to_vec();
+    } else if start.classes.len() != train_set.classes().len() {
+        return Err(HostError::Usage(format!(
+            "the checkpoint has {} classes but {} has {}: resume with the dataset it was trained on",
+            start.classes.len(),
+            train_set.describe(),
+            train_set.classes().len()
+        )));
+    }
+    let fixed = train_set.image_shape().is_some();
+    let augment = Augment {
+        flip: !args.no_flip,
+        random_crop: !fixed,
+        lighting: args.lighting.unwrap_or(if start.hyper.recipe == RecipeKind::Paper && channels == 3 {
+            0.1
+        } else {
+            0.0
+        }),
+    };
+    let config = TrainConfig {
+        spec,
+        hyper: start.hyper,
+        augment,
+        minutes: args.minutes,
+        run_dir: run_dir.clone(),
+        workers: workers(args.workers),
+        train_limit: args.train_limit,
+        val_limit: args.val_limit,
+        checkpoint_every: Duration::from_secs_f64(args.checkpoint_minutes.max(0.1) * 60.0),
+        stop_after_steps: args.max_steps,
+    };
+    let outcome = match args.device {
+        DeviceKind::Cpu => train(&Cpu::seed_from_u64(config.hyper.seed), &config, train_set, val_set, start)?,
+        DeviceKind::Cuda => train_cuda(&config, train_set, val_set, start)?,
+    };
+    if let Some(v) = outcome.final_val {
+        println!(
+            "done: test top-1 accuracy {:.2}%, top-5 {:.2}% after {} steps in {:.1} min; checkpoint {}",
+            100.0 * (1.0 - v.top1_err),
+            100.0 * (1.0 - v.top5_err),
+            outcome.progress.step,
+            outcome.progress.seconds / 60.0,
+            outcome.checkpoint.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn train_cuda(
+    config: &TrainConfig,
+    train_set: std::sync::Arc<dyn crate::data::Dataset>,
+    val_set: std::sync::Arc<dyn crate::data::Dataset>,
+    start: Checkpoint,
+) -> Result<super::trainer::TrainOutcome> {
+    let dev = Cuda::try_seed_from_u64(config.hyper.seed)
+        .map_err(|e| HostError::Usage(format!("cannot open the CUDA device: {e:?}")))?;
+    train(&dev, config, train_set, val_set, start)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn train_cuda(
+    _: &TrainConfig,
+    _: std::sync::Arc<dyn crate::data::Dataset>,
+    _: std::sync::Arc<dyn crate::data::Dataset>,
+    _: Checkpoint,
+) -> Result<super::trainer::TrainOutcome> {
+    Err(HostError::Usage(
+        "this host was built without CUDA: build it with `cargo build --release -p host --features cuda`".into(),
+    ))
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct EvalArgs {
+    /// A training checkpoint (RUN_DIR/checkpoint.safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+pub fn run_eval(args: &EvalArgs) -> Result<()> {
+    let ckpt = Checkpoint::load(&args.checkpoint)?;
+    let set = args.data.open(Split::Test, ckpt.model.spec.input.c)?;
+    let r = eval_float(&Cpu::default(), &ckpt, set, args.limit, args.batch, workers(args.workers))?;
+    println!(
+        "float: {} images, top-1 error {:.2}% (accuracy {:.2}%), top-5 error {:.2}%, loss {:.4}{}",
+        r.images,
+        100.0 * r.top1_err,
+        100.0 * (1.0 - r.top1_err),
+        100.0 * r.top5_err,
+        r.loss,
+        if r.skipped > 0 { format!(", {} images skipped (undecodable)", r.skipped) } else { String::new() }
+    );
+    Ok(())
+}
+
+pub fn eval_float<D: TrainDevice>(
+    dev: &D,
+    ckpt: &Checkpoint,
+    set: std::sync::Arc<dyn crate::data::Dataset>,
+    limit: Option<usize>,
+    batch: usize,
+    workers: usize,
+) -> Result<super::trainer::EvalResult> {
+    let net = AlexNet::from_float(&ckpt.model, dev);
+    evaluate(&net, set, limit, batch, workers, "evaluate")
+}
+
+/// Top-5 classes of the float network (dfdx, CPU) for network-size images.
+pub fn float_top5(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<usize>>> {
+    let dev = Cpu::default();
+    let net = AlexNet::from_float(&ckpt.model, &dev);
+    let spec = &ckpt.model.spec;
+    let classes = spec.classes() as usize;
+    let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
+    let norm = spec.normalize;
+    let plane = h * w;
+    let mut out = Vec::with_capacity(images.len());
+    let mut progress = crate::progress::Progress::new("float", images.len() as u64);
+    for batch in images.chunks(128) {
+        let mut data = Vec::with_capacity(batch.len() * c * plane);
+        for img in batch {
+            data.extend(img.iter().enumerate().map(|(i, p)| (*p as f32 - norm.mean[i / plane]) / norm.std[i / plane]));
+        }
+        let logits = net.forward(dev.tensor_from_vec(data, (batch.len(), c, h, w)), None).as_vec();
+        out.extend(logits.chunks_exact(classes).map(super::trainer::top5));
+        progress.inc(batch.len() as u64, "");
+    }
+    progress.finish();
+    Ok(out)
+}

@@ -1,0 +1,196 @@
+//! The AlexNet of a `shared` spec as dfdx tensors: one parameter struct with
+//! runtime shapes, and a forward pass generic over device and tape.
+//!
+//! Layouts match `shared::FloatModel` and PyTorch (OIHW conv weights,
+//! `[out][in]` dense weights), so checkpoints convert without reordering.
+
+use super::lrn::{lrn_composed, lrn_fused_cpu};
+use dfdx::prelude::*;
+use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryConv2D, TryPool2D};
+use shared::float::{FloatModel, LayerParams};
+use shared::spec::{Layer, LrnSpec, ModelSpec};
+
+/// A device the trainer runs on: dfdx's CPU or CUDA backend.
+pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
+    /// LRN on this device: a fused kernel where there is one, otherwise the
+    /// composition of tensor ops.
+    fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
+        lrn_composed(x, spec)
+    }
+}
+
+impl TrainDevice for Cpu {
+    fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
+        lrn_fused_cpu(x, spec)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl TrainDevice for Cuda {}
+
+pub type Image4<D, T> = Tensor<(usize, usize, usize, usize), f32, D, T>;
+pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
+
+/// Trainable tensors of one layer (empty for LRN and pooling).
+pub struct Params<D: TrainDevice> {
+    /// OIHW for convolutions, `[out][in]` for dense layers.
+    pub weight: Tensor<(usize, usize, usize, usize), f32, D>,
+    pub bias: Tensor<(usize,), f32, D>,
+}
+
+pub struct AlexNet<D: TrainDevice> {
+    pub spec: ModelSpec,
+    /// One entry per spec layer; `None` for layers without parameters.
+    pub params: Vec<Option<Params<D>>>,
+}
+
+/// Per-step randomness the forward pass needs in training mode.
+pub struct TrainMode<'a> {
+    /// Keep-masks for dropout, drawn by the caller's seeded generator so a
+    /// resumed run draws the same masks.
+    pub dropout: &'a mut dyn FnMut(usize) -> Vec<f32>,
+}
+
+impl<D: TrainDevice> AlexNet<D> {
+    /// Moves float weights (from `shared` or a checkpoint) onto `device`.
+    pub fn from_float(model: &FloatModel, device: &D) -> Self {
+        let spec = model.spec.clone();
+        let mut params = Vec::new();
+        for (info, p) in spec.walk().zip(&model.layers) {
+            let weight_shape = match info.layer {
+                Layer::Conv(c) => Some((
+                    c.out_channels as usize,
+                    (info.input.c / c.groups) as usize,
+                    c.kernel as usize,
+                    c.kernel as usize,
+                )),
+                Layer::Dense(d) => Some((d.out_features as usize, info.input.len(), 1, 1)),
+                _ => None,
+            };
+            params.push(weight_shape.map(|shape| Params {
+                weight: device.tensor_from_vec(p.weights.clone(), shape),
+                bias: device.tensor_from_vec(p.bias.clone(), (shape.0,)),
+            }));
+        }
+        AlexNet { spec, params }
+    }
+
+    /// Copies the weights back to host memory.
+    pub fn to_float(&self) -> FloatModel {
+        let layers = self
+            .params
+            .iter()
+            .map(|p| match p {
+                Some(p) => LayerParams { weights: p.weight.as_vec(), bias: p.bias.as_vec() },
+                None => LayerParams::default(),
+            })
+            .collect();
+        FloatModel { spec: self.spec.clone(), layers }
+    }
+
+    /// Every trainable tensor with its checkpoint name (`conv1.weight`, ...).
+    pub fn named_params(&self) -> Vec<(String, &Params<D>)> {
+        self.spec
+            .walk()
+            .zip(&self.params)
+            .filter_map(|(info, p)| p.as_ref().map(|p| (info.name.to_string(), p)))
+            .collect()
+    }
+
+    pub fn named_params_mut(&mut self) -> Vec<(String, &mut Params<D>)> {
+        self.spec
+            .walk()
+            .zip(self.params.iter_mut())
+            .filter_map(|(info, p)| p.as_mut().map(|p| (info.name.to_string(), p)))
+            .collect()
+    }
+
+    /// Logits for a batch of normalized images (B x C x H x W). With `train`
+    /// set, dropout follows the spec; otherwise the pass is deterministic.
+    pub fn forward<T>(&self, x: Image4<D, T>, mut train: Option<TrainMode<'_>>) -> Matrix<D, T>
+    where
+        T: Tape<f32, D> + Merge<T> + Merge<NoneTape>,
+    {
+        let batch = x.shape().0;
+        let mut spatial = Some(x);
+        let mut flat: Option<Matrix<D, T>> = None;
+        for (i, layer) in self.spec.layers.iter().enumerate() {
+            match *layer {
+                Layer::Conv(c) => {
+                    let p = self.params[i].as_ref().expect("conv has params");
+                    let x = spatial.take().expect("conv after a spatial layer");
+                    let y = (x, p.weight.clone()).conv2d(c.stride as usize, c.padding as usize, 1, c.groups as usize);
+                    let shape = *y.shape();
+                    let y = y + p.bias.retaped::<T>().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
+                    spatial = Some(if c.relu { y.relu() } else { y });
+                }
+                Layer::Lrn(l) => {
+                    let x = spatial.take().expect("lrn after a spatial layer");
+                    spatial = Some(D::lrn(x, &l));
+                }
+                Layer::MaxPool(p) => {
+                    let x = spatial.take().expect("pool after a spatial layer");
+                    let (k, s) = (p.kernel as usize, p.stride as usize);
+                    spatial = Some(x.pool2d(Pool2DKind::Max, k, s, 0, 1));
+                }
+                Layer::Dense(d) => {
+                    let p = self.params[i].as_ref().expect("dense has params");
+                    let x = match (flat.take(), spatial.take()) {
+                        (Some(x), _) => x,
+                        (None, Some(x)) => {
+                            let (b, c, h, w) = *x.shape();
+                            x.reshape_like(&(b, c * h * w))
+                        }
+                        (None, None) => unreachable!("dense needs an input"),
+                    };
+                    let (out, inp) = (p.weight.shape().0, p.weight.shape().1);
+                    let w = p.weight.retaped::<T>().reshape_like(&(out, inp)).permute::<_, Axes2<1, 0>>();
+                    let y = x.matmul(w);
+                    let y = y + p.bias.retaped::<T>().broadcast_like::<_, Axis<0>>(&(batch, out));
+                    let y = if d.relu { y.relu() } else { y };
+                    flat = Some(match (&mut train, d.dropout) {
+                        (Some(mode), true) => {
+                            let mask = (mode.dropout)(batch * out);
+                            let mask = y.device().tensor_from_vec(mask, (batch, out));
+                            y * mask
+                        }
+                        _ => y,
+                    });
+                }
+            }
+        }
+        flat.expect("the spec ends with a dense layer")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::spec::{AlexNetConfig, Shape};
+
+    /// The dfdx network in evaluation mode computes what the plain `shared`
+    /// reference computes from the same weights: layouts, groups, LRN window,
+    /// pooling and flattening order all agree.
+    #[test]
+    fn forward_matches_the_shared_reference() {
+        let dev = Cpu::default();
+        for (input, width) in [(Shape::new(1, 32, 32), 0.25), (Shape::new(3, 48, 40), 0.125)] {
+            let spec = AlexNetConfig::small(input, 7).with_width(width).build().unwrap();
+            let float = FloatModel::random(&spec, 11);
+            let net = AlexNet::from_float(&float, &dev);
+            let images = crate::random_model::synthetic_images(&spec, 3, 4);
+            let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
+            let (c, h, w) = (input.c as usize, input.h as usize, input.w as usize);
+            let x = dev.tensor_from_vec(batch, (images.len(), c, h, w));
+            let logits = net.forward(x, None).as_vec();
+            for (i, im) in images.iter().enumerate() {
+                let want = float.forward(im);
+                let got = &logits[i * 7..][..7];
+                let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-4 * scale, "{input}: {got:?} vs {want:?}");
+                }
+            }
+        }
+    }
+}

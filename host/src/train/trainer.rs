@@ -1,0 +1,487 @@
+//! The training loop: epochs of shuffled batches decoded off-thread, momentum
+//! SGD, validation each epoch, metrics and atomic checkpoints in the run
+//! directory, and a loss check that stops before a NaN reaches the weights.
+//!
+//! Every random choice (shuffling, augmentation, dropout) is drawn from a
+//! generator seeded by (seed, epoch, position) or (seed, step), never from
+//! running state, so a resumed run replays exactly what an uninterrupted one
+//! would have done.
+
+use super::checkpoint::{Checkpoint, Progress as TrainProgress};
+use super::metrics::{EpochRow, MetricsLog};
+use super::model::{AlexNet, Params, TrainDevice, TrainMode};
+use super::optim::Sgd;
+use super::preprocess::{eval_pixels, train_pixels, Augment};
+use super::recipe::{Hyper, Schedule};
+use crate::data::{loader::Loader, Dataset, Image};
+use crate::error::{HostError, Result};
+use crate::progress::Progress;
+use dfdx::prelude::*;
+use shared::float::{FloatModel, LayerParams, SplitMix64};
+use shared::spec::ModelSpec;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything `train` needs besides the data and the device.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub spec: ModelSpec,
+    pub hyper: Hyper,
+    pub augment: Augment,
+    /// Wall-clock budget for training plus validation; sets the number of
+    /// steps once the speed is measured (warm-up/cosine schedule only).
+    pub minutes: Option<f64>,
+    pub run_dir: PathBuf,
+    /// Decoding threads.
+    pub workers: usize,
+    /// Train on the first N images of the (shuffled) set only.
+    pub train_limit: Option<usize>,
+    /// Validate on the first N images only.
+    pub val_limit: Option<usize>,
+    /// Also checkpoint mid-epoch this often.
+    pub checkpoint_every: Duration,
+    /// Stop (with a checkpoint) after this many steps in total: for tests of
+    /// resuming, and for a quick look at a recipe.
+    pub stop_after_steps: Option<u64>,
+}
+
+/// Top-1/top-5 error and mean cross-entropy over a set.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EvalResult {
+    pub images: usize,
+    pub loss: f64,
+    pub top1_err: f64,
+    pub top5_err: f64,
+    /// Images that could not be decoded.
+    pub skipped: usize,
+}
+
+pub struct TrainOutcome {
+    pub checkpoint: PathBuf,
+    pub final_val: Option<EvalResult>,
+    pub progress: TrainProgress,
+}
+
+pub fn checkpoint_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoint.safetensors")
+}
+
+/// A generator for one purpose and index, independent of any running state.
+pub fn stream(seed: u64, purpose: u64, index: u64) -> SplitMix64 {
+    let mut mix = SplitMix64::new(seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    for _ in 0..2 {
+        mix.next_u64();
+    }
+    SplitMix64::new(mix.next_u64() ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03))
+}
+
+const SHUFFLE: u64 = 1;
+const AUGMENT: u64 = 2;
+const DROPOUT: u64 = 3;
+
+/// Epoch `epoch`'s visiting order of `len` images (Fisher-Yates).
+pub fn epoch_order(seed: u64, epoch: u32, len: usize) -> Vec<usize> {
+    let mut rng = stream(seed, SHUFFLE, epoch as u64);
+    let mut order: Vec<usize> = (0..len).collect();
+    for i in (1..len).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn to_tensor<D: TrainDevice>(
+    dev: &D,
+    spec: &ModelSpec,
+    images: &[Image],
+) -> Tensor<(usize, usize, usize, usize), f32, D> {
+    let input = spec.input;
+    let norm = spec.normalize;
+    let plane = (input.h * input.w) as usize;
+    let mut data = Vec::with_capacity(images.len() * input.len());
+    for img in images {
+        for (i, p) in img.pixels.iter().enumerate() {
+            let c = i / plane;
+            data.push((*p as f32 - norm.mean[c]) / norm.std[c]);
+        }
+    }
+    dev.tensor_from_vec(data, (images.len(), input.c as usize, input.h as usize, input.w as usize))
+}
+
+fn targets<D: TrainDevice>(dev: &D, labels: &[u32], classes: usize, smoothing: f32) -> Tensor<(usize, usize), f32, D> {
+    let off = smoothing / classes as f32;
+    let mut t = vec![off; labels.len() * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        t[i * classes + l as usize] += 1.0 - smoothing;
+    }
+    dev.tensor_from_vec(t, (labels.len(), classes))
+}
+
+/// Indices of the five largest logits, best first.
+pub fn top5(logits: &[f32]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..logits.len()).collect();
+    idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    idx.truncate(5);
+    idx
+}
+
+fn check_labels(set: &dyn Dataset, classes: usize) -> Result<()> {
+    if set.classes().len() != classes {
+        return Err(HostError::Usage(format!(
+            "{} has {} classes but the network has {classes} outputs; pass --classes {} (or train a new run)",
+            set.describe(),
+            set.classes().len(),
+            set.classes().len()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the network over `set` (the first `limit` images) in evaluation mode.
+pub fn evaluate<D: TrainDevice>(
+    net: &AlexNet<D>,
+    set: Arc<dyn Dataset>,
+    limit: Option<usize>,
+    batch: usize,
+    workers: usize,
+    label: &str,
+) -> Result<EvalResult> {
+    let classes = net.spec.classes() as usize;
+    check_labels(set.as_ref(), classes)?;
+    let n = limit.unwrap_or(usize::MAX).min(set.len());
+    let input = net.spec.input;
+    let fixed = set.image_shape().is_some();
+    let transform = Arc::new(move |img: Image, _| Image { shape: input, pixels: eval_pixels(&img, input, fixed) });
+    let loader = Loader::new(set.clone(), (0..n).collect(), batch, workers, 4, transform);
+    let dev = net.params.iter().flatten().next().map(|p| p.weight.device().clone()).expect("a network has weights");
+    let mut result = EvalResult::default();
+    let (mut loss_sum, mut top1, mut top5_hits) = (0.0, 0usize, 0usize);
+    let mut progress = Progress::new(label, n as u64);
+    for b in loader {
+        result.skipped += b.skipped.len();
+        if b.images.is_empty() {
+            continue;
+        }
+        let x = to_tensor(&dev, &net.spec, &b.images);
+        let logits = net.forward(x, None);
+        let loss = cross_entropy_with_logits_loss(logits.clone(), targets(&dev, &b.labels, classes, 0.0));
+        loss_sum += loss.as_vec()[0] as f64 * b.images.len() as f64;
+        let values = logits.as_vec();
+        for (row, &label) in values.chunks_exact(classes).zip(&b.labels) {
+            let best = top5(row);
+            top1 += (best[0] == label as usize) as usize;
+            top5_hits += best.contains(&(label as usize)) as usize;
+        }
+        result.images += b.images.len();
+        progress.inc(
+            (b.images.len() + b.skipped.len()) as u64,
+            &format!("top-1 {:.2}%", 100.0 * top1 as f64 / result.images as f64),
+        );
+    }
+    progress.finish();
+    let seen = result.images.max(1) as f64;
+    result.loss = loss_sum / seen;
+    result.top1_err = 1.0 - top1 as f64 / seen;
+    result.top5_err = 1.0 - top5_hits as f64 / seen;
+    Ok(result)
+}
+
+/// Moves the optimizer's momentum to and from the host for checkpoints.
+fn momentum_to_float<D: TrainDevice>(net: &AlexNet<D>, sgd: &Sgd<D>) -> Vec<LayerParams> {
+    let mut v = sgd.velocity.iter();
+    net.params
+        .iter()
+        .map(|p| match p {
+            Some(_) => {
+                let v = v.next().expect("one velocity per parameter layer");
+                LayerParams { weights: v.weight.as_vec(), bias: v.bias.as_vec() }
+            }
+            None => LayerParams::default(),
+        })
+        .collect()
+}
+
+fn momentum_from_float<D: TrainDevice>(net: &AlexNet<D>, sgd: &mut Sgd<D>, momentum: &[LayerParams]) {
+    let layers = net.params.iter().zip(momentum).filter_map(|(p, m)| p.as_ref().map(|p| (p, m)));
+    for ((p, m), v) in layers.zip(&mut sgd.velocity) {
+        if m.weights.is_empty() {
+            continue;
+        }
+        let dev = p.weight.device();
+        *v = Params {
+            weight: dev.tensor_from_vec(m.weights.clone(), *p.weight.shape()),
+            bias: dev.tensor_from_vec(m.bias.clone(), *p.bias.shape()),
+        };
+    }
+}
+
+struct Saver<'a> {
+    run_dir: &'a Path,
+    hyper: Hyper,
+    classes: Vec<String>,
+}
+
+impl Saver<'_> {
+    fn save<D: TrainDevice>(
+        &self,
+        net: &AlexNet<D>,
+        sgd: &Sgd<D>,
+        progress: &TrainProgress,
+        name: &str,
+    ) -> Result<PathBuf> {
+        let path = self.run_dir.join(name);
+        let ckpt = Checkpoint {
+            model: net.to_float(),
+            momentum: momentum_to_float(net, sgd),
+            hyper: self.hyper,
+            progress: progress.clone(),
+            classes: self.classes.clone(),
+        };
+        ckpt.save(&path)?;
+        Ok(path)
+    }
+}
+
+/// Trains from `start` (fresh weights or a checkpoint) and returns where the
+/// final checkpoint is.
+pub fn train<D: TrainDevice>(
+    dev: &D,
+    config: &TrainConfig,
+    train_set: Arc<dyn Dataset>,
+    val_set: Arc<dyn Dataset>,
+    start: Checkpoint,
+) -> Result<TrainOutcome> {
+    let spec = &config.spec;
+    let classes = spec.classes() as usize;
+    check_labels(train_set.as_ref(), classes)?;
+    check_labels(val_set.as_ref(), classes)?;
+    std::fs::create_dir_all(&config.run_dir)
+        .map_err(|source| HostError::File { path: config.run_dir.clone(), source })?;
+
+    let mut hyper = start.hyper;
+    let mut state = start.progress.clone();
+    let mut net = AlexNet::from_float(&start.model, dev);
+    let mut sgd = Sgd::new(&net, hyper.momentum, hyper.weight_decay);
+    momentum_from_float(&net, &mut sgd, &start.momentum);
+
+    let train_len = config.train_limit.unwrap_or(usize::MAX).min(train_set.len());
+    let steps_per_epoch = train_len.div_ceil(hyper.batch) as u64;
+    if steps_per_epoch == 0 {
+        return Err(HostError::Usage(format!("{} has no images to train on", train_set.describe())));
+    }
+    // Without a time budget the schedule spans the requested epochs.
+    if let Schedule::WarmupCosine { warmup, total: 0 } = hyper.schedule {
+        if config.minutes.is_none() {
+            hyper.schedule = Schedule::WarmupCosine { warmup, total: steps_per_epoch * hyper.epochs as u64 };
+        }
+    }
+    let mut saver = Saver { run_dir: &config.run_dir, hyper, classes: train_set.classes().to_vec() };
+    let mut metrics = MetricsLog::open(&config.run_dir.join("metrics.csv"))?;
+
+    let input = spec.input;
+    let fixed = train_set.image_shape().is_some();
+    let mut last_val = None;
+    let session_start = Instant::now();
+    let seconds_before = state.seconds;
+    let mut last_checkpoint = Instant::now();
+    let mut measured_from: Option<(Instant, u64)> = None;
+
+    println!(
+        "training AlexNet {} -> {} classes ({} parameters) on {} ({} steps/epoch, batch {}, {:?} recipe)",
+        spec.input,
+        classes,
+        spec.param_count(),
+        train_set.describe(),
+        steps_per_epoch,
+        hyper.batch,
+        hyper.recipe
+    );
+    'epochs: while state.epoch < hyper.epochs {
+        let epoch = state.epoch;
+        let order: Vec<usize> = epoch_order(hyper.seed, epoch, train_set.len()).into_iter().take(train_len).collect();
+        let skip = (state.batch_in_epoch as usize * hyper.batch).min(order.len());
+        let (seed, aug) = (hyper.seed, config.augment);
+        let transform = Arc::new(move |img: Image, pos: usize| {
+            let mut rng = stream(seed, AUGMENT, ((epoch as u64) << 32) | pos as u64);
+            Image { shape: input, pixels: train_pixels(&img, input, fixed, &aug, &mut rng) }
+        });
+        let positions = order[skip..].to_vec();
+        // The loader numbers positions from 0; shift them to the epoch's.
+        let transform = Arc::new(move |img: Image, pos: usize| transform(img, pos + skip));
+        let loader = Loader::new(train_set.clone(), positions, hyper.batch, config.workers, 4, transform);
+
+        let label = format!("epoch {}/{}", epoch + 1, hyper.epochs);
+        let mut bar = Progress::new(&label, (train_len - skip) as u64);
+        let (mut loss_sum, mut correct, mut seen, mut skipped) = (0.0f64, 0usize, 0usize, 0usize);
+        let epoch_start = Instant::now();
+        for b in loader {
+            skipped += b.skipped.len();
+            if b.images.is_empty() {
+                state.batch_in_epoch += 1;
+                continue;
+            }
+            let lr = hyper.lr_at(state.step, state.plateau_drops);
+            let x = to_tensor(dev, spec, &b.images);
+            let mut rng = stream(hyper.seed, DROPOUT, state.step);
+            let mut dropout =
+                |n: usize| -> Vec<f32> { (0..n).map(|_| if rng.next_u64() >> 63 == 1 { 2.0 } else { 0.0 }).collect() };
+            let logits = net.forward(x.leaky_traced(), Some(TrainMode { dropout: &mut dropout }));
+            let values = logits.retaped::<NoneTape>().as_vec();
+            let loss = cross_entropy_with_logits_loss(logits, targets(dev, &b.labels, classes, hyper.label_smoothing));
+            let loss_value = loss.retaped::<NoneTape>().as_vec()[0];
+            if !loss_value.is_finite() {
+                return Err(HostError::Diverged {
+                    epoch: epoch + 1,
+                    step: state.step,
+                    lr,
+                    checkpoint: checkpoint_path(&config.run_dir),
+                });
+            }
+            let grads = loss.backward();
+            sgd.step(&mut net, &grads, lr);
+            state.step += 1;
+            state.batch_in_epoch += 1;
+
+            loss_sum += loss_value as f64 * b.images.len() as f64;
+            seen += b.images.len();
+            for (row, &label) in values.chunks_exact(classes).zip(&b.labels) {
+                correct += (top5(row)[0] == label as usize) as usize;
+            }
+            let rate = seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+            bar.inc(
+                (b.images.len() + b.skipped.len()) as u64,
+                &format!(
+                    "loss {:.4} acc {:.2}% lr {lr:.2e} {rate:.0} img/s",
+                    loss_sum / seen as f64,
+                    100.0 * correct as f64 / seen as f64
+                ),
+            );
+
+            // The time budget fixes the schedule's length once the speed is
+            // known (after a few steps, past the first allocations).
+            if let (Some(minutes), Schedule::WarmupCosine { warmup, total: 0 }) = (config.minutes, hyper.schedule) {
+                match measured_from {
+                    None if state.step >= 3 => measured_from = Some((Instant::now(), state.step)),
+                    Some((t0, s0)) if state.step >= s0 + 20 => {
+                        let per_step = t0.elapsed().as_secs_f64() / (state.step - s0) as f64;
+                        let total = budget_steps(
+                            minutes * 60.0 - state.seconds - session_start.elapsed().as_secs_f64(),
+                            per_step,
+                            hyper.batch,
+                            val_len(config, &val_set),
+                            steps_per_epoch,
+                        ) + state.step;
+                        hyper.schedule = Schedule::WarmupCosine { warmup: warmup.min(total / 4), total };
+                        hyper.epochs = total.div_ceil(steps_per_epoch) as u32;
+                        println!(
+                            "time budget {minutes} min: {total} steps ({:.2} epochs) at {:.0} img/s",
+                            total as f64 / steps_per_epoch as f64,
+                            hyper.batch as f64 / per_step
+                        );
+                        bar.inc(0, "");
+                    }
+                    _ => {}
+                }
+            }
+            let ended = match hyper.schedule {
+                Schedule::WarmupCosine { total, .. } if total > 0 => state.step >= total,
+                _ => false,
+            };
+            let stop = config.stop_after_steps.is_some_and(|s| state.step >= s);
+            if last_checkpoint.elapsed() >= config.checkpoint_every || stop {
+                state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
+                saver.hyper = hyper;
+                saver.save(&net, &sgd, &state, "checkpoint.safetensors")?;
+                last_checkpoint = Instant::now();
+            }
+            if stop {
+                bar.finish();
+                println!(
+                    "stopped after step {} as asked; resume with --resume {}",
+                    state.step,
+                    config.run_dir.display()
+                );
+                break 'epochs;
+            }
+            if ended {
+                break;
+            }
+        }
+        bar.finish();
+        let train_secs = epoch_start.elapsed().as_secs_f64();
+
+        let val = evaluate(&net, val_set.clone(), config.val_limit, hyper.batch.max(64), config.workers, "validate")?;
+        last_val = Some(val);
+        let improved = state.best_val_top1_err.is_none_or(|b| val.top1_err < b);
+        if improved {
+            state.best_val_top1_err = Some(val.top1_err);
+            state.epochs_since_best = 0;
+        } else {
+            state.epochs_since_best += 1;
+        }
+        if let Schedule::Plateau { patience, .. } = hyper.schedule {
+            if state.epochs_since_best >= patience && !improved {
+                state.plateau_drops += 1;
+                state.epochs_since_best = 0;
+                println!(
+                    "validation error stopped improving: learning rate now {:.2e}",
+                    hyper.lr_at(state.step, state.plateau_drops)
+                );
+            }
+        }
+        state.epoch += 1;
+        state.batch_in_epoch = 0;
+        state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
+        let row = EpochRow {
+            epoch: state.epoch,
+            step: state.step,
+            lr: hyper.lr_at(state.step.saturating_sub(1), state.plateau_drops) as f64,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_top1_err: 1.0 - correct as f64 / seen.max(1) as f64,
+            val_loss: val.loss,
+            val_top1_err: val.top1_err,
+            val_top5_err: val.top5_err,
+            images_per_sec: seen as f64 / train_secs.max(1e-9),
+            seconds: state.seconds,
+            skipped: skipped + val.skipped,
+        };
+        println!("{}", row.summary());
+        if skipped + val.skipped > 0 {
+            println!("  skipped {skipped} training and {} validation images that could not be decoded", val.skipped);
+        }
+        metrics.append(&row)?;
+        saver.hyper = hyper;
+        saver.save(&net, &sgd, &state, "checkpoint.safetensors")?;
+        if improved {
+            saver.save(&net, &sgd, &state, "best.safetensors")?;
+        }
+        last_checkpoint = Instant::now();
+        let ended = matches!(hyper.schedule, Schedule::WarmupCosine { total, .. } if total > 0 && state.step >= total);
+        if ended {
+            break;
+        }
+    }
+    metrics.plot(&config.run_dir.join("curves.png"))?;
+    Ok(TrainOutcome { checkpoint: checkpoint_path(&config.run_dir), final_val: last_val, progress: state })
+}
+
+fn val_len(config: &TrainConfig, val: &Arc<dyn Dataset>) -> usize {
+    config.val_limit.unwrap_or(usize::MAX).min(val.len())
+}
+
+/// Steps that fit in `seconds` at `per_step`, leaving time for one
+/// validation pass per epoch (a forward pass costs about a third of a step).
+fn budget_steps(seconds: f64, per_step: f64, batch: usize, val_images: usize, steps_per_epoch: u64) -> u64 {
+    let per_val = per_step * val_images as f64 / batch as f64 / 3.0;
+    let per_epoch = per_step * steps_per_epoch as f64 + per_val;
+    let epochs = (seconds / per_epoch).max(0.0);
+    let steps = (seconds - epochs.ceil() * per_val).max(0.0) / per_step;
+    (steps as u64).max(1)
+}
+
+/// Fresh weights for a new run.
+pub fn fresh(spec: &ModelSpec, hyper: Hyper, classes: Vec<String>) -> Checkpoint {
+    let model: FloatModel = super::recipe::init(spec, hyper.recipe, hyper.seed);
+    let momentum = vec![LayerParams::default(); model.layers.len()];
+    Checkpoint { model, momentum, hyper, progress: TrainProgress::default(), classes }
+}
