@@ -29,7 +29,9 @@ fn device_top5_is_bit_identical_to_host_int8() {
     let images = random_model::synthetic_images(&spec, 4, 5);
     let results = assert_device_matches_host(&mut client, &model, &images, spec.input);
     assert!(results.iter().all(|r| r.cycles > 0));
-    assert_eq!(client.stats.resends, 0, "a clean link needs no resends");
+    // A slow, shared machine may time out and resend (the device drops the
+    // duplicate by sequence number), but nothing on a clean link is damaged.
+    assert_eq!(client.stats.naks, 0, "a clean link damages no frame: {:?}", client.stats);
     shutdown(qemu, client, 0);
 }
 
