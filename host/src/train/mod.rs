@@ -1,5 +1,6 @@
 //! `host train`: AlexNet on dfdx (CPU, or CUDA with the `cuda` feature).
 
+pub mod bench;
 pub mod checkpoint;
 pub mod command;
 pub mod lrn;

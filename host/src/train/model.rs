@@ -4,7 +4,7 @@
 //! Layouts match `shared::FloatModel` and PyTorch (OIHW conv weights,
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
-use super::lrn::{lrn_composed, lrn_fused_cpu};
+use super::lrn::{composed_lrn_on_cpu, lrn_composed, lrn_fused_cpu};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryConv2D, TryPool2D};
 use shared::float::{FloatModel, LayerParams};
@@ -21,7 +21,11 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
 
 impl TrainDevice for Cpu {
     fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
-        lrn_fused_cpu(x, spec)
+        if composed_lrn_on_cpu() {
+            lrn_composed(x, spec)
+        } else {
+            lrn_fused_cpu(x, spec)
+        }
     }
 }
 

@@ -1,0 +1,117 @@
+//! `host bench-train`: training-step throughput of this build against dfdx's
+//! released CPU kernels, measured in the same run, with the machine's GEMM
+//! throughput as the yardstick for "percent of peak" and the peak RSS.
+
+use super::lrn::use_composed_lrn;
+use super::model::{AlexNet, TrainMode};
+use super::optim::Sgd;
+use super::recipe::{init, RecipeKind};
+use crate::error::Result;
+use dfdx::prelude::*;
+use dfdx::tensor_ops::use_released_cpu_conv2d;
+use shared::float::SplitMix64;
+use shared::spec::ModelSpec;
+use std::time::Instant;
+
+/// One measured configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct StepRate {
+    pub images_per_sec: f64,
+    pub gflops: f64,
+}
+
+/// Forward + backward is about three forward passes of multiply-adds.
+fn flops_per_image(spec: &ModelSpec) -> f64 {
+    3.0 * 2.0 * spec.macs() as f64
+}
+
+/// Seconds per training step (forward, loss, backward, SGD) on random data.
+fn time_steps(spec: &ModelSpec, batch: usize, steps: usize) -> f64 {
+    let dev = Cpu::default();
+    let mut net = AlexNet::from_float(&init(spec, RecipeKind::Fast, 1), &dev);
+    let mut sgd = Sgd::new(&net, 0.9, 5e-4);
+    let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
+    let classes = spec.classes() as usize;
+    let mut rng = SplitMix64::new(7);
+    let x: Vec<f32> = (0..batch * c * h * w).map(|_| rng.next_normal() as f32).collect();
+    let x = dev.tensor_from_vec(x, (batch, c, h, w));
+    let mut targets = vec![0f32; batch * classes];
+    (0..batch).for_each(|i| targets[i * classes + i % classes] = 1.0);
+    let targets = dev.tensor_from_vec(targets, (batch, classes));
+    let mut step = || {
+        let mut dropout = |n: usize| (0..n).map(|_| if rng.next_u64() >> 63 == 1 { 2.0 } else { 0.0 }).collect();
+        let logits = net.forward(x.clone().leaky_traced(), Some(TrainMode { dropout: &mut dropout }));
+        let grads = cross_entropy_with_logits_loss(logits, targets.clone()).backward();
+        sgd.step(&mut net, &grads, 0.01);
+    };
+    step(); // allocations and caches
+    let start = Instant::now();
+    for _ in 0..steps {
+        step();
+    }
+    start.elapsed().as_secs_f64() / steps as f64
+}
+
+pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> StepRate {
+    use_released_cpu_conv2d(released);
+    use_composed_lrn(released);
+    let secs = time_steps(spec, batch, steps);
+    use_released_cpu_conv2d(false);
+    use_composed_lrn(false);
+    let images_per_sec = batch as f64 / secs;
+    StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9 }
+}
+
+/// GFLOP/s of a large square f32 GEMM on all cores: what this machine's
+/// GEMM library can reach, the ceiling for convolution-heavy training.
+pub fn gemm_ceiling() -> f64 {
+    let dev = Cpu::default();
+    let n = 1024;
+    let a: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(n, n));
+    let b: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(n, n));
+    let _ = a.clone().matmul(b.clone());
+    let reps = 8;
+    let start = Instant::now();
+    for _ in 0..reps {
+        let _ = a.clone().matmul(b.clone());
+    }
+    reps as f64 * 2.0 * (n * n * n) as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// Peak resident memory of this process so far, from /proc (Linux).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(spec: &ModelSpec, batch: usize, steps: usize, released_steps: usize) -> Result<()> {
+    let ceiling = gemm_ceiling();
+    println!(
+        "network {} -> {} classes, {:.1} MMAC/image, batch {batch}, {} threads; GEMM ceiling {ceiling:.1} GFLOP/s",
+        spec.input,
+        spec.classes(),
+        spec.macs() as f64 / 1e6,
+        rayon::current_num_threads()
+    );
+    let fast = measure(spec, batch, steps, false);
+    let rss = peak_rss_mb();
+    println!(
+        "this build:         {:8.1} img/s {:7.1} GFLOP/s ({:4.1}% of the GEMM ceiling), peak RSS {}",
+        fast.images_per_sec,
+        fast.gflops,
+        100.0 * fast.gflops / ceiling,
+        rss.map_or("unknown".into(), |r| format!("{r:.0} MB"))
+    );
+    if released_steps > 0 {
+        let released = measure(spec, batch, released_steps, true);
+        println!(
+            "released kernels:   {:8.1} img/s {:7.1} GFLOP/s  -> this build is {:.1}x faster",
+            released.images_per_sec,
+            released.gflops,
+            fast.images_per_sec / released.images_per_sec
+        );
+    }
+    Ok(())
+}
