@@ -181,6 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_installed_train_split() {
+        let dir = Path::new(DEFAULT_DIR);
+        if !dir.join("train-labels-idx1-ubyte.gz").is_file() {
+            eprintln!("note: skipped, Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)");
+            return;
+        }
+        let set = FashionMnist::open(dir, Split::Train).unwrap();
+        assert_eq!((set.len(), set.image_shape()), (60_000, Some(Shape::new(1, 28, 28))));
+        let mut counts = [0; 10];
+        (0..set.len()).for_each(|i| counts[set.label(i) as usize] += 1);
+        assert_eq!(counts, [6000; 10]);
+    }
+
+    #[test]
     fn reads_plain_and_gzipped_files() {
         let tmp = TempDir::new("fmnist-ok");
         let pixels: Vec<u8> = (0..2 * 2 * 3).collect();

@@ -1,10 +1,10 @@
 //! `host train` and `host eval`: command-line options to a training run.
 
 use super::checkpoint::Checkpoint;
-use super::model::{AlexNet, TrainDevice};
+use super::model::AlexNet;
 use super::preprocess::Augment;
 use super::recipe::{Hyper, RecipeKind, Schedule};
-use super::trainer::{checkpoint_path, evaluate, fresh, train, TrainConfig};
+use super::trainer::{checkpoint_path, fresh, train, TrainConfig};
 use crate::arch::ArchArgs;
 use crate::data::Split;
 use crate::data_args::DataArgs;
@@ -197,52 +197,8 @@ fn train_cuda(
     ))
 }
 
-#[derive(Clone, Debug, Args)]
-pub struct EvalArgs {
-    /// A training checkpoint (RUN_DIR/checkpoint.safetensors).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Evaluate on the first N test images only.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    #[arg(long)]
-    pub workers: Option<usize>,
-}
-
-pub fn run_eval(args: &EvalArgs) -> Result<()> {
-    let ckpt = Checkpoint::load(&args.checkpoint)?;
-    let set = args.data.open(Split::Test, ckpt.model.spec.input.c)?;
-    let r = eval_float(&Cpu::default(), &ckpt, set, args.limit, args.batch, workers(args.workers))?;
-    println!(
-        "float: {} images, top-1 error {:.2}% (accuracy {:.2}%), top-5 error {:.2}%, loss {:.4}{}",
-        r.images,
-        100.0 * r.top1_err,
-        100.0 * (1.0 - r.top1_err),
-        100.0 * r.top5_err,
-        r.loss,
-        if r.skipped > 0 { format!(", {} images skipped (undecodable)", r.skipped) } else { String::new() }
-    );
-    Ok(())
-}
-
-pub fn eval_float<D: TrainDevice>(
-    dev: &D,
-    ckpt: &Checkpoint,
-    set: std::sync::Arc<dyn crate::data::Dataset>,
-    limit: Option<usize>,
-    batch: usize,
-    workers: usize,
-) -> Result<super::trainer::EvalResult> {
-    let net = AlexNet::from_float(&ckpt.model, dev);
-    evaluate(&net, set, limit, batch, workers, "evaluate")
-}
-
-/// Top-5 classes of the float network (dfdx, CPU) for network-size images.
-pub fn float_top5(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<usize>>> {
+/// Logits of the float network (dfdx, CPU) for network-size images.
+pub fn float_logits(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
     let dev = Cpu::default();
     let net = AlexNet::from_float(&ckpt.model, &dev);
     let spec = &ckpt.model.spec;
@@ -258,9 +214,14 @@ pub fn float_top5(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<usize
             data.extend(img.iter().enumerate().map(|(i, p)| (*p as f32 - norm.mean[i / plane]) / norm.std[i / plane]));
         }
         let logits = net.forward(dev.tensor_from_vec(data, (batch.len(), c, h, w)), None).as_vec();
-        out.extend(logits.chunks_exact(classes).map(super::trainer::top5));
+        out.extend(logits.chunks_exact(classes).map(<[f32]>::to_vec));
         progress.inc(batch.len() as u64, "");
     }
     progress.finish();
     Ok(out)
+}
+
+/// Top-5 classes of the float network (dfdx, CPU) for network-size images.
+pub fn float_top5(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<usize>>> {
+    Ok(float_logits(ckpt, images)?.iter().map(|l| super::trainer::top5(l)).collect())
 }

@@ -37,6 +37,38 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
+/// The corner of the plot the legend hides least data in, and how many
+/// samples of the lines it hides there. Works in fractions of the plotting
+/// area: `boxed` is the legend's (width, height) with a margin, `points` the
+/// series' points already scaled to 0..1.
+fn legend_corner(points: &[Vec<(f64, f64)>], boxed: (f64, f64)) -> (usize, SeriesLabelPosition) {
+    // Points along the lines, not just at the epochs, so a line crossing a
+    // corner counts too.
+    let mut samples = Vec::new();
+    for line in points {
+        samples.extend(line.first().filter(|_| line.len() == 1));
+        for w in line.windows(2) {
+            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+            samples.extend((0..=8).map(|i| f64::from(i) / 8.0).map(|t| (x0 + t * (x1 - x0), y0 + t * (y1 - y0))));
+        }
+    }
+    let (w, h) = boxed;
+    [
+        (SeriesLabelPosition::UpperRight, (1.0 - w, 1.0), (1.0 - h, 1.0)),
+        (SeriesLabelPosition::LowerLeft, (0.0, w), (0.0, h)),
+        (SeriesLabelPosition::UpperLeft, (0.0, w), (1.0 - h, 1.0)),
+        (SeriesLabelPosition::LowerRight, (1.0 - w, 1.0), (0.0, h)),
+    ]
+    .into_iter()
+    .map(|(corner, xs, ys)| {
+        let hidden = samples.iter().filter(|&&(x, y)| (xs.0..=xs.1).contains(&x) && (ys.0..=ys.1).contains(&y)).count();
+        (hidden, corner)
+    })
+    // `min_by_key` keeps the first of equals, so ties go to the upper right.
+    .min_by_key(|&(hidden, _)| hidden)
+    .unwrap_or((0, SeriesLabelPosition::UpperRight))
+}
+
 fn panel(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     caption: &str,
@@ -44,18 +76,38 @@ fn panel(
     epochs: (f64, f64),
     series: &[Series<'_>],
 ) -> DrawResult<()> {
-    let (y_lo, y_hi) = bounds(series.iter().flat_map(|s| s.2.iter().map(|p| p.1))).unwrap_or((0.0, 1.0));
+    let lines: Vec<Vec<(f64, f64)>> =
+        series.iter().map(|s| s.2.iter().copied().filter(|p| p.1.is_finite()).collect()).collect();
+    let (y_lo, y_hi) = bounds(lines.iter().flatten().map(|p| p.1)).unwrap_or((0.0, 1.0));
     let pad = ((y_hi - y_lo) * 0.08).max(y_hi.abs() * 0.02).max(1e-3);
     // Half an epoch either side keeps the first and last points off the axes.
     let x_range = (epochs.0 - 0.5).max(0.0)..epochs.1 + 0.5;
     // At most one label per epoch, so whole-number labels never repeat.
     let x_labels = ((epochs.1 - epochs.0) as usize + 1).clamp(1, 10);
+    let mut y_range = (y_lo - pad).max(0.0)..y_hi + pad;
+    let (width, height) = area.dim_in_pixel();
+    // Plotting area: the panel less margins, caption and label areas.
+    let (plot_w, plot_h) = (f64::from(width.saturating_sub(80).max(1)), f64::from(height.saturating_sub(85).max(1)));
+    let longest = series.iter().map(|s| s.0.len()).max().unwrap_or(0);
+    // The legend's size, with a margin, as a fraction of the plotting area.
+    let boxed = ((55.0 + 7.5 * longest as f64) / plot_w, ((20.0 + 18.0 * series.len() as f64) / plot_h).min(0.5));
+    let scale = |(x, y): (f64, f64)| {
+        ((x - x_range.start) / (x_range.end - x_range.start), (y - y_range.start) / (y_range.end - y_range.start))
+    };
+    let scaled: Vec<Vec<(f64, f64)>> = lines.iter().map(|l| l.iter().copied().map(scale).collect()).collect();
+    let (hidden, mut corner) = legend_corner(&scaled, boxed);
+    if hidden > 0 {
+        // No free corner: raise the top of the axis until the band the
+        // legend needs above the data is empty.
+        y_range.end = y_range.start + (y_hi - y_range.start) / (1.0 - boxed.1);
+        corner = SeriesLabelPosition::UpperRight;
+    }
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(x_range, (y_lo - pad).max(0.0)..y_hi + pad)?;
+        .build_cartesian_2d(x_range.clone(), y_range.clone())?;
     chart
         .configure_mesh()
         .x_desc("epoch")
@@ -66,19 +118,20 @@ fn panel(
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
         .draw()?;
-    for (name, color, points) in series {
+    for ((name, color, _), points) in series.iter().zip(&lines) {
         let color = *color;
-        let points: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
         chart
             .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        // Points as well as lines: a one-epoch run has no line to draw.
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        // Markers too, unless they would crowd: a one-epoch run has no line.
+        if points.len() <= 40 {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 13))
@@ -185,11 +238,8 @@ mod tests {
         assert!(!path.with_extension("tmp.png").exists());
 
         // One epoch (points only) and non-finite values still draw.
-        is_png(&{
-            let p = dir.join("one.png");
-            curves(&[row(1, 0.9)], &p).unwrap();
-            p
-        });
+        curves(&[row(1, 0.9)], &dir.join("one.png")).unwrap();
+        is_png(&dir.join("one.png"));
         let mut bad = row(2, 0.5);
         bad.val_loss = f64::NAN;
         curves(&[row(1, 0.9), bad], &dir.join("nan.png")).unwrap();
@@ -207,5 +257,20 @@ mod tests {
         let mut nan = row(1, 0.9);
         nan.val_top1_err = f64::NAN;
         assert_eq!(title(&[nan]), "1 epoch");
+    }
+
+    #[test]
+    fn legend_avoids_the_data() {
+        use SeriesLabelPosition::*;
+        let corner = |lines: &[Vec<(f64, f64)>]| legend_corner(lines, (0.3, 0.2));
+        // Falling curves leave the upper right free.
+        assert_eq!(corner(&[vec![(0.0, 1.0), (0.5, 0.2), (1.0, 0.0)]]), (0, UpperRight));
+        // Curves that stay high push the legend down.
+        assert_eq!(corner(&[vec![(0.0, 1.0), (1.0, 0.9)], vec![(0.0, 0.5), (1.0, 0.4)]]), (0, LowerLeft));
+        assert_eq!(corner(&[vec![(0.0, 0.1), (1.0, 0.9)]]), (0, UpperLeft));
+        assert_eq!(corner(&[vec![(0.5, 0.5)]]), (0, UpperRight));
+        // Lines through every corner: the one hiding least.
+        let (hidden, _) = corner(&[vec![(0.0, 0.0), (1.0, 1.0)], vec![(0.0, 1.0), (1.0, 0.0)]]);
+        assert!(hidden > 0);
     }
 }

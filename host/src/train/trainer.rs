@@ -270,9 +270,11 @@ pub fn train<D: TrainDevice>(
         return Err(HostError::Usage(format!("{} has no images to train on", train_set.describe())));
     }
     // Without a time budget the schedule spans the requested epochs.
+    // Warm-up takes at most a quarter of a short run.
     if let Schedule::WarmupCosine { warmup, total: 0 } = hyper.schedule {
         if config.minutes.is_none() {
-            hyper.schedule = Schedule::WarmupCosine { warmup, total: steps_per_epoch * hyper.epochs as u64 };
+            let total = steps_per_epoch * hyper.epochs as u64;
+            hyper.schedule = Schedule::WarmupCosine { warmup: warmup.min(total / 4).max(1), total };
         }
     }
     let mut saver = Saver { run_dir: &config.run_dir, hyper, classes: train_set.classes().to_vec() };
@@ -284,7 +286,14 @@ pub fn train<D: TrainDevice>(
     let session_start = Instant::now();
     let seconds_before = state.seconds;
     let mut last_checkpoint = Instant::now();
-    let mut measured_from: Option<(Instant, u64)> = None;
+    // A time budget sets the schedule's length from the measured speed, and
+    // keeps correcting it as the speed changes (a shared machine).
+    let budgeted = config.minutes.is_some() && matches!(hyper.schedule, Schedule::WarmupCosine { total: 0, .. });
+    let warmup_steps = match hyper.schedule {
+        Schedule::WarmupCosine { warmup, .. } => warmup,
+        _ => 0,
+    };
+    let (mut step_seconds, mut steps_timed, mut announced) = (0.0f64, 0u64, false);
 
     println!(
         "training AlexNet {} -> {} classes ({} parameters) on {} ({} steps/epoch, batch {}, {:?} recipe)",
@@ -314,6 +323,7 @@ pub fn train<D: TrainDevice>(
         let mut bar = Progress::new(&label, (train_len - skip) as u64);
         let (mut loss_sum, mut correct, mut seen, mut skipped) = (0.0f64, 0usize, 0usize, 0usize);
         let epoch_start = Instant::now();
+        let mut previous_step_end = epoch_start;
         for b in loader {
             skipped += b.skipped.len();
             if b.images.is_empty() {
@@ -357,30 +367,30 @@ pub fn train<D: TrainDevice>(
                 ),
             );
 
-            // The time budget fixes the schedule's length once the speed is
-            // known (after a few steps, past the first allocations).
-            if let (Some(minutes), Schedule::WarmupCosine { warmup, total: 0 }) = (config.minutes, hyper.schedule) {
-                match measured_from {
-                    None if state.step >= 3 => measured_from = Some((Instant::now(), state.step)),
-                    Some((t0, s0)) if state.step >= s0 + 20 => {
-                        let per_step = t0.elapsed().as_secs_f64() / (state.step - s0) as f64;
-                        let total = budget_steps(
-                            minutes * 60.0 - state.seconds - session_start.elapsed().as_secs_f64(),
-                            per_step,
-                            hyper.batch,
-                            val_len(config, &val_set),
-                            steps_per_epoch,
-                        ) + state.step;
-                        hyper.schedule = Schedule::WarmupCosine { warmup: warmup.min(total / 4), total };
-                        hyper.epochs = total.div_ceil(steps_per_epoch) as u32;
+            if let (true, Some(minutes)) = (budgeted, config.minutes) {
+                // Session steps after the first few (allocations, caches).
+                // Loader waits included; validation is budgeted separately.
+                let now = Instant::now();
+                if state.step >= start.progress.step + 3 {
+                    step_seconds += (now - previous_step_end).as_secs_f64();
+                    steps_timed += 1;
+                }
+                previous_step_end = now;
+                if steps_timed >= 20 && (steps_timed == 20 || steps_timed % 100 == 0) {
+                    let per_step = step_seconds / steps_timed as f64;
+                    let left = minutes * 60.0 - seconds_before - session_start.elapsed().as_secs_f64();
+                    let total = budget_steps(left, per_step, hyper.batch, val_len(config, &val_set), steps_per_epoch)
+                        + state.step;
+                    hyper.schedule = Schedule::WarmupCosine { warmup: warmup_steps.min(total / 4), total };
+                    hyper.epochs = total.div_ceil(steps_per_epoch) as u32;
+                    if !announced {
+                        announced = true;
                         println!(
-                            "time budget {minutes} min: {total} steps ({:.2} epochs) at {:.0} img/s",
+                            "time budget {minutes} min: about {total} steps ({:.2} epochs) at {:.0} img/s",
                             total as f64 / steps_per_epoch as f64,
                             hyper.batch as f64 / per_step
                         );
-                        bar.inc(0, "");
                     }
-                    _ => {}
                 }
             }
             let ended = match hyper.schedule {
