@@ -35,8 +35,28 @@ pub enum Command {
     },
     /// Train AlexNet (dfdx; CPU, or CUDA in a `--features cuda` build).
     Train(Box<crate::train::command::TrainArgs>),
+    /// Training-step speed of this build against dfdx's released CPU kernels.
+    BenchTrain {
+        #[command(flatten)]
+        arch: ArchArgs,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Timed steps with this build's kernels.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Timed steps with the released kernels (0 = skip; they are slow).
+        #[arg(long, default_value_t = 2)]
+        released_steps: usize,
+    },
     /// Top-1 and top-5 error of a training checkpoint on the test set.
-    Eval(crate::train::command::EvalArgs),
+    Eval(crate::engines::EvalArgs),
+    /// Write the float network of a checkpoint as ONNX (tract, onnxruntime, ...).
+    ExportOnnx {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Quantize a checkpoint to the int8 model file the board runs.
     Quantize(crate::quantize_cmd::QuantizeArgs),
     /// Send test images to the board (virtual or serial) and record its answers.
@@ -68,7 +88,21 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::random_model::run(&arch.spec()?, seed, calibration_images, &out)
         }
         Command::Train(args) => crate::train::command::run_train(&args),
-        Command::Eval(args) => crate::train::command::run_eval(&args),
+        Command::BenchTrain { arch, batch, steps, released_steps } => {
+            crate::train::bench::run(&arch.spec()?, batch, steps.max(1), released_steps)
+        }
+        Command::Eval(args) => crate::engines::run(&args),
+        Command::ExportOnnx { checkpoint, out } => {
+            let ckpt = crate::train::checkpoint::Checkpoint::load(&checkpoint)?;
+            crate::onnx::export(&ckpt.model, &out)?;
+            println!(
+                "wrote {} (opset {}, input N x {}, normalized)",
+                out.display(),
+                crate::onnx::OPSET,
+                ckpt.model.spec.input
+            );
+            Ok(())
+        }
         Command::Quantize(args) => crate::quantize_cmd::run(&args),
         Command::Run(args) => crate::board_cmds::run(&args),
         Command::Compare(args) => crate::board_cmds::run_compare(&args),

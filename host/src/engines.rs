@@ -1,0 +1,208 @@
+//! `host eval --engine float|int8|tract|all`: top-1/top-5 error of each
+//! engine on the same test images, and how often each pair agrees.
+
+use crate::compare::Accuracy;
+use crate::data::Split;
+use crate::data_args::DataArgs;
+use crate::error::{HostError, Result};
+use crate::onnx::TractRunner;
+use crate::quantize_cmd::int8_top5;
+use crate::run::load_model;
+use crate::train::checkpoint::Checkpoint;
+use crate::train::command::float_logits;
+use crate::train::preprocess::eval_pixels;
+use crate::train::trainer::top5;
+use clap::{Args, ValueEnum};
+use shared::ModelSpec;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The float network in dfdx (needs --checkpoint).
+    Float,
+    /// The int8 model, shared kernels, as on the board (needs --model).
+    Int8,
+    /// tract on the exported ONNX graph (--onnx, or exported from --checkpoint).
+    Tract,
+    /// Every engine the given files allow.
+    All,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct EvalArgs {
+    #[arg(long, value_enum, default_value_t = EngineKind::Float)]
+    pub engine: EngineKind,
+    /// A training checkpoint (RUN_DIR/checkpoint.safetensors).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// An int8 model file from `host quantize`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// An ONNX file from `host export-onnx`.
+    #[arg(long)]
+    pub onnx: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// What one engine said about every image.
+pub struct EngineRun {
+    pub name: &'static str,
+    pub top5: Vec<Vec<usize>>,
+    /// Float logits (float and tract only).
+    pub logits: Option<Vec<Vec<f32>>>,
+}
+
+fn normalized(spec: &ModelSpec, images: &[Vec<u8>]) -> Vec<f32> {
+    let plane = (spec.input.h * spec.input.w) as usize;
+    let n = spec.normalize;
+    images
+        .iter()
+        .flat_map(|img| img.iter().enumerate().map(move |(i, p)| (*p as f32 - n.mean[i / plane]) / n.std[i / plane]))
+        .collect()
+}
+
+pub fn tract_run(onnx: &std::path::Path, spec: &ModelSpec, images: &[Vec<u8>]) -> Result<EngineRun> {
+    let batch = 64;
+    let runner = TractRunner::load(onnx, spec, batch)?;
+    let classes = spec.classes() as usize;
+    let mut logits = Vec::with_capacity(images.len());
+    let mut progress = crate::progress::Progress::new("tract", images.len() as u64);
+    for chunk in images.chunks(batch) {
+        let out = runner.logits(&normalized(spec, chunk))?;
+        logits.extend(out.chunks_exact(classes).map(<[f32]>::to_vec));
+        progress.inc(chunk.len() as u64, "");
+    }
+    progress.finish();
+    Ok(EngineRun { name: "tract", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) })
+}
+
+/// Accuracy per engine and agreement per pair, as printed.
+pub fn report(runs: &[EngineRun], labels: &[u32]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<8} {:>8} {:>12} {:>12}", "engine", "images", "top-1 error", "top-5 error");
+    for r in runs {
+        let mut acc = Accuracy::default();
+        for (t, &l) in r.top5.iter().zip(labels) {
+            acc.add(l, t);
+        }
+        let _ = writeln!(
+            s,
+            "{:<8} {:>8} {:>11.2}% {:>11.2}%",
+            r.name,
+            acc.images,
+            100.0 - acc.top1_pct(),
+            100.0 - acc.top5_pct()
+        );
+    }
+    if runs.len() > 1 {
+        let _ = writeln!(
+            s,
+            "\n{:<16} {:>10} {:>14} {:>18}",
+            "agreement", "same top-1", "same top-5 set", "max |logit diff|"
+        );
+        for (i, a) in runs.iter().enumerate() {
+            for b in &runs[i + 1..] {
+                let n = a.top5.len().max(1) as f64;
+                let top1 = a.top5.iter().zip(&b.top5).filter(|(x, y)| x[0] == y[0]).count() as f64 / n;
+                let set = |v: &Vec<usize>| {
+                    let mut v = v.clone();
+                    v.sort();
+                    v
+                };
+                let top5 = a.top5.iter().zip(&b.top5).filter(|(x, y)| set(x) == set(y)).count() as f64 / n;
+                let diff = match (&a.logits, &b.logits) {
+                    (Some(x), Some(y)) => format!(
+                        "{:.2e}",
+                        x.iter()
+                            .zip(y)
+                            .flat_map(|(p, q)| p.iter().zip(q).map(|(u, v)| (u - v).abs()))
+                            .fold(0.0f32, f32::max)
+                    ),
+                    _ => "-".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "{:<16} {:>9.2}% {:>13.2}% {:>18}",
+                    format!("{} / {}", a.name, b.name),
+                    100.0 * top1,
+                    100.0 * top5,
+                    diff
+                );
+            }
+        }
+    }
+    s
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let want = |e: EngineKind| args.engine == e || args.engine == EngineKind::All;
+    let ckpt = args.checkpoint.as_ref().map(|p| Checkpoint::load(p)).transpose()?;
+    let int8 = args.model.as_ref().map(|p| load_model(p)).transpose()?;
+    let spec = match (&ckpt, &int8) {
+        (Some(c), _) => c.model.spec.clone(),
+        (None, Some((bytes, _))) => {
+            shared::Model::parse(bytes).map_err(|e| HostError::Usage(e.to_string()))?.spec().clone()
+        }
+        (None, None) => return Err(HostError::Usage("give --checkpoint and/or --model".into())),
+    };
+    let set = args.data.open(Split::Test, spec.input.c)?;
+    let n = args.limit.unwrap_or(usize::MAX).min(set.len());
+    let fixed = set.image_shape().is_some();
+    let (mut images, mut labels, mut skipped) = (Vec::with_capacity(n), Vec::with_capacity(n), 0);
+    for i in 0..n {
+        match set.image(i) {
+            Ok(img) => {
+                images.push(eval_pixels(&img, spec.input, fixed));
+                labels.push(set.label(i));
+            }
+            Err(_) => skipped += 1,
+        }
+    }
+    let mut runs = Vec::new();
+    if want(EngineKind::Float) {
+        let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--engine float needs --checkpoint".into()))?;
+        let logits = float_logits(ckpt, &images)?;
+        runs.push(EngineRun { name: "float", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) });
+    }
+    if want(EngineKind::Int8) {
+        match &int8 {
+            Some((bytes, _)) => {
+                let model = shared::Model::parse(bytes).map_err(|e| HostError::Usage(e.to_string()))?;
+                if *model.spec() != spec {
+                    return Err(HostError::Usage("the int8 model is not the checkpoint's network".into()));
+                }
+                runs.push(EngineRun { name: "int8", top5: int8_top5(&model, &images, "int8")?, logits: None });
+            }
+            None if args.engine == EngineKind::Int8 => {
+                return Err(HostError::Usage("--engine int8 needs --model".into()))
+            }
+            None => {}
+        }
+    }
+    if want(EngineKind::Tract) {
+        let onnx = match (&args.onnx, &ckpt) {
+            (Some(p), _) => p.clone(),
+            (None, Some(c)) => {
+                let p = std::env::temp_dir().join(format!("alexnet-eval-{}.onnx", std::process::id()));
+                crate::onnx::export(&c.model, &p)?;
+                p
+            }
+            (None, None) => return Err(HostError::Usage("--engine tract needs --onnx or --checkpoint".into())),
+        };
+        let run = tract_run(&onnx, &spec, &images);
+        if args.onnx.is_none() {
+            let _ = std::fs::remove_file(&onnx);
+        }
+        runs.push(run?);
+    }
+    print!("{}", report(&runs, &labels));
+    if skipped > 0 {
+        println!("{skipped} test images could not be decoded and were skipped");
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! `host export-onnx`: the float network as a standard ONNX graph (Conv with
+//! groups, LRN, MaxPool, Flatten, Gemm, Relu; dropout is an identity at
+//! inference and is left out), so tract and any other ONNX runtime can check
+//! the host's numbers. Written with tract's protobuf types; no Python.
+//!
+//! The graph takes the normalized input `(pixel - mean) / std` (the values
+//! are in the model's metadata) as `input`, N x C x H x W, and returns
+//! `logits`, N x classes.
+
+use crate::error::{write_atomic, HostError, Result};
+use prost::Message;
+use shared::float::FloatModel;
+use shared::spec::{Layer, LayerInfo};
+use std::path::Path;
+use tract_onnx::pb::attribute_proto::AttributeType;
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::tensor_shape_proto::{dimension, Dimension};
+use tract_onnx::pb::type_proto::{self, Tensor as TensorType};
+use tract_onnx::pb::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+/// Opset 13: every operator used here has its current form there.
+pub const OPSET: i64 = 13;
+
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
+}
+
+fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: value, ..Default::default() }
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+fn initializer(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Float as i32,
+        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Some(n) => dimension::Value::DimValue(*n as i64),
+                None => dimension::Value::DimParam("batch".into()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(TensorType {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The ONNX graph of `model`.
+pub fn to_onnx(model: &FloatModel) -> ModelProto {
+    let spec = &model.spec;
+    let mut nodes = Vec::new();
+    let mut inits = Vec::new();
+    let mut current = "input".to_string();
+    let mut flat = false;
+    for (info, params) in spec.walk().zip(&model.layers) {
+        let LayerInfo { name, layer, input, .. } = info;
+        let name = name.to_string();
+        let out = |suffix: &str| format!("{name}{suffix}");
+        match layer {
+            Layer::Conv(c) => {
+                let (w, b) = (out(".weight"), out(".bias"));
+                let dims =
+                    [c.out_channels as usize, (input.c / c.groups) as usize, c.kernel as usize, c.kernel as usize];
+                inits.push(initializer(&w, &dims, &params.weights));
+                inits.push(initializer(&b, &[c.out_channels as usize], &params.bias));
+                let (k, s, p) = (c.kernel as i64, c.stride as i64, c.padding as i64);
+                let attrs = vec![
+                    ints("kernel_shape", &[k, k]),
+                    ints("strides", &[s, s]),
+                    ints("pads", &[p, p, p, p]),
+                    ints("dilations", &[1, 1]),
+                    int("group", c.groups as i64),
+                ];
+                nodes.push(node("Conv", &name, &[&current, &w, &b], &out(""), attrs));
+                current = out("");
+                if c.relu {
+                    nodes.push(node("Relu", &out(".relu"), &[&current], &out(".relu"), vec![]));
+                    current = out(".relu");
+                }
+            }
+            Layer::Lrn(l) => {
+                // ONNX divides alpha by size; the spec (like the paper) does not.
+                let attrs = vec![
+                    int("size", l.size as i64),
+                    float("alpha", l.alpha * l.size as f32),
+                    float("beta", l.beta),
+                    float("bias", l.k),
+                ];
+                nodes.push(node("LRN", &name, &[&current], &out(""), attrs));
+                current = out("");
+            }
+            Layer::MaxPool(p) => {
+                let (k, s) = (p.kernel as i64, p.stride as i64);
+                let attrs = vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s]), ints("pads", &[0, 0, 0, 0])];
+                nodes.push(node("MaxPool", &name, &[&current], &out(""), attrs));
+                current = out("");
+            }
+            Layer::Dense(d) => {
+                if !flat {
+                    nodes.push(node("Flatten", "flatten", &[&current], "flatten", vec![int("axis", 1)]));
+                    current = "flatten".into();
+                    flat = true;
+                }
+                let (w, b) = (out(".weight"), out(".bias"));
+                inits.push(initializer(&w, &[d.out_features as usize, input.len()], &params.weights));
+                inits.push(initializer(&b, &[d.out_features as usize], &params.bias));
+                nodes.push(node("Gemm", &name, &[&current, &w, &b], &out(""), vec![int("transB", 1)]));
+                current = out("");
+                if d.relu {
+                    nodes.push(node("Relu", &out(".relu"), &[&current], &out(".relu"), vec![]));
+                    current = out(".relu");
+                }
+            }
+        }
+    }
+    // The last node's output is the graph's output, named `logits`.
+    if let Some(last) = nodes.last_mut() {
+        last.output = vec!["logits".into()];
+    }
+    let input = spec.input;
+    let norm = spec.normalize;
+    let c = input.c as usize;
+    let meta = |k: &str, v: String| StringStringEntryProto { key: k.into(), value: v };
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
+        producer_name: "alexnet-edge host".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        doc_string: "AlexNet (Krizhevsky et al. 2012) layer pattern; input is (pixel - mean) / std".into(),
+        metadata_props: vec![
+            meta("normalize_mean", format!("{:?}", &norm.mean[..c])),
+            meta("normalize_std", format!("{:?}", &norm.std[..c])),
+        ],
+        graph: Some(GraphProto {
+            name: "alexnet".into(),
+            node: nodes,
+            initializer: inits,
+            input: vec![value_info("input", &[None, Some(c), Some(input.h as usize), Some(input.w as usize)])],
+            output: vec![value_info("logits", &[None, Some(spec.classes() as usize)])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn export(model: &FloatModel, out: &Path) -> Result<()> {
+    write_atomic(out, &to_onnx(model).encode_to_vec())
+}
+
+/// The exported graph loaded in tract with a fixed batch size.
+pub struct TractRunner {
+    plan: std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>,
+    batch: usize,
+    image: (usize, usize, usize),
+    classes: usize,
+}
+
+impl TractRunner {
+    pub fn load(path: &Path, spec: &shared::ModelSpec, batch: usize) -> Result<TractRunner> {
+        use tract_onnx::prelude::*;
+        let err = |e: TractError| HostError::Usage(format!("{}: tract: {e:#}", path.display()));
+        let image = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
+        let plan = tract_onnx::onnx()
+            .model_for_path(path)
+            .and_then(|m| m.with_input_fact(0, f32::fact([batch, image.0, image.1, image.2]).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(err)?;
+        Ok(TractRunner { plan, batch, image, classes: spec.classes() as usize })
+    }
+
+    /// Logits for up to `batch` normalized images (N x C x H x W, flat).
+    pub fn logits(&self, data: &[f32]) -> Result<Vec<f32>> {
+        use tract_onnx::prelude::*;
+        let (c, h, w) = self.image;
+        let n = data.len() / (c * h * w);
+        if n == 0 || n > self.batch || data.len() != n * c * h * w {
+            return Err(HostError::Usage(format!("tract: {} values is not 1..={} images", data.len(), self.batch)));
+        }
+        let mut padded = data.to_vec();
+        padded.resize(self.batch * c * h * w, 0.0);
+        let input = tract_ndarray::Array4::from_shape_vec((self.batch, c, h, w), padded)
+            .map_err(|e| HostError::Usage(format!("tract input: {e}")))?;
+        let out =
+            self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| HostError::Usage(format!("tract: {e:#}")))?;
+        let logits = out[0].to_plain_array_view::<f32>().map_err(|e| HostError::Usage(format!("tract: {e:#}")))?;
+        Ok(logits.iter().copied().take(n * self.classes).collect())
+    }
+}
