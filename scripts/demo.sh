@@ -1,12 +1,44 @@
 #!/usr/bin/env bash
-# The main job on the embedded default. Until training and the board link
-# land, it shows what exists end to end: the default network and its memory
-# plan, then a boot of the virtual board (QEMU raspi3b).
+# The main job on the embedded default, on a fresh machine: train the small
+# AlexNet on Fashion-MNIST (CPU), quantize it to int8, build the virtual board
+# (QEMU raspi3b) with the model, run test images on it and compare its answers
+# with the host's. Prints the time each stage took.
+#
+# Environment (all optional):
+#   RUN_DIR        where everything goes (default runs/demo; replaced)
+#   MINUTES        training budget in minutes (default 7)
+#   DEVICE_IMAGES  test images sent to the virtual board (default 500)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+run=${RUN_DIR:-runs/demo}
+minutes=${MINUTES:-7}
+device_images=${DEVICE_IMAGES:-500}
+
 scripts/setup.sh
+echo "== building the host tool (release)"
 cargo build --release -q -p host
-target/release/host summary
-image=$(firmware/scripts/build-image.sh --board rpi3)
-printf 'virtual board says hello\x04' |
-    timeout 120 qemu-system-aarch64 -M raspi3b -kernel "$image" -serial stdio -display none -semihosting
+host=target/release/host
+model="$run/alexnet-int8.axq"
+rm -rf "$run"
+
+times=()
+stage() {
+    local name=$1
+    shift
+    echo
+    echo "== $name: $*"
+    local start=$SECONDS
+    "$@"
+    times+=("$(printf '%-10s %4d s' "$name" $((SECONDS - start)))")
+}
+
+stage train $host train --out "$run" --width 0.5 --minutes "$minutes"
+stage quantize $host quantize --checkpoint "$run/checkpoint.safetensors" --out "$model"
+stage flash $host flash --model "$model" --board qemu
+stage run $host run --board qemu --model "$model" --limit "$device_images"
+stage compare $host compare --model "$model" --checkpoint "$run/checkpoint.safetensors"
+
+echo
+echo "== time per stage"
+printf '%s\n' "${times[@]}"
+echo "outputs in $run: checkpoint.safetensors, metrics.csv, curves.png, alexnet-int8.axq, compare.csv, compare.json"

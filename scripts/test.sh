@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs what is missing, then
 # formatting, lints, every workspace test, the no_std builds of `shared`, and
-# the firmware build, and the NEON kernels under QEMU user mode.
+# the firmware build, the CUDA build check, and the NEON kernels under QEMU
+# user mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "shared is no_std (bare-metal builds)"
 cargo build -p shared --target aarch64-unknown-none
 cargo build -p shared --target thumbv7em-none-eabihf
+
+step "the CUDA training path compiles (dfdx ci-check: no GPU or nvcc needed)"
+cargo check -p host --features ci-check
 
 step "firmware image"
 firmware/scripts/build-image.sh --board rpi3 >/dev/null
