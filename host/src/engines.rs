@@ -10,7 +10,7 @@ use crate::quantize_cmd::int8_top5;
 use crate::run::load_model;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::command::float_logits;
-use crate::train::preprocess::eval_pixels;
+use crate::train::preprocess::{eval_pixels, normalize_batch};
 use crate::train::trainer::top5;
 use clap::{Args, ValueEnum};
 use shared::ModelSpec;
@@ -57,15 +57,6 @@ pub struct EngineRun {
     pub logits: Option<Vec<Vec<f32>>>,
 }
 
-fn normalized(spec: &ModelSpec, images: &[Vec<u8>]) -> Vec<f32> {
-    let plane = (spec.input.h * spec.input.w) as usize;
-    let n = spec.normalize;
-    images
-        .iter()
-        .flat_map(|img| img.iter().enumerate().map(move |(i, p)| (*p as f32 - n.mean[i / plane]) / n.std[i / plane]))
-        .collect()
-}
-
 pub fn tract_run(onnx: &std::path::Path, spec: &ModelSpec, images: &[Vec<u8>]) -> Result<EngineRun> {
     let batch = 64;
     let runner = TractRunner::load(onnx, spec, batch)?;
@@ -73,7 +64,7 @@ pub fn tract_run(onnx: &std::path::Path, spec: &ModelSpec, images: &[Vec<u8>]) -
     let mut logits = Vec::with_capacity(images.len());
     let mut progress = crate::progress::Progress::new("tract", images.len() as u64);
     for chunk in images.chunks(batch) {
-        let out = runner.logits(&normalized(spec, chunk))?;
+        let out = runner.logits(&normalize_batch(spec, chunk.iter().map(Vec::as_slice)))?;
         logits.extend(out.chunks_exact(classes).map(<[f32]>::to_vec));
         progress.inc(chunk.len() as u64, "");
     }

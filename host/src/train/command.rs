@@ -204,15 +204,10 @@ pub fn float_logits(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<f32
     let spec = &ckpt.model.spec;
     let classes = spec.classes() as usize;
     let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-    let norm = spec.normalize;
-    let plane = h * w;
     let mut out = Vec::with_capacity(images.len());
     let mut progress = crate::progress::Progress::new("float", images.len() as u64);
     for batch in images.chunks(128) {
-        let mut data = Vec::with_capacity(batch.len() * c * plane);
-        for img in batch {
-            data.extend(img.iter().enumerate().map(|(i, p)| (*p as f32 - norm.mean[i / plane]) / norm.std[i / plane]));
-        }
+        let data = super::preprocess::normalize_batch(spec, batch.iter().map(Vec::as_slice));
         let logits = net.forward(dev.tensor_from_vec(data, (batch.len(), c, h, w)), None).as_vec();
         out.extend(logits.chunks_exact(classes).map(<[f32]>::to_vec));
         progress.inc(batch.len() as u64, "");

@@ -96,6 +96,18 @@ pub fn train_pixels(img: &Image, input: Shape, fixed_size: bool, aug: &Augment, 
     pixels
 }
 
+/// Network-size pixel images to the network's input values,
+/// `(pixel - mean[c]) / std[c]`, concatenated (N x C x H x W).
+pub fn normalize_batch<'a>(spec: &shared::ModelSpec, images: impl IntoIterator<Item = &'a [u8]>) -> Vec<f32> {
+    let plane = (spec.input.h * spec.input.w) as usize;
+    let norm = spec.normalize;
+    let mut out = Vec::new();
+    for img in images {
+        out.extend(img.iter().enumerate().map(|(i, p)| (*p as f32 - norm.mean[i / plane]) / norm.std[i / plane]));
+    }
+    out
+}
+
 /// Krizhevsky et al. section 4.1: add multiples of the principal components
 /// of ImageNet RGB values (eigenvalues and vectors as published with
 /// fb.resnet.torch, for values in 0..1; scaled to pixels here).

@@ -11,7 +11,7 @@ use super::checkpoint::{Checkpoint, Progress as TrainProgress};
 use super::metrics::{EpochRow, MetricsLog};
 use super::model::{AlexNet, Params, TrainDevice, TrainMode};
 use super::optim::Sgd;
-use super::preprocess::{eval_pixels, train_pixels, Augment};
+use super::preprocess::{eval_pixels, normalize_batch, train_pixels, Augment};
 use super::recipe::{Hyper, Schedule};
 use crate::data::{loader::Loader, Dataset, Image};
 use crate::error::{HostError, Result};
@@ -96,15 +96,7 @@ fn to_tensor<D: TrainDevice>(
     images: &[Image],
 ) -> Tensor<(usize, usize, usize, usize), f32, D> {
     let input = spec.input;
-    let norm = spec.normalize;
-    let plane = (input.h * input.w) as usize;
-    let mut data = Vec::with_capacity(images.len() * input.len());
-    for img in images {
-        for (i, p) in img.pixels.iter().enumerate() {
-            let c = i / plane;
-            data.push((*p as f32 - norm.mean[c]) / norm.std[c]);
-        }
-    }
+    let data = normalize_batch(spec, images.iter().map(|img| img.pixels.as_slice()));
     dev.tensor_from_vec(data, (images.len(), input.c as usize, input.h as usize, input.w as usize))
 }
 
