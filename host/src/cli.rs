@@ -50,6 +50,8 @@ pub enum Command {
     },
     /// Top-1 and top-5 error of a training checkpoint on the test set.
     Eval(crate::engines::EvalArgs),
+    /// Top-5 classes with names and scores for image files (float or int8).
+    Predict(crate::predict::PredictArgs),
     /// Write the float network of a checkpoint as ONNX (tract, onnxruntime, ...).
     ExportOnnx {
         #[arg(long)]
@@ -92,6 +94,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::train::bench::run(&arch.spec()?, batch, steps.max(1), released_steps)
         }
         Command::Eval(args) => crate::engines::run(&args),
+        Command::Predict(args) => crate::predict::run(&args),
         Command::ExportOnnx { checkpoint, out } => {
             let ckpt = crate::train::checkpoint::Checkpoint::load(&checkpoint)?;
             crate::onnx::export(&ckpt.model, &out)?;

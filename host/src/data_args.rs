@@ -13,6 +13,13 @@ fn parse_kind(s: &str) -> std::result::Result<DatasetKind, String> {
     s.parse().map_err(|e| format!("{e}"))
 }
 
+/// Test images ready for a network, and their labels.
+pub struct NetworkInputs {
+    pub images: Vec<Vec<u8>>,
+    pub labels: Vec<u32>,
+    pub skipped: usize,
+}
+
 #[derive(Clone, Debug, Args)]
 pub struct DataArgs {
     /// Dataset format: fashion-mnist (IDX), cifar10 (binary batches), or
@@ -28,6 +35,28 @@ pub struct DataArgs {
 impl DataArgs {
     pub fn open(&self, split: Split, channels: u32) -> Result<Arc<dyn Dataset>> {
         Ok(Arc::from(data::open(&self.dataset, self.data.as_deref(), split, channels)?))
+    }
+
+    /// The first `limit` test images at network size, preprocessed as in
+    /// evaluation, with their labels. Undecodable files are skipped and counted.
+    pub fn network_inputs(&self, spec: &ModelSpec, limit: Option<usize>) -> Result<NetworkInputs> {
+        let set = self.open(Split::Test, spec.input.c)?;
+        let n = limit.unwrap_or(usize::MAX).min(set.len());
+        let fixed = set.image_shape().is_some();
+        let mut out = NetworkInputs { images: Vec::with_capacity(n), labels: Vec::with_capacity(n), skipped: 0 };
+        for i in 0..n {
+            match set.image(i) {
+                Ok(img) => {
+                    out.images.push(eval_pixels(&img, spec.input, fixed));
+                    out.labels.push(set.label(i));
+                }
+                Err(e) => {
+                    out.skipped += 1;
+                    eprintln!("skipping: {e}");
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The first `limit` test images as a board receives them: native size

@@ -2,15 +2,12 @@
 //! engine on the same test images, and how often each pair agrees.
 
 use crate::compare::Accuracy;
-use crate::data::Split;
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, NetworkInputs};
 use crate::error::{HostError, Result};
-use crate::onnx::TractRunner;
 use crate::quantize_cmd::int8_top5;
 use crate::run::load_model;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::command::float_logits;
-use crate::train::preprocess::{eval_pixels, normalize_batch};
 use crate::train::trainer::top5;
 use clap::{Args, ValueEnum};
 use shared::ModelSpec;
@@ -57,20 +54,29 @@ pub struct EngineRun {
     pub logits: Option<Vec<Vec<f32>>>,
 }
 
+#[cfg(feature = "tract")]
 pub fn tract_run(onnx: &std::path::Path, spec: &ModelSpec, images: &[Vec<u8>]) -> Result<EngineRun> {
     let batch = 64;
-    let runner = TractRunner::load(onnx, spec, batch)?;
+    let runner = crate::onnx::TractRunner::load(onnx, spec, batch)?;
     let classes = spec.classes() as usize;
     let mut logits = Vec::with_capacity(images.len());
     let mut progress = crate::progress::Progress::new("tract", images.len() as u64);
     for chunk in images.chunks(batch) {
-        let out = runner.logits(&normalize_batch(spec, chunk.iter().map(Vec::as_slice)))?;
+        let out = runner.logits(&crate::train::preprocess::normalize_batch(spec, chunk.iter().map(Vec::as_slice)))?;
         logits.extend(out.chunks_exact(classes).map(<[f32]>::to_vec));
         progress.inc(chunk.len() as u64, "");
     }
     progress.finish();
     Ok(EngineRun { name: "tract", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) })
 }
+
+#[cfg(not(feature = "tract"))]
+pub fn tract_run(_: &std::path::Path, _: &ModelSpec, _: &[Vec<u8>]) -> Result<EngineRun> {
+    Err(HostError::Usage(NO_TRACT.into()))
+}
+
+const NO_TRACT: &str =
+    "this host was built without tract: build it with its default features (cargo build --release -p host)";
 
 /// Accuracy per engine and agreement per pair, as printed.
 pub fn report(runs: &[EngineRun], labels: &[u32]) -> String {
@@ -141,19 +147,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         (None, None) => return Err(HostError::Usage("give --checkpoint and/or --model".into())),
     };
-    let set = args.data.open(Split::Test, spec.input.c)?;
-    let n = args.limit.unwrap_or(usize::MAX).min(set.len());
-    let fixed = set.image_shape().is_some();
-    let (mut images, mut labels, mut skipped) = (Vec::with_capacity(n), Vec::with_capacity(n), 0);
-    for i in 0..n {
-        match set.image(i) {
-            Ok(img) => {
-                images.push(eval_pixels(&img, spec.input, fixed));
-                labels.push(set.label(i));
-            }
-            Err(_) => skipped += 1,
-        }
-    }
+    let NetworkInputs { images, labels, skipped } = args.data.network_inputs(&spec, args.limit)?;
     let mut runs = Vec::new();
     if want(EngineKind::Float) {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--engine float needs --checkpoint".into()))?;
@@ -175,7 +169,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             None => {}
         }
     }
-    if want(EngineKind::Tract) {
+    if args.engine == EngineKind::All && !cfg!(feature = "tract") {
+        println!("tract skipped: {NO_TRACT}");
+    } else if want(EngineKind::Tract) {
         let onnx = match (&args.onnx, &ckpt) {
             (Some(p), _) => p.clone(),
             (None, Some(c)) => {

@@ -7,7 +7,10 @@ use clap::Parser;
 fn main() {
     let cli = host::cli::Cli::parse();
     if let Err(e) = host::cli::run(cli) {
-        eprintln!("error: {e}");
+        // One line whatever the source: some decoders end messages with a newline.
+        let message = e.to_string();
+        let parts: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        eprintln!("error: {}", parts.join("; "));
         std::process::exit(1);
     }
 }

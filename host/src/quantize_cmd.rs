@@ -4,7 +4,7 @@
 
 use crate::compare::Accuracy;
 use crate::data::Split;
-use crate::data_args::DataArgs;
+use crate::data_args::{DataArgs, NetworkInputs};
 use crate::error::{write_atomic, HostError, Result};
 use crate::progress::Progress;
 use crate::train::checkpoint::Checkpoint;
@@ -96,17 +96,12 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let aligned = AlignedBytes::new(&bytes);
     let model = Model::parse(&aligned).map_err(|source| HostError::Model { path: args.out.clone(), source })?;
     println!("wrote {} ({} bytes, crc32 {:#010x})", args.out.display(), bytes.len(), model.checksum());
+    let names = crate::labels::sidecar_path(&args.out);
+    crate::labels::write(&names, &ckpt.classes)?;
+    println!("wrote {} (class names for `host predict`)", names.display());
 
     // Float and int8 on the same network-size test images.
-    let test = args.data.open(Split::Test, input.c)?;
-    let count = args.limit.unwrap_or(usize::MAX).min(test.len());
-    let (mut images, mut labels) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    for i in 0..count {
-        if let Ok(img) = test.image(i) {
-            images.push(eval_pixels(&img, input, test.image_shape().is_some()));
-            labels.push(test.label(i));
-        }
-    }
+    let NetworkInputs { images, labels, .. } = args.data.network_inputs(spec, args.limit)?;
     let int8 = int8_top5(&model, &images, "int8")?;
     let float = crate::train::command::float_top5(&ckpt, &images)?;
     let (mut acc_f, mut acc_q, mut same_top1) = (Accuracy::default(), Accuracy::default(), 0);

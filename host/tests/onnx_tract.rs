@@ -3,6 +3,8 @@
 //! ONNX graph compute the same logits (within float rounding) and the same
 //! top-5 on a batch of images.
 
+#![cfg(feature = "tract")]
+
 use dfdx::prelude::*;
 use host::onnx::{export, TractRunner};
 use host::train::model::AlexNet;
@@ -39,4 +41,34 @@ fn paper_network_agrees_across_reference_dfdx_and_tract() {
             assert_eq!(top5(got), top5(want), "{name} image {i}: top-5 differs");
         }
     }
+}
+
+/// Our own ONNX message types against tract's complete generated ones: every
+/// field we write must come back under the same name in a full decoder.
+#[test]
+fn exported_bytes_decode_with_a_complete_onnx_schema() {
+    use prost::Message;
+    use tract_onnx::pb;
+    let spec =
+        shared::spec::AlexNetConfig::small(shared::spec::Shape::new(1, 28, 28), 10).with_width(0.125).build().unwrap();
+    let model = FloatModel::random(&spec, 3);
+    let ours = host::onnx::to_onnx(&model);
+    let theirs = pb::ModelProto::decode(ours.encode_to_vec().as_slice()).unwrap();
+    assert_eq!(theirs.ir_version, ours.ir_version);
+    assert_eq!(theirs.producer_name, ours.producer_name);
+    assert_eq!(theirs.opset_import[0].version, host::onnx::OPSET);
+    assert_eq!(theirs.metadata_props.len(), ours.metadata_props.len());
+    let (g, og) = (theirs.graph.unwrap(), ours.graph.unwrap());
+    assert_eq!(g.node.len(), og.node.len());
+    for (n, on) in g.node.iter().zip(&og.node) {
+        assert_eq!((&n.op_type, &n.name, &n.input, &n.output), (&on.op_type, &on.name, &on.input, &on.output));
+        for (a, oa) in n.attribute.iter().zip(&on.attribute) {
+            assert_eq!((&a.name, a.r#type, a.i, a.f, &a.ints), (&oa.name, oa.r#type, oa.i, oa.f, &oa.ints));
+        }
+    }
+    for (t, ot) in g.initializer.iter().zip(&og.initializer) {
+        assert_eq!((&t.name, &t.dims, t.data_type, &t.raw_data), (&ot.name, &ot.dims, ot.data_type, &ot.raw_data));
+    }
+    let input = format!("{:?}", g.input[0]);
+    assert!(input.contains("DimParam(\"batch\")") && input.contains("DimValue(28)"), "{input}");
 }

@@ -136,6 +136,12 @@ fn luma601(r: u8, g: u8, b: u8) -> u8 {
 /// Decodes any supported file (format guessed from its contents, not its
 /// name) to CHW pixels with `channels` 1 or 3. Alpha is dropped.
 pub fn decode(path: &Path, channels: u32) -> Result<Image> {
+    to_chw(&open_image(path)?, channels)
+}
+
+/// Decodes a file as the `image` crate sees it, keeping its colour type, so
+/// a caller can check it before converting. Errors name the file.
+pub fn open_image(path: &Path) -> Result<image::DynamicImage> {
     let bad = |reason: String| DataError::Decode { path: path.to_path_buf(), reason };
     let img = image::ImageReader::open(path)
         .map_err(|e| bad(e.to_string()))?
@@ -147,6 +153,12 @@ pub fn decode(path: &Path, channels: u32) -> Result<Image> {
     if w == 0 || h == 0 {
         return Err(bad(format!("empty image ({w}x{h})")));
     }
+    Ok(img)
+}
+
+/// A decoded image as CHW pixels with `channels` 1 (BT.601 grey) or 3 (RGB).
+pub fn to_chw(img: &image::DynamicImage, channels: u32) -> Result<Image> {
+    let (w, h) = (img.width(), img.height());
     let plane = w as usize * h as usize;
     let pixels = match channels {
         1 if img.color().has_color() => img.to_rgb8().pixels().map(|p| luma601(p[0], p[1], p[2])).collect(),

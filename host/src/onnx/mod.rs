@@ -1,44 +1,42 @@
 //! `host export-onnx`: the float network as a standard ONNX graph (Conv with
 //! groups, LRN, MaxPool, Flatten, Gemm, Relu; dropout is an identity at
 //! inference and is left out), so tract and any other ONNX runtime can check
-//! the host's numbers. Written with tract's protobuf types; no Python.
+//! the host's numbers. Written with our own prost types for ONNX's schema; no Python, no tract.
 //!
 //! The graph takes the normalized input `(pixel - mean) / std` (the values
 //! are in the model's metadata) as `input`, N x C x H x W, and returns
 //! `logits`, N x classes.
 
-use crate::error::{write_atomic, HostError, Result};
+use crate::error::{write_atomic, Result};
 use prost::Message;
+use proto::{
+    attribute_type, data_type, AttributeProto, Dimension, DimensionValue, GraphProto, ModelProto, NodeProto,
+    OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TensorType, TypeProto, TypeValue,
+    ValueInfoProto,
+};
 use shared::float::FloatModel;
 use shared::spec::{Layer, LayerInfo};
 use std::path::Path;
-use tract_onnx::pb::attribute_proto::AttributeType;
-use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::tensor_shape_proto::{dimension, Dimension};
-use tract_onnx::pb::type_proto::{self, Tensor as TensorType};
-use tract_onnx::pb::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
-};
+
+pub mod proto;
+#[cfg(feature = "tract")]
+mod tract_runner;
+#[cfg(feature = "tract")]
+pub use tract_runner::TractRunner;
 
 /// Opset 13: every operator used here has its current form there.
 pub const OPSET: i64 = 13;
 
 fn ints(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: values.to_vec(),
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), r#type: attribute_type::INTS, ints: values.to_vec(), ..Default::default() }
 }
 
 fn int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i: value, ..Default::default() }
+    AttributeProto { name: name.into(), r#type: attribute_type::INT, i: value, ..Default::default() }
 }
 
 fn float(name: &str, value: f32) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Float as i32, f: value, ..Default::default() }
+    AttributeProto { name: name.into(), r#type: attribute_type::FLOAT, f: value, ..Default::default() }
 }
 
 fn node(op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
@@ -48,7 +46,6 @@ fn node(op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<Attr
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: vec![output.into()],
         attribute,
-        ..Default::default()
     }
 }
 
@@ -56,9 +53,8 @@ fn initializer(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
     TensorProto {
         name: name.into(),
         dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Float as i32,
+        data_type: data_type::FLOAT,
         raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..Default::default()
     }
 }
 
@@ -67,22 +63,19 @@ fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
         .iter()
         .map(|d| Dimension {
             value: Some(match d {
-                Some(n) => dimension::Value::DimValue(*n as i64),
-                None => dimension::Value::DimParam("batch".into()),
+                Some(n) => DimensionValue::DimValue(*n as i64),
+                None => DimensionValue::DimParam("batch".into()),
             }),
-            ..Default::default()
         })
         .collect();
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(TensorType {
-                elem_type: DataType::Float as i32,
+            value: Some(TypeValue::TensorType(TensorType {
+                elem_type: data_type::FLOAT,
                 shape: Some(TensorShapeProto { dim }),
             })),
-            ..Default::default()
         }),
-        ..Default::default()
     }
 }
 
@@ -178,53 +171,10 @@ pub fn to_onnx(model: &FloatModel) -> ModelProto {
             initializer: inits,
             input: vec![value_info("input", &[None, Some(c), Some(input.h as usize), Some(input.w as usize)])],
             output: vec![value_info("logits", &[None, Some(spec.classes() as usize)])],
-            ..Default::default()
         }),
-        ..Default::default()
     }
 }
 
 pub fn export(model: &FloatModel, out: &Path) -> Result<()> {
     write_atomic(out, &to_onnx(model).encode_to_vec())
-}
-
-/// The exported graph loaded in tract with a fixed batch size.
-pub struct TractRunner {
-    plan: std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>,
-    batch: usize,
-    image: (usize, usize, usize),
-    classes: usize,
-}
-
-impl TractRunner {
-    pub fn load(path: &Path, spec: &shared::ModelSpec, batch: usize) -> Result<TractRunner> {
-        use tract_onnx::prelude::*;
-        let err = |e: TractError| HostError::Usage(format!("{}: tract: {e:#}", path.display()));
-        let image = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-        let plan = tract_onnx::onnx()
-            .model_for_path(path)
-            .and_then(|m| m.with_input_fact(0, f32::fact([batch, image.0, image.1, image.2]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(err)?;
-        Ok(TractRunner { plan, batch, image, classes: spec.classes() as usize })
-    }
-
-    /// Logits for up to `batch` normalized images (N x C x H x W, flat).
-    pub fn logits(&self, data: &[f32]) -> Result<Vec<f32>> {
-        use tract_onnx::prelude::*;
-        let (c, h, w) = self.image;
-        let n = data.len() / (c * h * w);
-        if n == 0 || n > self.batch || data.len() != n * c * h * w {
-            return Err(HostError::Usage(format!("tract: {} values is not 1..={} images", data.len(), self.batch)));
-        }
-        let mut padded = data.to_vec();
-        padded.resize(self.batch * c * h * w, 0.0);
-        let input = tract_ndarray::Array4::from_shape_vec((self.batch, c, h, w), padded)
-            .map_err(|e| HostError::Usage(format!("tract input: {e}")))?;
-        let out =
-            self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| HostError::Usage(format!("tract: {e:#}")))?;
-        let logits = out[0].to_plain_array_view::<f32>().map_err(|e| HostError::Usage(format!("tract: {e:#}")))?;
-        Ok(logits.iter().copied().take(n * self.classes).collect())
-    }
 }

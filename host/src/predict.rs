@@ -1,0 +1,191 @@
+//! `host predict`: top-5 classes with names and scores for image files, from
+//! a float checkpoint or an int8 model, preprocessed as evaluation does.
+
+use crate::data::image_folder::{open_image, to_chw};
+use crate::error::{HostError, Result};
+use crate::labels;
+use crate::train::checkpoint::Checkpoint;
+use crate::train::preprocess::eval_pixels;
+use clap::{ArgGroup, Args, ValueEnum};
+use shared::format::AlignedBytes;
+use shared::spec::Shape;
+use shared::{Engine, Model};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Resize {
+    /// `stretch` for square images, `crop` otherwise.
+    Auto,
+    /// The whole image resized to the input (Fashion-MNIST and CIFAR-10 evaluation).
+    Stretch,
+    /// Shorter side scaled, then the centre cut out (evaluation of photo folders).
+    Crop,
+}
+
+#[derive(Clone, Debug, Args)]
+#[command(group(ArgGroup::new("network").required(true).args(["checkpoint", "model"])))]
+pub struct PredictArgs {
+    /// Image files (any format the `image` crate decodes: PNG, JPEG, ...).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// A float training checkpoint.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// An int8 model file (what the board runs).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Class names, one per line (default: the checkpoint's, the labels file
+    /// written beside the int8 model, or the built-in table for the class count).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Resize::Auto)]
+    pub resize: Resize,
+    /// Convert colour images for a grey network, and grey ones for a colour network.
+    #[arg(long)]
+    pub convert: bool,
+}
+
+/// The network that scores images: float (dfdx) or int8 (the board's code).
+enum Network {
+    Float(Box<Checkpoint>),
+    Int8 { bytes: AlignedBytes, path: PathBuf },
+}
+
+/// One ranked class with its softmax probability.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ranked {
+    pub class: usize,
+    pub probability: f32,
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.iter().map(|e| e / sum).collect()
+}
+
+/// Network-size pixels for one file, refusing a colour mismatch unless
+/// `convert` (a silent conversion would hide that the wrong model was picked).
+pub fn load_image(path: &Path, input: Shape, resize: Resize, convert: bool) -> Result<Vec<u8>> {
+    let img = open_image(path)?;
+    let colour = img.color().has_color();
+    if !convert && colour != (input.c == 3) {
+        let (have, want) = if colour { ("colour", "grey (1 channel)") } else { ("grey", "colour (3 channels)") };
+        return Err(HostError::Usage(format!(
+            "{}: a {have} image, but the network takes {want} input; pass --convert to convert it",
+            path.display()
+        )));
+    }
+    let chw = to_chw(&img, input.c)?;
+    let stretch = match resize {
+        Resize::Auto => chw.shape.h == chw.shape.w,
+        Resize::Stretch => true,
+        Resize::Crop => false,
+    };
+    Ok(eval_pixels(&chw, input, stretch))
+}
+
+impl Network {
+    fn open(args: &PredictArgs) -> Result<Network> {
+        match (&args.checkpoint, &args.model) {
+            (Some(ckpt), _) => Ok(Network::Float(Box::new(Checkpoint::load(ckpt)?))),
+            (None, Some(path)) => Ok(Network::Int8 { bytes: crate::run::load_model(path)?.0, path: path.clone() }),
+            (None, None) => Err(HostError::Usage("pass --checkpoint or --model".into())),
+        }
+    }
+
+    fn int8<'b>(bytes: &'b AlignedBytes, path: &Path) -> Result<Model<'b>> {
+        Model::parse(bytes).map_err(|source| HostError::Model { path: path.to_path_buf(), source })
+    }
+
+    fn input_and_classes(&self) -> Result<(Shape, usize)> {
+        let spec = match self {
+            Network::Float(ckpt) => ckpt.model.spec.clone(),
+            Network::Int8 { bytes, path } => Self::int8(bytes, path)?.spec().clone(),
+        };
+        Ok((spec.input, spec.classes() as usize))
+    }
+
+    fn names(&self, file: Option<&Path>, classes: usize, channels: u32) -> Result<Vec<String>> {
+        if let Some(file) = file {
+            return labels::read(file, classes).map(|n| labels::readable(&n));
+        }
+        match self {
+            Network::Float(ckpt) if ckpt.classes.len() == classes => Ok(labels::readable(&ckpt.classes)),
+            Network::Int8 { path, .. } if labels::sidecar_path(path).exists() => {
+                labels::read(&labels::sidecar_path(path), classes).map(|n| labels::readable(&n))
+            }
+            _ => Ok(labels::builtin(classes, channels)),
+        }
+    }
+
+    /// Logits as floats: the float network's, or the int8 ones dequantized.
+    fn logits(&self, images: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
+        match self {
+            Network::Float(ckpt) => crate::train::command::float_logits(ckpt, images),
+            Network::Int8 { bytes, path } => {
+                let model = Self::int8(bytes, path)?;
+                let engine = Engine::new(&model).map_err(|e| HostError::Usage(e.to_string()))?;
+                let out = model
+                    .meta()
+                    .layers
+                    .last()
+                    .map(|l| l.output())
+                    .ok_or_else(|| HostError::Usage(format!("{}: the model has no layers", path.display())))?;
+                let mut buf = vec![0u8; engine.buffer_len()];
+                images
+                    .iter()
+                    .map(|img| {
+                        engine.run(img, &mut buf).map_err(|e| HostError::Usage(e.to_string()))?;
+                        Ok(engine
+                            .logits(&buf)
+                            .iter()
+                            .map(|&q| (q as i32 - out.zero_point) as f32 * out.scale)
+                            .collect())
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The five most likely classes, ties to the lower index (as the board ranks).
+pub fn rank(logits: &[f32]) -> Vec<Ranked> {
+    let p = softmax(logits);
+    crate::train::trainer::top5(logits).into_iter().map(|class| Ranked { class, probability: p[class] }).collect()
+}
+
+pub fn run(args: &PredictArgs) -> Result<()> {
+    let network = Network::open(args)?;
+    let (input, classes) = network.input_and_classes()?;
+    let names = network.names(args.labels.as_deref(), classes, input.c)?;
+    let images =
+        args.images.iter().map(|p| load_image(p, input, args.resize, args.convert)).collect::<Result<Vec<_>>>()?;
+    let engine = match network {
+        Network::Float(_) => "float",
+        Network::Int8 { .. } => "int8",
+    };
+    for (path, logits) in args.images.iter().zip(network.logits(&images)?) {
+        println!("{} ({engine})", path.display());
+        for (k, r) in rank(&logits).iter().enumerate() {
+            println!("  {}. {:<24} {:6.2}%", k + 1, names[r.class], 100.0 * r.probability);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_by_logit_with_probabilities_that_sum_to_one() {
+        let logits = [0.5, 3.0, -1.0, 3.0, 2.0, 0.0, 1.0];
+        let r = rank(&logits);
+        assert_eq!(r.iter().map(|r| r.class).collect::<Vec<_>>(), [1, 3, 4, 6, 0]);
+        assert!((r[0].probability - r[1].probability).abs() < 1e-7);
+        let total: f32 = softmax(&logits).iter().sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+}

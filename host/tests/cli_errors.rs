@@ -1,0 +1,154 @@
+//! Bad input at the command line: each case ends in one `error:` line on
+//! stderr and exit status 1, never a panic (status 101) or a backtrace. The
+//! good cases beside them show the same files work once the fault is removed.
+
+use host::train::recipe::{Hyper, RecipeKind};
+use host::train::trainer::fresh;
+use shared::quantize::{quantize, Calibration, RangeMethod};
+use shared::spec::{AlexNetConfig, Normalize, Shape};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("alexnet-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn host(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host")).args(args).output().expect("run host")
+}
+
+fn p(s: &str) -> &Path {
+    Path::new(s)
+}
+
+/// Exit status 1 and exactly one stderr line, `error: ...` containing `needle`.
+fn assert_one_error_line(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "{:?} does not mention {needle:?}", lines[0]);
+}
+
+/// A tiny grey Fashion-MNIST-shaped network: its checkpoint and int8 model.
+fn tiny_network(dir: &Scratch) -> (PathBuf, PathBuf) {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
+        .with_normalize(Normalize::FASHION_MNIST)
+        .with_width(0.0625)
+        .build()
+        .unwrap();
+    let classes = host::labels::builtin(10, 1);
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), classes);
+    let ckpt_path = dir.path("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+    let images: Vec<Vec<u8>> =
+        (0..4u32).map(|i| (0..28 * 28).map(|p| ((p * 7 + i * 31) % 256) as u8).collect()).collect();
+    let cal = Calibration::collect(&ckpt.model, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
+    let model_path = dir.path("model.axq");
+    std::fs::write(&model_path, quantize(&ckpt.model, &cal).unwrap()).unwrap();
+    (ckpt_path, model_path)
+}
+
+fn write_grey_png(path: &Path) {
+    image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * 9 + y * 5) % 256) as u8])).save(path).unwrap();
+}
+
+fn write_rgb_png(path: &Path) {
+    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])).save(path).unwrap();
+}
+
+#[test]
+fn predict_prints_five_named_classes_from_either_network() {
+    let dir = Scratch::new("predict");
+    let (ckpt, model) = tiny_network(&dir);
+    let img = dir.path("shoe.png");
+    write_grey_png(&img);
+    for (flag, path, engine) in [("--checkpoint", &ckpt, "float"), ("--model", &model, "int8")] {
+        let out = host(&[p("predict"), p(flag), path, &img]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert!(lines[0].ends_with(&format!("shoe.png ({engine})")), "{stdout}");
+        assert_eq!(lines.len(), 6, "{stdout}");
+        let names = host::labels::builtin(10, 1);
+        for (k, line) in lines[1..].iter().enumerate() {
+            assert!(line.trim_start().starts_with(&format!("{}. ", k + 1)), "{line}");
+            assert!(names.iter().any(|n| line.contains(n.as_str())), "{line}");
+            assert!(line.trim_end().ends_with('%'), "{line}");
+        }
+    }
+}
+
+#[test]
+fn model_file_from_a_newer_format_version_is_refused() {
+    let dir = Scratch::new("version");
+    let (_, model) = tiny_network(&dir);
+    let mut bytes = std::fs::read(&model).unwrap();
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    bytes[8..10].copy_from_slice(&(version + 1).to_le_bytes());
+    let newer = dir.path("newer.axq");
+    std::fs::write(&newer, bytes).unwrap();
+    assert_one_error_line(&host(&[p("info"), &newer]), "version");
+    let img = dir.path("x.png");
+    write_grey_png(&img);
+    assert_one_error_line(&host(&[p("predict"), p("--model"), &newer, &img]), "version");
+}
+
+#[test]
+fn truncated_checkpoint_is_refused() {
+    let dir = Scratch::new("truncated");
+    let (ckpt, _) = tiny_network(&dir);
+    let bytes = std::fs::read(&ckpt).unwrap();
+    let cut = dir.path("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let img = dir.path("x.png");
+    write_grey_png(&img);
+    assert_one_error_line(&host(&[p("predict"), p("--checkpoint"), &cut, &img]), "cut.safetensors");
+    assert_one_error_line(
+        &host(&[p("export-onnx"), p("--checkpoint"), &cut, p("--out"), &dir.path("x.onnx")]),
+        "cut.safetensors",
+    );
+    assert_one_error_line(
+        &host(&[p("quantize"), p("--checkpoint"), &cut, p("--out"), &dir.path("x.axq")]),
+        "cut.safetensors",
+    );
+}
+
+#[test]
+fn undecodable_image_is_named() {
+    let dir = Scratch::new("undecodable");
+    let (_, model) = tiny_network(&dir);
+    let bad = dir.path("broken.jpg");
+    std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    assert_one_error_line(&host(&[p("predict"), p("--model"), &model, &bad]), "broken.jpg: cannot decode image");
+    let missing = dir.path("missing.png");
+    assert_one_error_line(&host(&[p("predict"), p("--model"), &model, &missing]), "missing.png");
+}
+
+#[test]
+fn colour_image_for_a_grey_network_needs_convert() {
+    let dir = Scratch::new("channels");
+    let (_, model) = tiny_network(&dir);
+    let rgb = dir.path("photo.png");
+    write_rgb_png(&rgb);
+    assert_one_error_line(&host(&[p("predict"), p("--model"), &model, &rgb]), "--convert");
+    let out = host(&[p("predict"), p("--model"), &model, p("--convert"), &rgb]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
