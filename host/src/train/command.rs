@@ -52,6 +52,9 @@ pub struct TrainArgs {
     pub weight_decay: Option<f32>,
     #[arg(long)]
     pub label_smoothing: Option<f32>,
+    /// Dropout probability on FC6/FC7 in training.
+    #[arg(long)]
+    pub dropout: Option<f32>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Turn off random horizontal flips.
@@ -92,6 +95,7 @@ impl TrainArgs {
         h.momentum = self.momentum.unwrap_or(h.momentum);
         h.weight_decay = self.weight_decay.unwrap_or(h.weight_decay);
         h.label_smoothing = self.label_smoothing.unwrap_or(h.label_smoothing);
+        h.dropout = self.dropout.unwrap_or(h.dropout);
         h.seed = self.seed.unwrap_or(h.seed);
         h
     }
@@ -115,6 +119,9 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         None => {
             let spec = args.arch.spec()?;
             let hyper = args.hyper();
+            if !(0.0..1.0).contains(&hyper.dropout) {
+                return Err(HostError::Usage(format!("--dropout must be in [0, 1), got {}", hyper.dropout)));
+            }
             let classes: Vec<String> = (0..spec.classes()).map(|c| c.to_string()).collect();
             (args.out.clone(), fresh(&spec, hyper, classes))
         }

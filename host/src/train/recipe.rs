@@ -37,8 +37,15 @@ pub struct Hyper {
     pub momentum: f32,
     pub weight_decay: f32,
     pub label_smoothing: f32,
+    /// Probability of dropping an FC6/FC7 output in training (the paper: 0.5).
+    #[serde(default = "paper_dropout")]
+    pub dropout: f32,
     pub schedule: Schedule,
     pub seed: u64,
+}
+
+fn paper_dropout() -> f32 {
+    0.5
 }
 
 impl Hyper {
@@ -52,6 +59,7 @@ impl Hyper {
                 momentum: 0.9,
                 weight_decay: 5e-4,
                 label_smoothing: 0.0,
+                dropout: 0.5,
                 schedule: Schedule::Plateau { factor: 10.0, patience: 1 },
                 seed: 1,
             },
@@ -63,6 +71,7 @@ impl Hyper {
                 momentum: 0.9,
                 weight_decay: 5e-4,
                 label_smoothing: 0.1,
+                dropout: 0.5,
                 schedule: Schedule::WarmupCosine { warmup: 100, total: 0 },
                 seed: 1,
             },

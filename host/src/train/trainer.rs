@@ -110,6 +110,18 @@ fn targets<D: TrainDevice>(dev: &D, labels: &[u32], classes: usize, smoothing: f
 }
 
 /// Indices of the five largest logits, best first.
+/// Inverted-dropout multipliers: 0 with probability `p`, else 1/(1-p), so
+/// inference needs no rescaling.
+pub fn dropout_mask(rng: &mut SplitMix64, n: usize, p: f32) -> Vec<f32> {
+    if p <= 0.0 {
+        return vec![1.0; n];
+    }
+    // Compare 24 random bits with p * 2^24: exact for p = 0.5 and cheap.
+    let threshold = (p as f64 * (1u64 << 24) as f64) as u64;
+    let keep = 1.0 / (1.0 - p);
+    (0..n).map(|_| if rng.next_u64() >> 40 < threshold { 0.0 } else { keep }).collect()
+}
+
 pub fn top5(logits: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..logits.len()).collect();
     idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
@@ -325,8 +337,7 @@ pub fn train<D: TrainDevice>(
             let lr = hyper.lr_at(state.step, state.plateau_drops);
             let x = to_tensor(dev, spec, &b.images);
             let mut rng = stream(hyper.seed, DROPOUT, state.step);
-            let mut dropout =
-                |n: usize| -> Vec<f32> { (0..n).map(|_| if rng.next_u64() >> 63 == 1 { 2.0 } else { 0.0 }).collect() };
+            let mut dropout = |n: usize| dropout_mask(&mut rng, n, hyper.dropout);
             let logits = net.forward(x.leaky_traced(), Some(TrainMode { dropout: &mut dropout }));
             let values = logits.retaped::<NoneTape>().as_vec();
             let loss = cross_entropy_with_logits_loss(logits, targets(dev, &b.labels, classes, hyper.label_smoothing));
