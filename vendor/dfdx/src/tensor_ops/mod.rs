@@ -288,4 +288,4 @@ mod convtrans2d;
 pub use convtrans2d::TryConvTrans2D;
 
 mod pool2d;
-pub use pool2d::{Pool2DKernel, Pool2DKind, Pool2DOp, TryPool2D};
+pub use pool2d::{use_released_cpu_pool2d, Pool2DKernel, Pool2DKind, Pool2DOp, TryPool2D};

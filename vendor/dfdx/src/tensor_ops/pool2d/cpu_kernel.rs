@@ -2,6 +2,8 @@ use crate::{shapes::*, tensor::*};
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use num_traits::{Float, FromPrimitive};
 
 fn make_4d<S: Shape>(strides: S::Concrete) -> [usize; 4] {
@@ -58,6 +60,75 @@ impl super::Pool2DKind {
     }
 }
 
+static USE_RELEASED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Selects dfdx 0.13.0's released single-threaded CPU pooling (`true`) or
+/// the plane-parallel one (`false`, the default), process-wide: for tests and
+/// benchmarks that compare the two.
+pub fn use_released_cpu_pool2d(released: bool) {
+    USE_RELEASED.store(released, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn released() -> bool {
+    USE_RELEASED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Both tensors dense NCHW (or CHW), so each (image, channel) plane is one
+/// contiguous slice and planes can go to different threads.
+fn contiguous(op: &super::Pool2DOp, istr: [usize; 4], ostr: [usize; 4]) -> bool {
+    let (ip, op_) = (op.h_in * op.w_in, op.h_out * op.w_out);
+    let batch_ok = op.batch == 1 || (istr[0] == op.chan * ip && ostr[0] == op.chan * op_);
+    batch_ok && istr[1..] == [ip, op.w_in, 1] && ostr[1..] == [op_, op.w_out, 1]
+}
+
+/// Input coordinate of output `o` and kernel tap `k`, if inside the input.
+fn tap(op: &super::Pool2DOp, o: usize, k: usize, len: usize) -> Option<usize> {
+    (o * op.stride + op.dilation * k).checked_sub(op.padding).filter(|&v| v < len)
+}
+
+/// One plane of the released forward, same visiting order (same result).
+fn forward_plane<E: Float + FromPrimitive + Dtype>(op: &super::Pool2DOp, inp: &[E], out: &mut [E]) {
+    for oh in 0..op.h_out {
+        for ow in 0..op.w_out {
+            let mut tmp = op.kind.init();
+            for k1 in 0..op.kernel {
+                let Some(y) = tap(op, oh, k1, op.h_in) else { continue };
+                for k2 in 0..op.kernel {
+                    if let Some(x) = tap(op, ow, k2, op.w_in) {
+                        tmp = op.kind.accum(&tmp, &inp[y * op.w_in + x]);
+                    }
+                }
+            }
+            out[oh * op.w_out + ow] = op.kind.normalize(tmp, op.kernel * op.kernel);
+        }
+    }
+}
+
+/// One plane of the released backward, same accumulation order.
+fn backward_plane<E: Float + FromPrimitive + Dtype>(
+    op: &super::Pool2DOp,
+    inp: &[E],
+    grad_inp: &mut [E],
+    out: &[E],
+    grad_out: &[E],
+) {
+    for oh in 0..op.h_out {
+        for ow in 0..op.w_out {
+            let go = op.kind.normalize(grad_out[oh * op.w_out + ow], op.kernel * op.kernel);
+            let vo = out[oh * op.w_out + ow];
+            for k1 in 0..op.kernel {
+                let Some(y) = tap(op, oh, k1, op.h_in) else { continue };
+                for k2 in 0..op.kernel {
+                    if let Some(x) = tap(op, ow, k2, op.w_in) {
+                        let i = y * op.w_in + x;
+                        grad_inp[i] += op.kind.filter(go, inp[i], vo);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<E: Float + Dtype> super::Pool2DKernel<E> for Cpu {
     fn alloc<S: Shape>(&self, s: S) -> Result<Tensor<S, E, Self>, Self::Err> {
         self.try_zeros_like(&s)
@@ -70,6 +141,15 @@ impl<E: Float + Dtype> super::Pool2DKernel<E> for Cpu {
     ) -> Result<(), Self::Err> {
         let istr = make_4d::<I>(inp.strides);
         let ostr = make_4d::<O>(out.strides);
+        if !released() && contiguous(&op, istr, ostr) {
+            let (ip, op_) = (op.h_in * op.w_in, op.h_out * op.w_out);
+            let buf = inp.data.as_ref();
+            Arc::make_mut(&mut out.data)
+                .par_chunks_mut(op_)
+                .zip(buf.par_chunks(ip))
+                .for_each(|(o, i)| forward_plane(&op, i, o));
+            return Ok(());
+        }
 
         let buf = inp.data.as_ref();
         let out_buf = Arc::make_mut(&mut out.data);
@@ -112,6 +192,15 @@ impl<E: Float + Dtype> super::Pool2DKernel<E> for Cpu {
 
         let inp_buf = inp.data.as_ref();
         let out_buf = out.data.as_ref();
+        if !released() && contiguous(&op, istr, ostr) {
+            let (ip, op_) = (op.h_in * op.w_in, op.h_out * op.w_out);
+            grad_inp
+                .par_chunks_mut(ip)
+                .zip(inp_buf.par_chunks(ip))
+                .zip(out_buf.par_chunks(op_).zip(grad_out.par_chunks(op_)))
+                .for_each(|((gi, i), (o, go))| backward_plane(&op, i, gi, o, go));
+            return Ok(());
+        }
 
         for b in 0..op.batch {
             for c in 0..op.chan {

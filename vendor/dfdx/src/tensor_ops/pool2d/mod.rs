@@ -1,4 +1,5 @@
 mod cpu_kernel;
+pub use cpu_kernel::use_released_cpu_pool2d;
 
 #[cfg(feature = "cuda")]
 mod cuda_kernel;
