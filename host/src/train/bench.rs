@@ -3,12 +3,13 @@
 //! throughput as the yardstick for "percent of peak" and the peak RSS.
 
 use super::lrn::use_composed_lrn;
-use super::model::{AlexNet, TrainMode};
+use super::model::{AlexNet, TrainDevice};
 use super::optim::Sgd;
-use super::recipe::{init, RecipeKind};
+use super::recipe::{init, Hyper, RecipeKind};
+use super::step::{unsplit, StepInput};
 use crate::error::Result;
 use dfdx::prelude::*;
-use dfdx::tensor_ops::use_released_cpu_conv2d;
+use dfdx::tensor_ops::{use_released_cpu_conv2d, use_released_cpu_pool2d};
 use shared::float::SplitMix64;
 use shared::spec::ModelSpec;
 use std::time::Instant;
@@ -25,38 +26,37 @@ fn flops_per_image(spec: &ModelSpec) -> f64 {
     3.0 * 2.0 * spec.macs() as f64
 }
 
-/// Seconds per training step (forward, loss, backward, SGD) on random data.
-fn time_steps(spec: &ModelSpec, batch: usize, steps: usize) -> f64 {
+/// Seconds per training step (forward, loss, backward, SGD) on random data:
+/// the trainer's step (`fast`), or one unsplit pass (dfdx as released).
+fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> f64 {
     let dev = Cpu::default();
     let mut net = AlexNet::from_float(&init(spec, RecipeKind::Fast, 1), &dev);
     let mut sgd = Sgd::new(&net, 0.9, 5e-4);
     let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-    let classes = spec.classes() as usize;
     let mut rng = SplitMix64::new(7);
-    let x: Vec<f32> = (0..batch * c * h * w).map(|_| rng.next_normal() as f32).collect();
-    let x = dev.tensor_from_vec(x, (batch, c, h, w));
-    let mut targets = vec![0f32; batch * classes];
-    (0..batch).for_each(|i| targets[i * classes + i % classes] = 1.0);
-    let targets = dev.tensor_from_vec(targets, (batch, classes));
-    let mut step = || {
-        let mut dropout = |n: usize| (0..n).map(|_| if rng.next_u64() >> 63 == 1 { 2.0 } else { 0.0 }).collect();
-        let logits = net.forward(x.clone().leaky_traced(), Some(TrainMode { dropout: &mut dropout }));
-        let grads = cross_entropy_with_logits_loss(logits, targets.clone()).backward();
-        sgd.step(&mut net, &grads, 0.01);
+    let data: Vec<f32> = (0..batch * c * h * w).map(|_| rng.next_normal() as f32).collect();
+    let labels: Vec<u32> = (0..batch).map(|i| (i % spec.classes() as usize) as u32).collect();
+    let hyper = Hyper::defaults(RecipeKind::Fast);
+    let mut step = |k: u64| {
+        let input = StepInput { spec, data: &data, labels: &labels, hyper: &hyper, step: k };
+        let out = if fast { Cpu::step_gradients(&net, &dev, &input) } else { unsplit(&net, &dev, &input) };
+        sgd.step(&mut net, &out.grads, 0.01);
     };
-    step(); // allocations and caches
+    step(0); // allocations and caches
     let start = Instant::now();
-    for _ in 0..steps {
-        step();
+    for k in 0..steps {
+        step(k as u64 + 1);
     }
     start.elapsed().as_secs_f64() / steps as f64
 }
 
 pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> StepRate {
     use_released_cpu_conv2d(released);
+    use_released_cpu_pool2d(released);
     use_composed_lrn(released);
-    let secs = time_steps(spec, batch, steps);
+    let secs = time_steps(spec, batch, steps, !released);
     use_released_cpu_conv2d(false);
+    use_released_cpu_pool2d(false);
     use_composed_lrn(false);
     let images_per_sec = batch as f64 / secs;
     StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9 }

@@ -10,4 +10,5 @@ pub mod optim;
 pub mod plot;
 pub mod preprocess;
 pub mod recipe;
+pub mod step;
 pub mod trainer;

@@ -5,6 +5,7 @@
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
 use super::lrn::{composed_lrn_on_cpu, lrn_composed, lrn_fused_cpu};
+use super::step::{StepInput, StepOutput};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryConv2D, TryPool2D};
 use shared::float::{FloatModel, LayerParams};
@@ -17,6 +18,14 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
     fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
         lrn_composed(x, spec)
     }
+
+    /// Logits, loss and gradients of one training batch.
+    fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self>
+    where
+        Self: Sized,
+    {
+        super::step::unsplit(net, dev, input)
+    }
 }
 
 impl TrainDevice for Cpu {
@@ -26,6 +35,10 @@ impl TrainDevice for Cpu {
         } else {
             lrn_fused_cpu(x, spec)
         }
+    }
+
+    fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self> {
+        super::step::sharded_cpu(net, dev, input)
     }
 }
 

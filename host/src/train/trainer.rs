@@ -9,10 +9,11 @@
 
 use super::checkpoint::{Checkpoint, Progress as TrainProgress};
 use super::metrics::{EpochRow, MetricsLog};
-use super::model::{AlexNet, Params, TrainDevice, TrainMode};
+use super::model::{AlexNet, Params, TrainDevice};
 use super::optim::Sgd;
 use super::preprocess::{eval_pixels, normalize_batch, train_pixels, Augment};
 use super::recipe::{Hyper, Schedule};
+use super::step::{StepInput, StepOutput};
 use crate::data::{loader::Loader, Dataset, Image};
 use crate::error::{HostError, Result};
 use crate::progress::Progress;
@@ -78,7 +79,7 @@ pub fn stream(seed: u64, purpose: u64, index: u64) -> SplitMix64 {
 
 const SHUFFLE: u64 = 1;
 const AUGMENT: u64 = 2;
-const DROPOUT: u64 = 3;
+pub(crate) const DROPOUT: u64 = 3;
 
 /// Epoch `epoch`'s visiting order of `len` images (Fisher-Yates).
 pub fn epoch_order(seed: u64, epoch: u32, len: usize) -> Vec<usize> {
@@ -109,7 +110,6 @@ fn targets<D: TrainDevice>(dev: &D, labels: &[u32], classes: usize, smoothing: f
     dev.tensor_from_vec(t, (labels.len(), classes))
 }
 
-/// Indices of the five largest logits, best first.
 /// Inverted-dropout multipliers: 0 with probability `p`, else 1/(1-p), so
 /// inference needs no rescaling.
 pub fn dropout_mask(rng: &mut SplitMix64, n: usize, p: f32) -> Vec<f32> {
@@ -122,6 +122,7 @@ pub fn dropout_mask(rng: &mut SplitMix64, n: usize, p: f32) -> Vec<f32> {
     (0..n).map(|_| if rng.next_u64() >> 40 < threshold { 0.0 } else { keep }).collect()
 }
 
+/// Indices of the five largest logits, best first.
 pub fn top5(logits: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..logits.len()).collect();
     idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
@@ -335,13 +336,9 @@ pub fn train<D: TrainDevice>(
                 continue;
             }
             let lr = hyper.lr_at(state.step, state.plateau_drops);
-            let x = to_tensor(dev, spec, &b.images);
-            let mut rng = stream(hyper.seed, DROPOUT, state.step);
-            let mut dropout = |n: usize| dropout_mask(&mut rng, n, hyper.dropout);
-            let logits = net.forward(x.leaky_traced(), Some(TrainMode { dropout: &mut dropout }));
-            let values = logits.retaped::<NoneTape>().as_vec();
-            let loss = cross_entropy_with_logits_loss(logits, targets(dev, &b.labels, classes, hyper.label_smoothing));
-            let loss_value = loss.retaped::<NoneTape>().as_vec()[0];
+            let data = normalize_batch(spec, b.images.iter().map(|img| img.pixels.as_slice()));
+            let step_input = StepInput { spec, data: &data, labels: &b.labels, hyper: &hyper, step: state.step };
+            let StepOutput { logits: values, loss: loss_value, grads } = D::step_gradients(&net, dev, &step_input);
             if !loss_value.is_finite() {
                 return Err(HostError::Diverged {
                     epoch: epoch + 1,
@@ -350,7 +347,6 @@ pub fn train<D: TrainDevice>(
                     checkpoint: checkpoint_path(&config.run_dir),
                 });
             }
-            let grads = loss.backward();
             sgd.step(&mut net, &grads, lr);
             state.step += 1;
             state.batch_in_epoch += 1;
