@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 (cd firmware && cargo clippy -- -D warnings)
 (cd firmware && cargo clippy --no-default-features --features rpi4 -- -D warnings)
 
+step "host without tract (what scripts/demo.sh builds)"
+cargo clippy -p host --no-default-features --all-targets -- -D warnings
+
 step "shared is no_std (bare-metal builds)"
 cargo build -p shared --target aarch64-unknown-none
 cargo build -p shared --target thumbv7em-none-eabihf
