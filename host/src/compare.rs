@@ -8,7 +8,7 @@ use crate::run::{RunReport, TestImage};
 use serde::Serialize;
 use shared::format::AlignedBytes;
 use shared::image::resize_bilinear;
-use shared::{Engine, Model};
+use shared::Model;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -79,8 +79,6 @@ pub fn compare(
             model.checksum()
         )));
     }
-    let engine = Engine::new(&model).map_err(|e| HostError::Usage(e.to_string()))?;
-    let mut buf = vec![0u8; engine.buffer_len()];
     let mut cmp = Comparison {
         images: report.images.len(),
         bit_exact: 0,
@@ -90,8 +88,8 @@ pub fn compare(
         device: Accuracy::default(),
         mean_cycles: 0.0,
     };
-    let mut progress = crate::progress::Progress::new("host", report.images.len() as u64);
-    for (k, rec) in report.images.iter().enumerate() {
+    let mut inputs = Vec::with_capacity(report.images.len());
+    for rec in &report.images {
         let image = &images[rec.index];
         if image.label != rec.label {
             return Err(HostError::Usage(format!(
@@ -99,8 +97,11 @@ pub fn compare(
                 rec.index
             )));
         }
-        let input = network_input(&model, image);
-        let host = engine.run(&input, &mut buf).map_err(|e| HostError::Usage(e.to_string()))?;
+        inputs.push(network_input(&model, image));
+    }
+    let host_top5 = crate::quantize_cmd::int8_predictions(&model, &inputs, "host int8")?;
+    for (k, (rec, host)) in report.images.iter().zip(&host_top5).enumerate() {
+        let image = &images[rec.index];
         let host_pairs: Vec<(u16, i8)> = host.iter().map(|p| (p.class, p.logit)).collect();
         if host_pairs == rec.top5 {
             cmp.bit_exact += 1;
@@ -113,9 +114,7 @@ pub fn compare(
             acc.add(image.label, &f[k]);
         }
         cmp.mean_cycles += rec.cycles as f64 / report.images.len().max(1) as f64;
-        progress.inc(1, "");
     }
-    progress.finish();
     Ok(cmp)
 }
 

@@ -11,6 +11,7 @@ use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::eval_pixels;
 use clap::Args;
 use shared::format::AlignedBytes;
+use shared::infer::Top5;
 use shared::quantize::{quantize, Calibration, RangeMethod};
 use shared::{Engine, Model};
 use std::path::PathBuf;
@@ -36,13 +37,14 @@ pub struct QuantizeArgs {
     pub limit: Option<usize>,
 }
 
-/// Top-5 classes from the int8 engine for each image, on all cores.
-pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Vec<usize>>> {
+/// The int8 engine's top-5 (classes and logits) for each network-size
+/// image, on all cores, in image order.
+pub fn int8_predictions(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Top5>> {
     let engine = Engine::new(model).map_err(|e| HostError::Usage(e.to_string()))?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(images.len().max(1));
     let chunk = images.len().div_ceil(threads).max(1);
     let progress = std::sync::Mutex::new(Progress::new(label, images.len() as u64));
-    let results: Vec<std::result::Result<Vec<Vec<usize>>, String>> = std::thread::scope(|s| {
+    let results: Vec<std::result::Result<Vec<Top5>, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = images
             .chunks(chunk)
             .map(|part| {
@@ -51,8 +53,7 @@ pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<V
                     let mut buf = vec![0u8; engine.buffer_len()];
                     let mut out = Vec::with_capacity(part.len());
                     for img in part {
-                        let top = engine.run(img, &mut buf).map_err(|e| e.to_string())?;
-                        out.push(top.iter().map(|p| p.class as usize).collect());
+                        out.push(engine.run(img, &mut buf).map_err(|e| e.to_string())?);
                         progress.lock().expect("progress lock").inc(1, "");
                     }
                     Ok(out)
@@ -67,6 +68,14 @@ pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<V
         all.extend(r.map_err(HostError::Usage)?);
     }
     Ok(all)
+}
+
+/// Top-5 classes from the int8 engine for each image, on all cores.
+pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Vec<usize>>> {
+    Ok(int8_predictions(model, images, label)?
+        .iter()
+        .map(|top| top.iter().map(|p| p.class as usize).collect())
+        .collect())
 }
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {
