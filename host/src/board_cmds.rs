@@ -5,12 +5,11 @@ use crate::board::qemu::QemuOptions;
 use crate::compare::{compare, table, write_outputs};
 use crate::data_args::DataArgs;
 use crate::error::{HostError, Result};
-use crate::run::{load_model, qemu_image_for, read_report, run_images, write_report, Connection, Target};
+use crate::run::{load_model, qemu_image_for, read_report, run_images_on_boards, write_report, Target, BOOT_TIMEOUT};
 use clap::Args;
 use shared::image::resize_bilinear;
 use shared::Model;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
@@ -37,6 +36,10 @@ pub struct RunArgs {
     /// Virtual board: count instructions (-icount), deterministic and slower.
     #[arg(long)]
     pub icount: bool,
+    /// Virtual boards to run at once, each on a share of the images
+    /// (default: one per core). A real board on a serial port is one board.
+    #[arg(long, conflicts_with = "serial")]
+    pub boards: Option<usize>,
 }
 
 pub fn default_report(model: &Path) -> PathBuf {
@@ -55,16 +58,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if images.is_empty() {
         return Err(HostError::Usage("no test images to send".into()));
     }
-    let mut conn = Connection::open(&target)?;
-    let report = run_images(&mut conn, checksum, &images, Duration::from_secs(60))?;
-    conn.close()?;
+    let boards = match target {
+        Target::Serial { .. } => 1,
+        Target::Qemu { .. } => {
+            args.boards.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+        }
+    };
+    let report = run_images_on_boards(&target, boards, checksum, &images, BOOT_TIMEOUT)?;
     let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
     write_report(&path, &report)?;
     let correct = report.images.iter().filter(|r| r.top5.first().is_some_and(|p| p.0 as u32 == r.label)).count();
     println!(
-        "{}: {} images in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent; report {}",
+        "{}: {} images on {boards} board{} in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent; report {}",
         report.board,
         report.images.len(),
+        if boards == 1 { "" } else { "s" },
         report.seconds,
         report.seconds / report.images.len() as f64,
         if skipped > 0 { format!(", {skipped} undecodable skipped") } else { String::new() },

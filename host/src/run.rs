@@ -10,9 +10,11 @@ use crate::error::{read_file, HostError, Result};
 use crate::progress::Progress;
 use serde::{Deserialize, Serialize};
 use shared::format::AlignedBytes;
+use shared::link::DeviceInfo;
 use shared::spec::Shape;
 use shared::Model;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// One image as sent to the board: native size, one byte per value, CHW.
@@ -44,6 +46,10 @@ pub struct RunReport {
     pub resends: u64,
 }
 
+/// How long a virtual board may take to boot and check its model (seconds
+/// for the paper model under QEMU).
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Where the board is.
 pub enum Target {
     /// Boot this image on QEMU.
@@ -65,14 +71,18 @@ pub struct Connection {
 
 impl Connection {
     pub fn open(target: &Target) -> Result<Connection> {
-        let (qemu, transport) = match target {
+        match target {
             Target::Qemu { image, options } => {
-                let (q, t) = Qemu::start(image, *options)?;
-                (Some(q), t)
+                let (qemu, transport) = Qemu::start(image, *options)?;
+                let mut client = Client::new(transport);
+                client.await_ready(BOOT_TIMEOUT)?;
+                Ok(Connection { client, qemu: Some(qemu) })
             }
-            Target::Serial { path, baud } => (None, crate::board::serial::open(path, *baud)?),
-        };
-        Ok(Connection { client: Client::new(transport), qemu })
+            // A real board may have booted long ago: nothing to wait for.
+            Target::Serial { path, baud } => {
+                Ok(Connection { client: Client::new(crate::board::serial::open(path, *baud)?), qemu: None })
+            }
+        }
     }
 
     /// Asks the board to stop; for QEMU, waits for it to exit.
@@ -85,13 +95,8 @@ impl Connection {
     }
 }
 
-/// Runs every image on the board, checking first that it holds `model`.
-pub fn run_images(
-    conn: &mut Connection,
-    model_checksum: u32,
-    images: &[TestImage],
-    boot_timeout: Duration,
-) -> Result<RunReport> {
+/// Checks that the board answers and holds the model with `model_checksum`.
+fn check_board(conn: &mut Connection, model_checksum: u32, boot_timeout: Duration) -> Result<DeviceInfo> {
     let info = conn.client.hello(boot_timeout)?;
     let on_board = info.model.map_err(BoardError::Device)?;
     if on_board.checksum != model_checksum {
@@ -100,32 +105,110 @@ pub fn run_images(
             on_board.checksum
         )));
     }
-    let start = Instant::now();
-    let mut progress = Progress::new("device", images.len() as u64);
+    Ok(info)
+}
+
+/// Progress shared by the boards of one run.
+struct RunProgress {
+    bar: Progress,
+    done: usize,
+    correct: usize,
+}
+
+impl RunProgress {
+    fn record(&mut self, top1_correct: bool) {
+        self.done += 1;
+        self.correct += top1_correct as usize;
+        let msg = format!("top-1 {:.1}%", 100.0 * self.correct as f64 / self.done as f64);
+        self.bar.inc(1, &msg);
+    }
+}
+
+/// Sends `images` (numbered from `first`) to one board.
+fn run_chunk(
+    conn: &mut Connection,
+    images: &[TestImage],
+    first: usize,
+    progress: &Mutex<RunProgress>,
+) -> Result<Vec<DeviceRecord>> {
     let mut records = Vec::with_capacity(images.len());
-    let mut correct = 0;
-    for (index, image) in images.iter().enumerate() {
+    for (k, image) in images.iter().enumerate() {
+        let index = first + k;
         let r = conn.client.infer(index as u32, &image.pixels, image.shape)?;
-        correct += r.top5.first().is_some_and(|p| p.class as u32 == image.label) as usize;
+        let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
         records.push(DeviceRecord {
             index,
             label: image.label,
             top5: r.top5.iter().map(|p| (p.class, p.logit)).collect(),
             cycles: r.cycles,
         });
-        progress.inc(1, &format!("top-1 {:.1}%", 100.0 * correct as f64 / records.len() as f64));
+        progress.lock().expect("progress lock").record(correct);
     }
-    progress.finish();
-    let LinkStats { frames_sent, resends, .. } = conn.client.stats;
-    Ok(RunReport {
+    Ok(records)
+}
+
+fn report(
+    info: &DeviceInfo,
+    model_checksum: u32,
+    images: Vec<DeviceRecord>,
+    start: Instant,
+    stats: LinkStats,
+) -> RunReport {
+    RunReport {
         board: format!("{:?}", info.board),
         firmware: format!("{}.{}.{}", info.firmware[0], info.firmware[1], info.firmware[2]),
         model_checksum,
-        images: records,
+        images,
         seconds: start.elapsed().as_secs_f64(),
-        frames_sent,
-        resends,
-    })
+        frames_sent: stats.frames_sent,
+        resends: stats.resends,
+    }
+}
+
+/// Runs the images on `boards` boards of `target` at once (virtual boards:
+/// one QEMU each), each taking a contiguous share, and merges their answers
+/// in image order. Every board is checked to hold the model and is shut
+/// down at the end, whatever happened on the others.
+pub fn run_images_on_boards(
+    target: &Target,
+    boards: usize,
+    model_checksum: u32,
+    images: &[TestImage],
+    boot_timeout: Duration,
+) -> Result<RunReport> {
+    let boards = boards.clamp(1, images.len().max(1));
+    let share = images.len().div_ceil(boards).max(1);
+    let start = Instant::now();
+    let progress = Mutex::new(RunProgress { bar: Progress::new("device", images.len() as u64), done: 0, correct: 0 });
+    let results: Vec<Result<(DeviceInfo, Vec<DeviceRecord>, LinkStats)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = images
+            .chunks(share)
+            .enumerate()
+            .map(|(k, chunk)| {
+                let progress = &progress;
+                s.spawn(move || {
+                    let mut conn = Connection::open(target)?;
+                    let info = check_board(&mut conn, model_checksum, boot_timeout)?;
+                    let records = run_chunk(&mut conn, chunk, k * share, progress)?;
+                    let stats = conn.client.stats;
+                    conn.close()?;
+                    Ok((info, records, stats))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("board thread")).collect()
+    });
+    progress.lock().expect("progress lock").bar.finish();
+    let (mut info, mut records, mut stats) = (None, Vec::with_capacity(images.len()), LinkStats::default());
+    for r in results {
+        let (i, recs, s) = r?;
+        info.get_or_insert(i);
+        records.extend(recs);
+        stats.frames_sent += s.frames_sent;
+        stats.resends += s.resends;
+    }
+    let info = info.ok_or_else(|| HostError::Usage("no test images to send".into()))?;
+    Ok(report(&info, model_checksum, records, start, stats))
 }
 
 /// Loads and checks a model file, returning its bytes (aligned) and checksum.

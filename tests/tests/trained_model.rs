@@ -8,7 +8,7 @@ use host::board::firmware_image::{self, BoardKind};
 use host::board::qemu::QemuOptions;
 use host::compare::compare;
 use host::data::{open, DatasetKind, Split};
-use host::run::{run_images, Connection, Target, TestImage};
+use host::run::{run_images_on_boards, Target, TestImage};
 use host::train::preprocess::{eval_pixels, Augment};
 use host::train::recipe::{Hyper, RecipeKind};
 use host::train::trainer::{fresh, train, TrainConfig};
@@ -76,10 +76,12 @@ fn trained_model_on_the_virtual_board_matches_host_int8_on_100_images() {
             TestImage { pixels: img.pixels, shape: img.shape, label: test_set.label(i) }
         })
         .collect();
-    let mut conn = Connection::open(&Target::Qemu { image, options: QemuOptions::default() }).unwrap();
+    // Two virtual boards, as `host run` uses by default on two cores: each
+    // takes half of the images and the report comes back in image order.
+    let target = Target::Qemu { image, options: QemuOptions::default() };
     let checksum = shared::Model::parse(&bytes).unwrap().checksum();
-    let report = run_images(&mut conn, checksum, &images, Duration::from_secs(60)).unwrap();
-    conn.close().unwrap();
+    let report = run_images_on_boards(&target, 2, checksum, &images, host::run::BOOT_TIMEOUT).unwrap();
+    assert!(report.images.iter().enumerate().all(|(i, r)| r.index == i && r.label == images[i].label));
 
     let cmp = compare(&bytes, None, &report, &images).unwrap();
     print!("{}", host::compare::table(&cmp));

@@ -153,6 +153,29 @@ impl Client {
         Err(BoardError::NoResponse { tries: self.max_tries, timeouts, bad_frames: bad, output: self.output.clone() })
     }
 
+    /// Waits until a board that was just started is listening: it prints its
+    /// banner, checks the model, then sends a lone frame delimiter and starts
+    /// reading. A frame sent before that can meet a UART that is not set up
+    /// yet and arrive damaged. Gives up quietly at `timeout`: the retries of
+    /// the first request take over from there.
+    pub fn await_ready(&mut self, timeout: Duration) -> Result<(), BoardError> {
+        let deadline = Instant::now() + timeout;
+        let mut text = Vec::new();
+        loop {
+            match self.transport.recv(deadline) {
+                Byte::Data(0) | Byte::Timeout => break,
+                Byte::Data(b) => text.push(b),
+                Byte::Closed => {
+                    self.note_text(&text);
+                    return Err(BoardError::Closed { output: self.output.clone() });
+                }
+            }
+        }
+        self.note_text(&text);
+        self.reader = FrameReader::default();
+        Ok(())
+    }
+
     /// Asks what the board runs. `timeout` covers boot: the firmware checks
     /// the model's CRC before it answers (seconds for the paper model on QEMU).
     pub fn hello(&mut self, timeout: Duration) -> Result<DeviceInfo, BoardError> {
