@@ -52,7 +52,7 @@ pub struct TrainArgs {
     pub weight_decay: Option<f32>,
     #[arg(long)]
     pub label_smoothing: Option<f32>,
-    /// Dropout probability on FC6/FC7 in training.
+    /// Dropout probability on FC6/FC7 in training (paper 0.5, fast 0.25).
     #[arg(long)]
     pub dropout: Option<f32>,
     #[arg(long)]

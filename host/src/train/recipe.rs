@@ -15,7 +15,8 @@ pub enum RecipeKind {
     Paper,
     /// For small data and minutes of CPU: He initialisation, a short linear
     /// warm-up, then cosine decay to zero at the end of the budget, label
-    /// smoothing 0.1, batch 64.
+    /// smoothing 0.1, batch 64, dropout 0.25 (a few epochs underfit rather
+    /// than overfit: 0.25 gave 90.95% against 90.32% for 0.5 in 7 minutes).
     Fast,
 }
 
@@ -71,7 +72,7 @@ impl Hyper {
                 momentum: 0.9,
                 weight_decay: 5e-4,
                 label_smoothing: 0.1,
-                dropout: 0.5,
+                dropout: 0.25,
                 schedule: Schedule::WarmupCosine { warmup: 100, total: 0 },
                 seed: 1,
             },
