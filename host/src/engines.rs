@@ -2,12 +2,14 @@
 //! engine on the same test images, and how often each pair agrees.
 
 use crate::compare::Accuracy;
+use crate::data::Split;
 use crate::data_args::{DataArgs, NetworkInputs};
 use crate::error::{HostError, Result};
 use crate::quantize_cmd::int8_top5;
 use crate::run::load_model;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::command::float_logits;
+use crate::train::preprocess::ten_crops;
 use crate::train::trainer::top5;
 use clap::{Args, ValueEnum};
 use shared::ModelSpec;
@@ -44,6 +46,11 @@ pub struct EvalArgs {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Also run the float network the paper's way (section 4.1): softmax
+    /// averaged over ten patches, the corner and centre crops of the
+    /// 256/227-scaled image and their mirrors (image folders only).
+    #[arg(long)]
+    pub ten_crop: bool,
 }
 
 /// What one engine said about every image.
@@ -77,6 +84,53 @@ pub fn tract_run(_: &std::path::Path, _: &ModelSpec, _: &[Vec<u8>]) -> Result<En
 
 const NO_TRACT: &str =
     "this host was built without tract: build it with its default features (cargo build --release -p host)";
+
+/// The float network's top-5 from softmax averaged over each test image's
+/// ten patches; `labels` are those of the single-crop run, to check that
+/// both saw the same images.
+fn ten_crop_run(ckpt: &Checkpoint, data: &DataArgs, limit: Option<usize>, labels: &[u32]) -> Result<EngineRun> {
+    let spec = &ckpt.model.spec;
+    let set = data.open(Split::Test, spec.input.c)?;
+    if set.image_shape().is_some() {
+        return Err(HostError::Usage(format!(
+            "--ten-crop takes crops of 256/227-scaled photos as the paper trains on; {} is trained on whole images, \
+             so evaluate it without --ten-crop",
+            set.describe()
+        )));
+    }
+    let classes = spec.classes() as usize;
+    let (mut top, mut seen) = (Vec::new(), Vec::new());
+    let n = limit.unwrap_or(usize::MAX).min(set.len());
+    // A few hundred images at a time: ten crops each stay in memory briefly.
+    for start in (0..n).step_by(256) {
+        let mut crops = Vec::new();
+        let mut batch_labels = Vec::new();
+        for i in start..(start + 256).min(n) {
+            // Undecodable files are skipped, as in the single-crop run.
+            if let Ok(img) = set.image(i) {
+                crops.extend(ten_crops(&img, spec.input));
+                batch_labels.push(set.label(i));
+            }
+        }
+        let logits = float_logits(ckpt, &crops)?;
+        for patches in logits.chunks_exact(10) {
+            let mut mean = vec![0f32; classes];
+            for l in patches {
+                let max = l.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = l.iter().map(|v| (v - max).exp()).sum();
+                for (m, v) in mean.iter_mut().zip(l) {
+                    *m += (v - max).exp() / sum / 10.0;
+                }
+            }
+            top.push(top5(&mean));
+        }
+        seen.extend(batch_labels);
+    }
+    if seen != labels {
+        return Err(HostError::Usage("the test set changed while it was read".into()));
+    }
+    Ok(EngineRun { name: "10-crop", top5: top, logits: None })
+}
 
 /// Accuracy per engine and agreement per pair, as printed.
 pub fn report(runs: &[EngineRun], labels: &[u32]) -> String {
@@ -153,6 +207,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--engine float needs --checkpoint".into()))?;
         let logits = float_logits(ckpt, &images)?;
         runs.push(EngineRun { name: "float", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) });
+    }
+    if args.ten_crop {
+        let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--ten-crop needs --checkpoint".into()))?;
+        runs.push(ten_crop_run(ckpt, &args.data, args.limit, &labels)?);
     }
     if want(EngineKind::Int8) {
         match &int8 {

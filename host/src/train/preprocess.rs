@@ -75,6 +75,28 @@ pub fn eval_pixels(img: &Image, input: Shape, fixed_size: bool) -> Vec<u8> {
     crop(&pixels, shape, input, (shape.h - input.h) / 2, (shape.w - input.w) / 2)
 }
 
+/// The paper's ten test patches (section 4.1): the four corner crops and
+/// the centre crop of the 256/227-scaled image, and their mirror images, in
+/// that order. The centre crop is [`eval_pixels`]' input.
+pub fn ten_crops(img: &Image, input: Shape) -> Vec<Vec<u8>> {
+    let (pixels, shape) = scaled(img, input);
+    let (bottom, right) = (shape.h - input.h, shape.w - input.w);
+    let corners = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom / 2, right / 2)];
+    let mut crops: Vec<Vec<u8>> = corners.iter().map(|&(top, left)| crop(&pixels, shape, input, top, left)).collect();
+    for k in 0..corners.len() {
+        let mut mirrored = crops[k].clone();
+        mirror(&mut mirrored, input);
+        crops.push(mirrored);
+    }
+    crops
+}
+
+fn mirror(pixels: &mut [u8], shape: Shape) {
+    for row in pixels.chunks_exact_mut(shape.w as usize) {
+        row.reverse();
+    }
+}
+
 /// The network input for one training step, augmented with `rng`.
 pub fn train_pixels(img: &Image, input: Shape, fixed_size: bool, aug: &Augment, rng: &mut SplitMix64) -> Vec<u8> {
     let mut pixels = if fixed_size || !aug.random_crop {
@@ -86,9 +108,7 @@ pub fn train_pixels(img: &Image, input: Shape, fixed_size: bool, aug: &Augment, 
         crop(&pixels, shape, input, top, left)
     };
     if aug.flip && rng.next_u64() & 1 == 1 {
-        for row in pixels.chunks_exact_mut(input.w as usize) {
-            row.reverse();
-        }
+        mirror(&mut pixels, input);
     }
     if aug.lighting > 0.0 && input.c == 3 {
         lighting(&mut pixels, input, aug.lighting, rng);
@@ -150,6 +170,25 @@ mod tests {
             let mut rng = SplitMix64::new(3);
             let aug = Augment { flip: true, random_crop: true, lighting: 0.1 };
             assert_eq!(train_pixels(&ramp(shape), input, false, &aug, &mut rng).len(), input.len());
+        }
+    }
+
+    #[test]
+    fn ten_crops_are_corners_centre_and_their_mirrors() {
+        let input = Shape::new(1, 4, 4);
+        // 9 x 12 scales its shorter side to ceil(4 * 256 / 227) = 5: 5 x 6.
+        let img = ramp(Shape::new(1, 9, 12));
+        let crops = ten_crops(&img, input);
+        assert_eq!(crops.len(), 10);
+        assert_eq!(crops[4], eval_pixels(&img, input, false), "the centre crop is the evaluation input");
+        let (pixels, shape) = scaled(&img, input);
+        assert_eq!(shape, Shape::new(1, 5, 6));
+        assert_eq!(crops[0][0], pixels[0], "top-left corner");
+        assert_eq!(crops[3][15], pixels[5 * 6 - 1], "bottom-right corner");
+        for k in 0..5 {
+            let mut m = crops[k].clone();
+            mirror(&mut m, input);
+            assert_eq!(crops[k + 5], m);
         }
     }
 
