@@ -85,11 +85,8 @@ pub fn tract_run(_: &std::path::Path, _: &ModelSpec, _: &[Vec<u8>]) -> Result<En
 const NO_TRACT: &str =
     "this host was built without tract: build it with its default features (cargo build --release -p host)";
 
-/// The float network's top-5 from softmax averaged over each test image's
-/// ten patches; `labels` are those of the single-crop run, to check that
-/// both saw the same images.
-fn ten_crop_run(ckpt: &Checkpoint, data: &DataArgs, limit: Option<usize>, labels: &[u32]) -> Result<EngineRun> {
-    let spec = &ckpt.model.spec;
+/// The test set, if ten-crop evaluation makes sense for it.
+fn ten_crop_set(data: &DataArgs, spec: &ModelSpec) -> Result<std::sync::Arc<dyn crate::data::Dataset>> {
     let set = data.open(Split::Test, spec.input.c)?;
     if set.image_shape().is_some() {
         return Err(HostError::Usage(format!(
@@ -98,6 +95,15 @@ fn ten_crop_run(ckpt: &Checkpoint, data: &DataArgs, limit: Option<usize>, labels
             set.describe()
         )));
     }
+    Ok(set)
+}
+
+/// The float network's top-5 from softmax averaged over each test image's
+/// ten patches; `labels` are those of the single-crop run, to check that
+/// both saw the same images.
+fn ten_crop_run(ckpt: &Checkpoint, data: &DataArgs, limit: Option<usize>, labels: &[u32]) -> Result<EngineRun> {
+    let spec = &ckpt.model.spec;
+    let set = ten_crop_set(data, spec)?;
     let classes = spec.classes() as usize;
     let (mut top, mut seen) = (Vec::new(), Vec::new());
     let n = limit.unwrap_or(usize::MAX).min(set.len());
@@ -201,6 +207,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         (None, None) => return Err(HostError::Usage("give --checkpoint and/or --model".into())),
     };
+    if args.ten_crop {
+        // Refuse before any long work.
+        ten_crop_set(&args.data, &spec)?;
+    }
     let NetworkInputs { images, labels, skipped } = args.data.network_inputs(&spec, args.limit)?;
     let mut runs = Vec::new();
     if want(EngineKind::Float) {

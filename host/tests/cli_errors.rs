@@ -152,3 +152,42 @@ fn colour_image_for_a_grey_network_needs_convert() {
     let out = host(&[p("predict"), p("--model"), &model, p("--convert"), &rgb]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn ten_crop_evaluation_runs_on_photo_folders_only() {
+    let dir = Scratch::new("ten_crop");
+    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
+    let classes = vec!["cat".to_string(), "dog".to_string()];
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), classes.clone());
+    let ckpt_path = dir.path("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+    let root = dir.path("photos");
+    for split in ["train", "val"] {
+        for class in &classes {
+            let folder = root.join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            for k in 0..3 {
+                write_rgb_png(&folder.join(format!("{k}.png")));
+            }
+        }
+    }
+    let out = host(&[
+        p("eval"),
+        p("--checkpoint"),
+        &ckpt_path,
+        p("--dataset"),
+        p("folder"),
+        p("--data"),
+        &root,
+        p("--ten-crop"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let row = stdout.lines().find(|l| l.starts_with("10-crop")).unwrap_or_else(|| panic!("no 10-crop row: {stdout}"));
+    assert_eq!(row.split_whitespace().nth(1), Some("6"), "all six validation images: {row}");
+    assert!(stdout.lines().any(|l| l.starts_with("float / 10-crop")), "{stdout}");
+
+    // Fashion-MNIST is trained on whole images: ten crops would be a different task.
+    let (grey, _) = tiny_network(&dir);
+    assert_one_error_line(&host(&[p("eval"), p("--checkpoint"), &grey, p("--ten-crop")]), "--ten-crop");
+}
