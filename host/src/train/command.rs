@@ -36,7 +36,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = RecipeKind::Fast)]
     pub recipe: RecipeKind,
     /// Wall-clock budget in minutes (training and validation); the fast
-    /// recipe's schedule is fitted to end on time.
+    /// recipe's schedule is fitted to end on time, the paper recipe's run
+    /// stops when it is spent (checkpointed; --resume continues).
     #[arg(long)]
     pub minutes: Option<f64>,
     #[arg(long)]

@@ -299,6 +299,7 @@ pub fn train<D: TrainDevice>(
         _ => 0,
     };
     let (mut step_seconds, mut steps_timed, mut announced) = (0.0f64, 0u64, false);
+    let mut timed_out = false;
 
     println!(
         "training AlexNet {} -> {} classes ({} parameters) on {} ({} steps/epoch, batch {}, {:?} recipe)",
@@ -396,7 +397,11 @@ pub fn train<D: TrainDevice>(
                 Schedule::WarmupCosine { total, .. } if total > 0 => state.step >= total,
                 _ => false,
             };
-            let stop = config.stop_after_steps.is_some_and(|s| state.step >= s);
+            // Without a schedule to fit (the paper's plateau schedule), a time
+            // budget stops the run where it is, resumable like --max-steps.
+            let spent = seconds_before + session_start.elapsed().as_secs_f64();
+            timed_out = !budgeted && config.minutes.is_some_and(|m| spent >= m * 60.0);
+            let stop = config.stop_after_steps.is_some_and(|s| state.step >= s) || timed_out;
             if last_checkpoint.elapsed() >= config.checkpoint_every || stop {
                 state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
                 saver.hyper = hyper;
@@ -405,8 +410,9 @@ pub fn train<D: TrainDevice>(
             }
             if stop {
                 bar.finish();
+                let why = if timed_out { "the time budget is spent" } else { "as asked" };
                 println!(
-                    "stopped after step {} as asked; resume with --resume {}",
+                    "stopped after step {} ({why}); resume with --resume {}",
                     state.step,
                     config.run_dir.display()
                 );
@@ -469,6 +475,11 @@ pub fn train<D: TrainDevice>(
         if ended {
             break;
         }
+    }
+    if timed_out {
+        // The run ends here, mid-epoch: report where it got to.
+        last_val =
+            Some(evaluate(&net, val_set.clone(), config.val_limit, hyper.batch.max(64), config.workers, "validate")?);
     }
     metrics.plot(&config.run_dir.join("curves.png"))?;
     Ok(TrainOutcome { checkpoint: checkpoint_path(&config.run_dir), final_val: last_val, progress: state })
