@@ -7,12 +7,12 @@
 # Environment (all optional):
 #   RUN_DIR        where everything goes (default runs/demo; replaced)
 #   MINUTES        training budget in minutes (default 7)
-#   DEVICE_IMAGES  test images sent to the virtual board (default 500)
+#   DEVICE_IMAGES  test images sent to the virtual boards (default: all 10,000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${RUN_DIR:-runs/demo}
 minutes=${MINUTES:-7}
-device_images=${DEVICE_IMAGES:-500}
+device_images=${DEVICE_IMAGES:-}
 
 scripts/setup.sh
 echo "== building the host tool (release, without the tract cross-check engine: minutes faster)"
@@ -35,7 +35,8 @@ stage() {
 stage train $host train --out "$run" --width 0.5 --minutes "$minutes"
 stage quantize $host quantize --checkpoint "$run/checkpoint.safetensors" --out "$model"
 stage flash $host flash --model "$model" --board qemu
-stage run $host run --board qemu --model "$model" --limit "$device_images"
+# One virtual board per core, each on a share of the images.
+stage run $host run --board qemu --model "$model" ${device_images:+--limit "$device_images"}
 stage compare $host compare --model "$model" --checkpoint "$run/checkpoint.safetensors"
 
 echo
