@@ -14,6 +14,7 @@ use shared::link::DeviceInfo;
 use shared::spec::Shape;
 use shared::Model;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -124,15 +125,20 @@ impl RunProgress {
     }
 }
 
-/// Sends `images` (numbered from `first`) to one board.
+/// Sends `images` (numbered from `first`) to one board; `None` if it
+/// stopped early because `abort` was set (another board failed).
 fn run_chunk(
     conn: &mut Connection,
     images: &[TestImage],
     first: usize,
     progress: &Mutex<RunProgress>,
-) -> Result<Vec<DeviceRecord>> {
+    abort: &AtomicBool,
+) -> Result<Option<Vec<DeviceRecord>>> {
     let mut records = Vec::with_capacity(images.len());
     for (k, image) in images.iter().enumerate() {
+        if abort.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let index = first + k;
         let r = conn.client.infer(index as u32, &image.pixels, image.shape)?;
         let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
@@ -144,7 +150,7 @@ fn run_chunk(
         });
         progress.lock().expect("progress lock").record(correct);
     }
-    Ok(records)
+    Ok(Some(records))
 }
 
 fn report(
@@ -167,8 +173,9 @@ fn report(
 
 /// Runs the images on `boards` boards of `target` at once (virtual boards:
 /// one QEMU each), each taking a contiguous share, and merges their answers
-/// in image order. Every board is checked to hold the model and is shut
-/// down at the end, whatever happened on the others.
+/// in image order. Every board is checked to hold the model. The first
+/// board to fail stops the others (their QEMUs are ended) and its error is
+/// the run's.
 pub fn run_images_on_boards(
     target: &Target,
     boards: usize,
@@ -180,19 +187,30 @@ pub fn run_images_on_boards(
     let share = images.len().div_ceil(boards).max(1);
     let start = Instant::now();
     let progress = Mutex::new(RunProgress { bar: Progress::new("device", images.len() as u64), done: 0, correct: 0 });
-    let results: Vec<Result<(DeviceInfo, Vec<DeviceRecord>, LinkStats)>> = std::thread::scope(|s| {
+    let abort = AtomicBool::new(false);
+    type BoardRun = (DeviceInfo, Vec<DeviceRecord>, LinkStats);
+    let results: Vec<Result<Option<BoardRun>>> = std::thread::scope(|s| {
         let handles: Vec<_> = images
             .chunks(share)
             .enumerate()
             .map(|(k, chunk)| {
-                let progress = &progress;
+                let (progress, abort) = (&progress, &abort);
                 s.spawn(move || {
-                    let mut conn = Connection::open(target)?;
-                    let info = check_board(&mut conn, model_checksum, boot_timeout)?;
-                    let records = run_chunk(&mut conn, chunk, k * share, progress)?;
-                    let stats = conn.client.stats;
-                    conn.close()?;
-                    Ok((info, records, stats))
+                    let one = || -> Result<Option<BoardRun>> {
+                        let mut conn = Connection::open(target)?;
+                        let info = check_board(&mut conn, model_checksum, boot_timeout)?;
+                        let Some(records) = run_chunk(&mut conn, chunk, k * share, progress, abort)? else {
+                            return Ok(None);
+                        };
+                        let stats = conn.client.stats;
+                        conn.close()?;
+                        Ok(Some((info, records, stats)))
+                    };
+                    let outcome = one();
+                    if outcome.is_err() {
+                        abort.store(true, Ordering::Relaxed);
+                    }
+                    outcome
                 })
             })
             .collect();
@@ -200,8 +218,18 @@ pub fn run_images_on_boards(
     });
     progress.lock().expect("progress lock").bar.finish();
     let (mut info, mut records, mut stats) = (None, Vec::with_capacity(images.len()), LinkStats::default());
+    // A board that stopped early (None) did so because another one failed:
+    // that one's error comes first.
+    let mut finished = Vec::with_capacity(results.len());
     for r in results {
-        let (i, recs, s) = r?;
+        if let Some(run) = r? {
+            finished.push(run);
+        }
+    }
+    if finished.len() != images.len().div_ceil(share) {
+        return Err(HostError::Usage("a virtual board stopped early without an error".into()));
+    }
+    for (i, recs, s) in finished {
         info.get_or_insert(i);
         records.extend(recs);
         stats.frames_sent += s.frames_sent;

@@ -71,3 +71,27 @@ fn newer_format_version_is_refused() {
     assert_eq!(info.model, Err(ErrorCode::Model(ModelError::UnsupportedVersion { found })));
     shutdown(qemu, client, 0);
 }
+
+#[test]
+fn a_failing_board_stops_the_run_with_its_own_error() {
+    use host::board::firmware_image::{self, BoardKind};
+    use host::board::qemu::QemuOptions;
+    use host::run::{run_images_on_boards, Target, TestImage, BOOT_TIMEOUT};
+
+    let (spec, model) = tiny_model();
+    let dir = scratch_dir("failing_board");
+    let model_path = dir.join("model.axq");
+    std::fs::write(&model_path, &model[..]).unwrap();
+    let image = dir.join("qemu.img");
+    firmware_image::build(&model_path, BoardKind::Qemu, &image).unwrap();
+    let mut images: Vec<TestImage> = random_model::synthetic_images(&spec, 40, 2)
+        .into_iter()
+        .map(|pixels| TestImage { pixels, shape: spec.input, label: 0 })
+        .collect();
+    // The second board's first image is short of its declared shape.
+    images[20].pixels.truncate(10);
+    let target = Target::Qemu { image, options: QemuOptions::default() };
+    let checksum = shared::Model::parse(&model).unwrap().checksum();
+    let err = run_images_on_boards(&target, 2, checksum, &images, BOOT_TIMEOUT).unwrap_err();
+    assert!(err.to_string().contains("ImageIncomplete"), "the failing board's error: {err}");
+}
