@@ -2,7 +2,7 @@
 //! engine on the same test images, and how often each pair agrees.
 
 use crate::compare::Accuracy;
-use crate::data::Split;
+use crate::data::{Dataset, Split};
 use crate::data_args::{DataArgs, NetworkInputs};
 use crate::error::{HostError, Result};
 use crate::quantize_cmd::int8_top5;
@@ -12,9 +12,11 @@ use crate::train::command::float_logits;
 use crate::train::preprocess::ten_crops;
 use crate::train::trainer::top5;
 use clap::{Args, ValueEnum};
+use shared::layers::softmax::softmax_f32;
 use shared::ModelSpec;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
@@ -86,7 +88,7 @@ const NO_TRACT: &str =
     "this host was built without tract: build it with its default features (cargo build --release -p host)";
 
 /// The test set, if ten-crop evaluation makes sense for it.
-fn ten_crop_set(data: &DataArgs, spec: &ModelSpec) -> Result<std::sync::Arc<dyn crate::data::Dataset>> {
+fn ten_crop_set(data: &DataArgs, spec: &ModelSpec) -> Result<Arc<dyn Dataset>> {
     let set = data.open(Split::Test, spec.input.c)?;
     if set.image_shape().is_some() {
         return Err(HostError::Usage(format!(
@@ -101,9 +103,8 @@ fn ten_crop_set(data: &DataArgs, spec: &ModelSpec) -> Result<std::sync::Arc<dyn 
 /// The float network's top-5 from softmax averaged over each test image's
 /// ten patches; `labels` are those of the single-crop run, to check that
 /// both saw the same images.
-fn ten_crop_run(ckpt: &Checkpoint, data: &DataArgs, limit: Option<usize>, labels: &[u32]) -> Result<EngineRun> {
+fn ten_crop_run(ckpt: &Checkpoint, set: &dyn Dataset, limit: Option<usize>, labels: &[u32]) -> Result<EngineRun> {
     let spec = &ckpt.model.spec;
-    let set = ten_crop_set(data, spec)?;
     let classes = spec.classes() as usize;
     let (mut top, mut seen) = (Vec::new(), Vec::new());
     let n = limit.unwrap_or(usize::MAX).min(set.len());
@@ -119,13 +120,13 @@ fn ten_crop_run(ckpt: &Checkpoint, data: &DataArgs, limit: Option<usize>, labels
             }
         }
         let logits = float_logits(ckpt, &crops)?;
+        let mut probabilities = vec![0f32; classes];
         for patches in logits.chunks_exact(10) {
             let mut mean = vec![0f32; classes];
             for l in patches {
-                let max = l.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = l.iter().map(|v| (v - max).exp()).sum();
-                for (m, v) in mean.iter_mut().zip(l) {
-                    *m += (v - max).exp() / sum / 10.0;
+                softmax_f32(l, &mut probabilities);
+                for (m, p) in mean.iter_mut().zip(&probabilities) {
+                    *m += p / 10.0;
                 }
             }
             top.push(top5(&mean));
@@ -207,10 +208,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         (None, None) => return Err(HostError::Usage("give --checkpoint and/or --model".into())),
     };
-    if args.ten_crop {
-        // Refuse before any long work.
-        ten_crop_set(&args.data, &spec)?;
-    }
+    // Refused before any long work.
+    let ten_crop = args.ten_crop.then(|| ten_crop_set(&args.data, &spec)).transpose()?;
     let NetworkInputs { images, labels, skipped } = args.data.network_inputs(&spec, args.limit)?;
     let mut runs = Vec::new();
     if want(EngineKind::Float) {
@@ -218,9 +217,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let logits = float_logits(ckpt, &images)?;
         runs.push(EngineRun { name: "float", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) });
     }
-    if args.ten_crop {
+    if let Some(set) = &ten_crop {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--ten-crop needs --checkpoint".into()))?;
-        runs.push(ten_crop_run(ckpt, &args.data, args.limit, &labels)?);
+        runs.push(ten_crop_run(ckpt, set.as_ref(), args.limit, &labels)?);
     }
     if want(EngineKind::Int8) {
         match &int8 {

@@ -59,10 +59,9 @@ pub struct Ranked {
 }
 
 fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.iter().map(|e| e / sum).collect()
+    let mut p = vec![0.0; logits.len()];
+    shared::layers::softmax::softmax_f32(logits, &mut p);
+    p
 }
 
 /// Network-size pixels for one file, refusing a colour mismatch unless

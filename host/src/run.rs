@@ -217,7 +217,6 @@ pub fn run_images_on_boards(
         handles.into_iter().map(|h| h.join().expect("board thread")).collect()
     });
     progress.lock().expect("progress lock").bar.finish();
-    let (mut info, mut records, mut stats) = (None, Vec::with_capacity(images.len()), LinkStats::default());
     // A board that stopped early (None) did so because another one failed:
     // that one's error comes first.
     let mut finished = Vec::with_capacity(results.len());
@@ -229,6 +228,7 @@ pub fn run_images_on_boards(
     if finished.len() != images.len().div_ceil(share) {
         return Err(HostError::Usage("a virtual board stopped early without an error".into()));
     }
+    let (mut info, mut records, mut stats) = (None, Vec::with_capacity(images.len()), LinkStats::default());
     for (i, recs, s) in finished {
         info.get_or_insert(i);
         records.extend(recs);

@@ -403,7 +403,7 @@ pub fn train<D: TrainDevice>(
             timed_out = !budgeted && config.minutes.is_some_and(|m| spent >= m * 60.0);
             let stop = config.stop_after_steps.is_some_and(|s| state.step >= s) || timed_out;
             if last_checkpoint.elapsed() >= config.checkpoint_every || stop {
-                state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
+                state.seconds = spent;
                 saver.hyper = hyper;
                 saver.save(&net, &sgd, &state, "checkpoint.safetensors")?;
                 last_checkpoint = Instant::now();
