@@ -68,8 +68,17 @@ fn close(a: &[f32], b: &[f32], what: &str, c: Case) {
 fn fast_conv2d_matches_released_kernels_and_finite_differences() {
     let dev = Cpu::default();
     let mut rng = SplitMix64::new(2012);
-    for _ in 0..60 {
-        let c = random_case(&mut rng);
+    // The fast kernels put images side by side in chunks of >= 512 output
+    // columns: besides the random (small) cases, one image per chunk (a
+    // 24x24 map) and a batch that ends in a partial chunk (7 images of 168
+    // columns: chunks of 4 and 3).
+    let chunking = [
+        Case { batch: 3, chan_in: 2, chan_out: 4, groups: 2, kernel: 3, stride: 1, padding: 1, h: 24, w: 24 },
+        Case { batch: 7, chan_in: 3, chan_out: 2, groups: 1, kernel: 1, stride: 1, padding: 0, h: 12, w: 14 },
+        Case { batch: 5, chan_in: 4, chan_out: 6, groups: 2, kernel: 5, stride: 2, padding: 2, h: 27, w: 25 },
+    ];
+    let cases: Vec<Case> = chunking.into_iter().chain((0..60).map(|_| random_case(&mut rng))).collect();
+    for c in cases {
         let x = values(&mut rng, c.batch * c.chan_in * c.h * c.w);
         let w = values(&mut rng, c.chan_out * (c.chan_in / c.groups) * c.kernel * c.kernel);
         use_released_cpu_conv2d(true);

@@ -2,6 +2,7 @@ mod allocate;
 mod device;
 mod index;
 mod iterate;
+mod slices;
 
 pub(crate) use index::index_to_i;
 pub(crate) use iterate::{LendingIterator, NdIndex};

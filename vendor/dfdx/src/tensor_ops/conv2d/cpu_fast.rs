@@ -1,14 +1,17 @@
-//! alexnet-edge patch: the standard im2col convolution on the CPU, one image
-//! per thread.
+//! alexnet-edge patch: the standard im2col convolution on the CPU, several
+//! images per GEMM.
 //!
 //! Forward:  col = im2col(x);            y_g  = W_g · col_g
 //! Backward: dW_g += dy_g · col_gᵀ;      dcol_g = W_gᵀ · dy_g;  dx = col2im(dcol)
 //!
 //! The released backward unfolds dy at *input* resolution into an
 //! (O·K·K) x (H·W) buffer (2.4 GB per image for AlexNet's conv1) and runs the
-//! batch on one thread of GEMMs. Here every buffer is at output resolution
-//! (C/G·K·K x OH·OW) and images run in parallel with single-threaded GEMMs,
-//! each thread accumulating its own dW that is summed at the end.
+//! batch on one thread of GEMMs. Here every buffer is at output resolution.
+//! Images are taken in chunks whose columns sit side by side in one matrix
+//! (C/G·K·K x chunk·OH·OW): late layers have few output pixels (49 for a 7x7
+//! map), and one GEMM per image there spends more time packing the weights
+//! than multiplying. Chunks run in parallel with single-threaded GEMMs, each
+//! accumulating its own dW that is summed at the end in chunk order.
 
 use crate::shapes::{Dtype, Shape};
 use crate::tensor::{cpu::*, *};
@@ -20,8 +23,10 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Runs the batch is split into for the weight gradient (see backward_fast).
-const DW_RUNS: usize = 16;
+/// Columns a chunk's GEMMs should have at least: enough that packing the
+/// weights once is cheap against the multiply-adds (measured on the scaled
+/// AlexNet; see the training benchmark in the README).
+const CHUNK_COLUMNS: usize = 512;
 
 static USE_RELEASED: AtomicBool = AtomicBool::new(false);
 
@@ -39,12 +44,19 @@ impl Conv2DOp {
     fn out_len(&self) -> usize {
         self.chan_out * self.h_out * self.w_out
     }
+    /// Output pixels of one image: the columns it adds to a chunk.
+    fn pixels(&self) -> usize {
+        self.h_out * self.w_out
+    }
     /// Rows of one group's column matrix: C/G · K · K.
     fn col_rows(&self) -> usize {
         (self.chan_in / self.groups) * self.kernel * self.kernel
     }
-    fn col_len(&self) -> usize {
-        self.chan_in * self.kernel * self.kernel * self.h_out * self.w_out
+    /// Images per chunk. It depends on the shapes only, so the order in which
+    /// dW is summed, and with it the trained weights, does not depend on the
+    /// machine or on thread scheduling.
+    fn chunk_images(&self) -> usize {
+        CHUNK_COLUMNS.div_ceil(self.pixels()).clamp(1, self.batch.max(1))
     }
 
     /// Input columns `x` read by output columns `ow` at kernel column `k2`:
@@ -56,15 +68,17 @@ impl Conv2DOp {
         (first.min(last), last)
     }
 
-    /// Writes every element of `col` (C·K·K x OH·OW): padding taps become 0.
-    /// Rows are handled whole, so the per-element work is one load and store.
-    fn im2col<E: Dtype>(&self, img: &[E], col: &mut [E]) {
-        let mut rows = col.chunks_exact_mut(self.h_out * self.w_out);
+    /// Writes one image's columns: row r (of C·K·K) goes to
+    /// `col[r * ld..][..OH·OW]`; padding taps become 0. Rows are handled whole,
+    /// so the per-element work is one load and store.
+    fn im2col<E: Dtype>(&self, img: &[E], col: &mut [E], ld: usize) {
+        let mut r = 0;
         for c in 0..self.chan_in {
             let plane = &img[c * self.h_in * self.w_in..][..self.h_in * self.w_in];
             for k1 in 0..self.kernel {
                 for k2 in 0..self.kernel {
-                    let row = rows.next().expect("col has C*K*K rows");
+                    let row = &mut col[r * ld..][..self.pixels()];
+                    r += 1;
                     let (first, last) = self.valid_ow(k2);
                     for (oh, out) in row.chunks_exact_mut(self.w_out).enumerate() {
                         let y = (oh * self.stride + self.dilation * k1).wrapping_sub(self.padding);
@@ -89,14 +103,16 @@ impl Conv2DOp {
         }
     }
 
-    /// Adds every column entry back onto the input position it was read from.
-    fn col2im_add<E: Dtype>(&self, col: &[E], img: &mut [E]) {
-        let mut rows = col.chunks_exact(self.h_out * self.w_out);
+    /// Adds one image's column entries (laid out as in `im2col`) back onto
+    /// the input positions they were read from.
+    fn col2im_add<E: Dtype>(&self, col: &[E], ld: usize, img: &mut [E]) {
+        let mut r = 0;
         for c in 0..self.chan_in {
             let plane = &mut img[c * self.h_in * self.w_in..][..self.h_in * self.w_in];
             for k1 in 0..self.kernel {
                 for k2 in 0..self.kernel {
-                    let row = rows.next().expect("col has C*K*K rows");
+                    let row = &col[r * ld..][..self.pixels()];
+                    r += 1;
                     let (first, last) = self.valid_ow(k2);
                     for (oh, src) in row.chunks_exact(self.w_out).enumerate() {
                         let y = (oh * self.stride + self.dilation * k1).wrapping_sub(self.padding);
@@ -105,8 +121,15 @@ impl Conv2DOp {
                         }
                         let dst = &mut plane[y * self.w_in..][..self.w_in];
                         let x0 = first * self.stride + self.dilation * k2 - self.padding;
-                        for (v, x) in src[first..last].iter().zip((x0..).step_by(self.stride)) {
-                            dst[x] += *v;
+                        if self.stride == 1 {
+                            // Contiguous on both sides: this loop vectorizes.
+                            for (d, v) in dst[x0..x0 + (last - first)].iter_mut().zip(&src[first..last]) {
+                                *d += *v;
+                            }
+                        } else {
+                            for (v, x) in src[first..last].iter().zip((x0..).step_by(self.stride)) {
+                                dst[x] += *v;
+                            }
                         }
                     }
                 }
@@ -115,32 +138,68 @@ impl Conv2DOp {
     }
 }
 
+/// Moves per-image planes (image-major: `[image][channel][pixel]`) to or from
+/// a chunk's channel-major matrix (`[channel][image · pixel]`).
+fn transpose_chunk<E: Copy>(images: usize, channels: usize, pixels: usize, from: &[E], to: &mut [E], to_chunk: bool) {
+    let ld = images * pixels;
+    for i in 0..images {
+        for c in 0..channels {
+            let (img, chunk) = ((i * channels + c) * pixels, c * ld + i * pixels);
+            if to_chunk {
+                to[chunk..][..pixels].copy_from_slice(&from[img..][..pixels]);
+            } else {
+                to[img..][..pixels].copy_from_slice(&from[chunk..][..pixels]);
+            }
+        }
+    }
+}
+
+/// The first `len` elements of a reused buffer, grown if needed. Callers
+/// overwrite every element they read.
+fn sized<E: Default + Clone>(buf: &mut Vec<E>, len: usize) -> &mut [E] {
+    if buf.len() < len {
+        buf.resize(len, E::default());
+    }
+    &mut buf[..len]
+}
+
 impl Cpu {
     fn forward_fast<E: Dtype>(&self, op: &Conv2DOp, img: &[E], filters: &[E], out: &mut [E])
     where
         Self: MatMulImpl<E>,
     {
-        let (m, k, n) = (op.chan_out / op.groups, op.col_rows(), op.h_out * op.w_out);
-        out.par_chunks_mut(op.out_len())
-            .zip(img.par_chunks(op.in_len()))
-            .for_each_init(
-                || vec![E::default(); op.col_len()],
-                |col, (out, img)| {
-                    op.im2col(img, col);
-                    for g in 0..op.groups {
-                        Self::matmul_serial(
-                            (m, k, n),
-                            false,
-                            filters[g * m * k..].as_ptr(),
-                            [k, 1],
-                            col[g * k * n..].as_ptr(),
-                            [n, 1],
-                            out[g * m * n..].as_mut_ptr(),
-                            [n, 1],
-                        );
-                    }
-                },
-            );
+        let (m, k) = (op.chan_out / op.groups, op.col_rows());
+        let chunk = op.chunk_images();
+        // Buffers are reused across a thread's chunks: fresh large
+        // allocations cost a page fault per 4 KiB.
+        out.par_chunks_mut(chunk * op.out_len()).zip(img.par_chunks(chunk * op.in_len())).for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(col, y), (out, img)| {
+                let images = img.len() / op.in_len();
+                let ld = images * op.pixels();
+                let col = sized(col, op.groups * k * ld);
+                for (i, img) in img.chunks_exact(op.in_len()).enumerate() {
+                    op.im2col(img, &mut col[i * op.pixels()..], ld);
+                }
+                // One image: the GEMM writes the output in place.
+                let dst = if images == 1 { &mut *out } else { sized(y, op.chan_out * ld) };
+                for g in 0..op.groups {
+                    Self::matmul_serial(
+                        (m, k, ld),
+                        false,
+                        filters[g * m * k..].as_ptr(),
+                        [k, 1],
+                        col[g * k * ld..].as_ptr(),
+                        [ld, 1],
+                        dst[g * m * ld..].as_mut_ptr(),
+                        [ld, 1],
+                    );
+                }
+                if images > 1 {
+                    transpose_chunk(images, op.chan_out, op.pixels(), &y[..op.chan_out * ld], out, false);
+                }
+            },
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -155,55 +214,61 @@ impl Cpu {
     ) where
         Self: MatMulImpl<E>,
     {
-        let (m, k, n) = (op.chan_out / op.groups, op.col_rows(), op.h_out * op.w_out);
+        let (m, k) = (op.chan_out / op.groups, op.col_rows());
         let filters_len = op.chan_out * k;
-        // Images are split into a fixed number of runs, each summing its dW
-        // in image order, and the runs are added in order: the result does
-        // not depend on thread scheduling, so training is reproducible.
-        let runs = op.batch.clamp(1, DW_RUNS);
-        let per_run = op.batch.div_ceil(runs);
+        let chunk = op.chunk_images();
         let partial: Vec<Vec<E>> = grad_img
-            .par_chunks_mut(per_run * op.in_len())
-            .zip(img.par_chunks(per_run * op.in_len()))
-            .zip(grad_out.par_chunks(per_run * op.out_len()))
-            .map(|((grad_img, img), grad_out)| {
-                let mut dw = vec![E::default(); filters_len];
-                let mut col = vec![E::default(); op.col_len()];
-                let mut dcol = col.clone();
-                for ((grad_img, img), grad_out) in grad_img
-                    .chunks_mut(op.in_len())
-                    .zip(img.chunks(op.in_len()))
-                    .zip(grad_out.chunks(op.out_len()))
-                {
-                    op.im2col(img, &mut col);
+            .par_chunks_mut(chunk * op.in_len())
+            .zip(img.par_chunks(chunk * op.in_len()))
+            .zip(grad_out.par_chunks(chunk * op.out_len()))
+            .map_init(
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(col, dcol, dy_chunk), ((grad_img, img), grad_out)| {
+                    let images = img.len() / op.in_len();
+                    let ld = images * op.pixels();
+                    let mut dw = vec![E::default(); filters_len];
+                    let col = sized(col, op.groups * k * ld);
+                    for (i, img) in img.chunks_exact(op.in_len()).enumerate() {
+                        op.im2col(img, &mut col[i * op.pixels()..], ld);
+                    }
+                    let dy = if images == 1 {
+                        grad_out
+                    } else {
+                        let dy = sized(dy_chunk, op.chan_out * ld);
+                        transpose_chunk(images, op.chan_out, op.pixels(), grad_out, dy, true);
+                        &*dy
+                    };
+                    let dcol = sized(dcol, op.groups * k * ld);
                     for g in 0..op.groups {
                         // dW_g (O/G x CKK/G) += dy_g (O/G x N) · col_gᵀ (N x CKK/G)
                         Self::matmul_serial(
-                            (m, n, k),
+                            (m, ld, k),
                             true,
-                            grad_out[g * m * n..].as_ptr(),
-                            [n, 1],
-                            col[g * k * n..].as_ptr(),
-                            [1, n],
+                            dy[g * m * ld..].as_ptr(),
+                            [ld, 1],
+                            col[g * k * ld..].as_ptr(),
+                            [1, ld],
                             dw[g * m * k..].as_mut_ptr(),
                             [k, 1],
                         );
                         // dcol_g (CKK/G x N) = W_gᵀ (CKK/G x O/G) · dy_g (O/G x N)
                         Self::matmul_serial(
-                            (k, m, n),
+                            (k, m, ld),
                             false,
                             filters[g * m * k..].as_ptr(),
                             [1, k],
-                            grad_out[g * m * n..].as_ptr(),
-                            [n, 1],
-                            dcol[g * k * n..].as_mut_ptr(),
-                            [n, 1],
+                            dy[g * m * ld..].as_ptr(),
+                            [ld, 1],
+                            dcol[g * k * ld..].as_mut_ptr(),
+                            [ld, 1],
                         );
                     }
-                    op.col2im_add(&dcol, grad_img);
-                }
-                dw
-            })
+                    for (i, grad_img) in grad_img.chunks_exact_mut(op.in_len()).enumerate() {
+                        op.col2im_add(&dcol[i * op.pixels()..], ld, grad_img);
+                    }
+                    dw
+                },
+            )
             .collect();
         for dw in partial {
             grad_filters.iter_mut().zip(dw).for_each(|(g, d)| *g += d);
