@@ -4,7 +4,7 @@
 
 use super::lrn::use_composed_lrn;
 use super::model::{AlexNet, TrainDevice};
-use super::optim::Sgd;
+use super::optim::{use_sgd_by_ops, Sgd};
 use super::recipe::{init, Hyper, RecipeKind};
 use super::step::{unsplit, StepInput};
 use crate::error::Result;
@@ -54,10 +54,12 @@ pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> 
     use_released_cpu_conv2d(released);
     use_released_cpu_pool2d(released);
     use_composed_lrn(released);
+    use_sgd_by_ops(released);
     let secs = time_steps(spec, batch, steps, !released);
     use_released_cpu_conv2d(false);
     use_released_cpu_pool2d(false);
     use_composed_lrn(false);
+    use_sgd_by_ops(false);
     let images_per_sec = batch as f64 / secs;
     StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9 }
 }

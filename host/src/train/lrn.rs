@@ -57,6 +57,21 @@ fn pow_neg(d: f32, beta: f32) -> f32 {
     }
 }
 
+/// `out[ch][p] = sum of v[j][p] over the channels j within `half` of ch`,
+/// for one image of `c` planes. Whole planes are added in ascending j, so the
+/// loops vectorize and every element sums in the same order as a scalar
+/// loop over j would.
+fn window_sums(v: &[f32], c: usize, plane: usize, half: usize, out: &mut [f32]) {
+    for (ch, acc) in out.chunks_exact_mut(plane).enumerate() {
+        acc.fill(0.0);
+        for j in ch.saturating_sub(half)..=(ch + half).min(c - 1) {
+            for (a, v) in acc.iter_mut().zip(&v[j * plane..][..plane]) {
+                *a += v;
+            }
+        }
+    }
+}
+
 /// LRN as one CPU op: forward and backward each one parallel pass over the
 /// batch, where the composition makes some twenty single-threaded passes and
 /// as many temporary tensors.
@@ -76,18 +91,11 @@ pub fn lrn_fused_cpu<T: Tape<f32, Cpu>>(x: Image4<Cpu, T>, spec: &LrnSpec) -> Im
     let (alpha, beta, k) = (spec.alpha, spec.beta, spec.k);
     ys.par_chunks_mut(c * plane).zip(denom.par_chunks_mut(c * plane)).zip(xs.par_chunks(c * plane)).for_each(
         |((y, d), x)| {
-            for ch in 0..c {
-                let (lo, hi) = (ch.saturating_sub(half), (ch + half).min(c - 1));
-                for p in 0..plane {
-                    let mut sum = 0.0;
-                    for j in lo..=hi {
-                        let v = x[j * plane + p];
-                        sum += v * v;
-                    }
-                    let di = k + alpha * sum;
-                    d[ch * plane + p] = di;
-                    y[ch * plane + p] = x[ch * plane + p] * pow_neg(di, beta);
-                }
+            let squares: Vec<f32> = x.iter().map(|v| v * v).collect();
+            window_sums(&squares, c, plane, half, d);
+            for ((d, y), x) in d.iter_mut().zip(y.iter_mut()).zip(x) {
+                *d = k + alpha * *d;
+                *y = x * pow_neg(*d, beta);
             }
         },
     );
@@ -97,26 +105,22 @@ pub fn lrn_fused_cpu<T: Tape<f32, Cpu>>(x: Image4<Cpu, T>, spec: &LrnSpec) -> Im
         let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&out_ghost)?;
-            let g = grads.get(&out_ghost).as_vec();
-            let mut gx = vec![0f32; xs.len()];
-            gx.par_chunks_mut(c * plane)
+            grads.try_alloc_for(&x_ghost)?;
+            let (grad_x, g) = grads.mut_and_ref(&x_ghost, &out_ghost);
+            grad_x
+                .par_chunks_mut(c * plane)
                 .zip(xs.par_chunks(c * plane))
                 .zip(denom.par_chunks(c * plane).zip(g.par_chunks(c * plane)))
                 .for_each(|((gx, x), (d, g))| {
                     // t_i = g_i x_i d_i^(-beta-1), then windowed sums of t.
                     let scale: Vec<f32> = d.iter().map(|&d| pow_neg(d, beta)).collect();
                     let t: Vec<f32> = (0..c * plane).map(|i| g[i] * x[i] * scale[i] / d[i]).collect();
-                    for ch in 0..c {
-                        let (lo, hi) = (ch.saturating_sub(half), (ch + half).min(c - 1));
-                        for p in 0..plane {
-                            let i = ch * plane + p;
-                            let window: f32 = (lo..=hi).map(|j| t[j * plane + p]).sum();
-                            gx[i] = g[i] * scale[i] - 2.0 * alpha * beta * x[i] * window;
-                        }
+                    let mut window = vec![0f32; c * plane];
+                    window_sums(&t, c, plane, half, &mut window);
+                    for i in 0..c * plane {
+                        gx[i] += g[i] * scale[i] - 2.0 * alpha * beta * x[i] * window[i];
                     }
                 });
-            let grad_x = grads.get_or_alloc_mut(&x_ghost)?;
-            grad_x.iter_mut().zip(gx).for_each(|(a, b)| *a += b);
             Ok(())
         });
     }

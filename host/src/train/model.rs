@@ -5,6 +5,7 @@
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
 use super::lrn::{composed_lrn_on_cpu, lrn_composed, lrn_fused_cpu};
+use super::optim::{sgd_by_ops_on_cpu, sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
 use super::step::{StepInput, StepOutput};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryConv2D, TryPool2D};
@@ -26,6 +27,18 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
     {
         super::step::unsplit(net, dev, input)
     }
+
+    /// Momentum SGD on one parameter tensor and its velocity.
+    fn sgd_update<S: dfdx::shapes::Shape>(
+        w: &mut Tensor<S, f32, Self>,
+        v: &mut Tensor<S, f32, Self>,
+        grads: &Gradients<f32, Self>,
+        rule: UpdateRule,
+    ) where
+        Self: Sized,
+    {
+        sgd_update_by_ops(w, v, grads, rule)
+    }
 }
 
 impl TrainDevice for Cpu {
@@ -39,6 +52,19 @@ impl TrainDevice for Cpu {
 
     fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self> {
         super::step::sharded_cpu(net, dev, input)
+    }
+
+    fn sgd_update<S: dfdx::shapes::Shape>(
+        w: &mut Tensor<S, f32, Self>,
+        v: &mut Tensor<S, f32, Self>,
+        grads: &Gradients<f32, Self>,
+        rule: UpdateRule,
+    ) {
+        if sgd_by_ops_on_cpu() {
+            sgd_update_by_ops(w, v, grads, rule)
+        } else {
+            sgd_update_on_cpu(w, v, grads, rule)
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! One training step's gradients: forward, loss and backward on a batch.
 //!
-//! On the CPU the batch is cut into [`CPU_SHARDS`] row ranges whose forward
-//! and backward passes run on separate threads, each with its own tape, and
-//! the gradients are summed. The kernels inside already parallelize over
-//! images, but small networks spend most of a step in per-op overhead that
-//! only this coarser split overlaps (measured: two single-threaded runs side
-//! by side do 1.5x the images of one two-threaded run). The shard count is a
-//! constant, not the core count, so a seed gives the same weights on any
-//! machine; dropout masks are drawn for the whole batch and then split, so
-//! the random stream does not depend on it either.
+//! On the CPU the batch of a small network is cut into [`CPU_SHARDS`] row
+//! ranges whose forward and backward passes run on separate threads, each
+//! with its own tape, and the gradients are summed. The kernels inside
+//! already parallelize over images, but small networks spend most of a step
+//! in per-op overhead that only this coarser split overlaps (measured: two
+//! single-threaded runs side by side do 1.5x the images of one two-threaded
+//! run). Every tape holds a gradient of every parameter, so a network of
+//! more than [`SHARDED_PARAMS`] parameters (the paper's 61 M: 244 MB per
+//! copy) runs in one piece. The shard count depends on the spec, not on the
+//! core count, so a seed gives the same weights on any machine; dropout
+//! masks are drawn for the whole batch and then split, so the random stream
+//! does not depend on it either.
 
 use super::model::{AlexNet, Image4, TrainDevice, TrainMode};
 use super::recipe::Hyper;
@@ -17,8 +20,20 @@ use dfdx::prelude::*;
 use shared::spec::{Layer, ModelSpec};
 use std::ops::Range;
 
-/// Row ranges a CPU step is cut into.
+/// Row ranges a CPU step of a small network is cut into.
 pub const CPU_SHARDS: usize = 2;
+
+/// Networks with more parameters than this take the step in one piece.
+pub const SHARDED_PARAMS: u64 = 16_000_000;
+
+/// Shards of a CPU step for `spec`.
+pub fn cpu_shards(spec: &ModelSpec) -> usize {
+    if spec.param_count() > SHARDED_PARAMS {
+        1
+    } else {
+        CPU_SHARDS
+    }
+}
 
 /// A normalized batch and what the step needs to know about it.
 pub struct StepInput<'a> {
@@ -103,9 +118,9 @@ pub fn unsplit<D: TrainDevice>(net: &AlexNet<D>, dev: &D, input: &StepInput) -> 
     shard(net, dev, input, &input.dropout_masks(), 0..input.batch())
 }
 
-/// Row ranges of `CPU_SHARDS` nearly equal parts (fewer for tiny batches).
-fn shard_rows(batch: usize) -> Vec<Range<usize>> {
-    let parts = CPU_SHARDS.min(batch).max(1);
+/// Row ranges of `shards` nearly equal parts (fewer for tiny batches).
+fn shard_rows(batch: usize, shards: usize) -> Vec<Range<usize>> {
+    let parts = shards.min(batch).max(1);
     (0..parts).map(|k| k * batch / parts..(k + 1) * batch / parts).collect()
 }
 
@@ -113,8 +128,10 @@ fn shard_rows(batch: usize) -> Vec<Range<usize>> {
 pub fn sharded_cpu(net: &AlexNet<Cpu>, dev: &Cpu, input: &StepInput) -> StepOutput<Cpu> {
     use rayon::prelude::*;
     let masks = input.dropout_masks();
-    let mut parts: Vec<StepOutput<Cpu>> =
-        shard_rows(input.batch()).into_par_iter().map(|rows| shard(net, dev, input, &masks, rows)).collect();
+    let mut parts: Vec<StepOutput<Cpu>> = shard_rows(input.batch(), cpu_shards(input.spec))
+        .into_par_iter()
+        .map(|rows| shard(net, dev, input, &masks, rows))
+        .collect();
     let mut out = parts.remove(0);
     for part in parts {
         out.logits.extend(part.logits);
@@ -128,9 +145,9 @@ pub fn sharded_cpu(net: &AlexNet<Cpu>, dev: &Cpu, input: &StepInput) -> StepOutp
 }
 
 fn add_grad<S: Shape>(into: &mut Gradients<f32, Cpu>, from: &Gradients<f32, Cpu>, t: &Tensor<S, f32, Cpu>) {
-    let add = from.get(t).as_vec();
+    let add = from.cpu_slice(t).expect("every parameter has a gradient");
     let acc = into.get_or_alloc_mut(t).expect("gradient buffer");
-    acc.iter_mut().zip(add).for_each(|(a, b)| *a += b);
+    acc.iter_mut().zip(add).for_each(|(a, b)| *a += *b);
 }
 
 #[cfg(test)]
@@ -139,6 +156,16 @@ mod tests {
     use crate::train::recipe::RecipeKind;
     use shared::float::{FloatModel, SplitMix64};
     use shared::spec::{AlexNetConfig, Shape};
+
+    /// The paper network's gradients are 244 MB a copy: it takes its step on
+    /// one tape; the networks the fast recipe trains split the batch.
+    #[test]
+    fn only_small_networks_split_the_batch() {
+        let paper = AlexNetConfig::paper().build().unwrap();
+        assert_eq!(cpu_shards(&paper), 1);
+        let small = AlexNetConfig::small(Shape::new(1, 64, 64), 10).build().unwrap();
+        assert_eq!(cpu_shards(&small), CPU_SHARDS);
+    }
 
     /// Splitting changes only the order of additions: logits are equal, loss
     /// and gradients agree to float rounding with the single-pass step.
