@@ -1,6 +1,6 @@
 //! The vendored dfdx's plane-parallel CPU pooling against the single-threaded
-//! kernels dfdx 0.13.0 released, on random shapes (kernel, stride, padding,
-//! odd sizes, ties). Each plane visits its taps in the released order, so
+//! kernels dfdx 0.13.0 released, on random shapes (max, min and average;
+//! kernel, stride, padding, odd sizes, ties). Each plane visits its taps in the released order, so
 //! values and gradients must be equal bit for bit.
 //!
 //! One test function: the kernel choice is process-wide.
@@ -9,9 +9,10 @@ use dfdx::prelude::*;
 use dfdx::tensor_ops::use_released_cpu_pool2d;
 use shared::float::SplitMix64;
 
-/// Output and dX of sum(maxpool(x) * r).
+/// Output and dX of sum(pool(x) * r).
 fn run(
     dev: &Cpu,
+    kind: Pool2DKind,
     shape: (usize, usize, usize, usize),
     x: &[f32],
     k: usize,
@@ -19,7 +20,7 @@ fn run(
     p: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let x = dev.tensor_from_vec(x.to_vec(), shape);
-    let y = x.leaky_trace().try_pool2d(Pool2DKind::Max, k, s, p, 1).unwrap();
+    let y = x.leaky_trace().try_pool2d(kind, k, s, p, 1).unwrap();
     let out_shape = *y.shape();
     let mut rng = SplitMix64::new(5);
     let r: Vec<f32> = (0..out_shape.num_elements()).map(|_| rng.next_normal() as f32).collect();
@@ -42,10 +43,12 @@ fn parallel_pool2d_equals_released_kernels() {
         // Small integers make ties common, the case where max-pool backward
         // must pick the same inputs as the released kernel.
         let x: Vec<f32> = (0..n).map(|_| (pick(7) as f32) - 3.0).collect();
-        use_released_cpu_pool2d(true);
-        let released = run(&dev, shape, &x, k, s, p);
-        use_released_cpu_pool2d(false);
-        let parallel = run(&dev, shape, &x, k, s, p);
-        assert_eq!(parallel, released, "case {case}: {shape:?} k{k} s{s} p{p}");
+        for kind in [Pool2DKind::Max, Pool2DKind::Min, Pool2DKind::Avg] {
+            use_released_cpu_pool2d(true);
+            let released = run(&dev, kind, shape, &x, k, s, p);
+            use_released_cpu_pool2d(false);
+            let parallel = run(&dev, kind, shape, &x, k, s, p);
+            assert_eq!(parallel, released, "case {case}: {kind:?} {shape:?} k{k} s{s} p{p}");
+        }
     }
 }
