@@ -2,14 +2,12 @@
 //! released CPU kernels, measured in the same run, with the machine's GEMM
 //! throughput as the yardstick for "percent of peak" and the peak RSS.
 
-use super::lrn::use_composed_lrn;
-use super::model::{AlexNet, TrainDevice};
-use super::optim::{use_sgd_by_ops, Sgd};
+use super::model::{use_released_cpu_kernels, AlexNet, TrainDevice};
+use super::optim::Sgd;
 use super::recipe::{init, Hyper, RecipeKind};
 use super::step::{unsplit, StepInput};
 use crate::error::Result;
 use dfdx::prelude::*;
-use dfdx::tensor_ops::{use_released_cpu_conv2d, use_released_cpu_pool2d};
 use shared::float::SplitMix64;
 use shared::spec::ModelSpec;
 use std::time::Instant;
@@ -51,15 +49,9 @@ fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> f64 {
 }
 
 pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> StepRate {
-    use_released_cpu_conv2d(released);
-    use_released_cpu_pool2d(released);
-    use_composed_lrn(released);
-    use_sgd_by_ops(released);
+    use_released_cpu_kernels(released);
     let secs = time_steps(spec, batch, steps, !released);
-    use_released_cpu_conv2d(false);
-    use_released_cpu_pool2d(false);
-    use_composed_lrn(false);
-    use_sgd_by_ops(false);
+    use_released_cpu_kernels(false);
     let images_per_sec = batch as f64 / secs;
     StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9 }
 }

@@ -8,19 +8,6 @@ use super::model::{Image4, TrainDevice};
 use dfdx::prelude::*;
 use rayon::prelude::*;
 use shared::spec::LrnSpec;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static COMPOSED_ON_CPU: AtomicBool = AtomicBool::new(false);
-
-/// Makes the CPU use the composed LRN instead of the fused kernel,
-/// process-wide: for benchmarks against dfdx as released.
-pub fn use_composed_lrn(composed: bool) {
-    COMPOSED_ON_CPU.store(composed, Ordering::Relaxed);
-}
-
-pub fn composed_lrn_on_cpu() -> bool {
-    COMPOSED_ON_CPU.load(Ordering::Relaxed)
-}
 
 /// LRN composed of dfdx tensor ops: runs on every backend, and is the
 /// reference for the fused CPU kernel below.

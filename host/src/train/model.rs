@@ -4,13 +4,30 @@
 //! Layouts match `shared::FloatModel` and PyTorch (OIHW conv weights,
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
-use super::lrn::{composed_lrn_on_cpu, lrn_composed, lrn_fused_cpu};
-use super::optim::{sgd_by_ops_on_cpu, sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
+use super::lrn::{lrn_composed, lrn_fused_cpu};
+use super::optim::{sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
 use super::step::{StepInput, StepOutput};
 use dfdx::prelude::*;
+use dfdx::tensor_ops::{use_released_cpu_conv2d, use_released_cpu_pool2d};
 use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryConv2D, TryPool2D};
 use shared::float::{FloatModel, LayerParams};
 use shared::spec::{Layer, LrnSpec, ModelSpec};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static RELEASED_ON_CPU: AtomicBool = AtomicBool::new(false);
+
+/// Makes the CPU train as dfdx 0.13.0 released would (its conv and pooling
+/// kernels, LRN and SGD composed of its tensor ops) instead of with this
+/// project's kernels, process-wide: the baseline of `host bench-train`.
+pub fn use_released_cpu_kernels(released: bool) {
+    use_released_cpu_conv2d(released);
+    use_released_cpu_pool2d(released);
+    RELEASED_ON_CPU.store(released, Ordering::Relaxed);
+}
+
+fn released_on_cpu() -> bool {
+    RELEASED_ON_CPU.load(Ordering::Relaxed)
+}
 
 /// A device the trainer runs on: dfdx's CPU or CUDA backend.
 pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
@@ -43,7 +60,7 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
 
 impl TrainDevice for Cpu {
     fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
-        if composed_lrn_on_cpu() {
+        if released_on_cpu() {
             lrn_composed(x, spec)
         } else {
             lrn_fused_cpu(x, spec)
@@ -60,7 +77,7 @@ impl TrainDevice for Cpu {
         grads: &Gradients<f32, Self>,
         rule: UpdateRule,
     ) {
-        if sgd_by_ops_on_cpu() {
+        if released_on_cpu() {
             sgd_update_by_ops(w, v, grads, rule)
         } else {
             sgd_update_on_cpu(w, v, grads, rule)

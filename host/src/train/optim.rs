@@ -5,19 +5,6 @@
 
 use super::model::{AlexNet, Params, TrainDevice};
 use dfdx::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static BY_OPS_ON_CPU: AtomicBool = AtomicBool::new(false);
-
-/// Makes the CPU update parameters with tensor ops instead of the fused
-/// loop, process-wide: for benchmarks against dfdx as released.
-pub fn use_sgd_by_ops(by_ops: bool) {
-    BY_OPS_ON_CPU.store(by_ops, Ordering::Relaxed);
-}
-
-pub fn sgd_by_ops_on_cpu() -> bool {
-    BY_OPS_ON_CPU.load(Ordering::Relaxed)
-}
 
 pub struct Sgd<D: TrainDevice> {
     pub momentum: f32,
@@ -74,7 +61,8 @@ pub fn sgd_update_by_ops<S: dfdx::shapes::Shape, D: TrainDevice>(
 /// The same update in one pass over the slices, in parallel: on the paper
 /// network the step touches 61 M parameters, and the ops above read and
 /// write each of them seven times. The arithmetic is the ops' own
-/// (`a * alpha + b * beta` per pass), so both give the same bits.
+/// (`a * alpha + b * beta` per pass, where a factor 1 is exact), so both give
+/// the same bits.
 pub fn sgd_update_on_cpu<S: dfdx::shapes::Shape>(
     w: &mut Tensor<S, f32, Cpu>,
     v: &mut Tensor<S, f32, Cpu>,
@@ -87,12 +75,12 @@ pub fn sgd_update_on_cpu<S: dfdx::shapes::Shape>(
     let (w, v) = (w.cpu_slice_mut(), v.cpu_slice_mut());
     w.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(|((w, v), g)| {
         for ((w, v), g) in w.iter_mut().zip(v).zip(g) {
-            let mut u = *v * d.momentum + *g * 1.0;
+            let mut u = *v * d.momentum + *g;
             if d.weight_decay != 0.0 {
-                u = u * 1.0 + *w * d.weight_decay;
+                u += *w * d.weight_decay;
             }
             *v = u;
-            *w = *w * 1.0 + u * -d.lr;
+            *w += u * -d.lr;
         }
     });
 }
