@@ -1,6 +1,7 @@
 //! `host train`: AlexNet on dfdx (CPU, or CUDA with the `cuda` feature).
 
 pub mod bench;
+pub mod bias_act;
 pub mod checkpoint;
 pub mod command;
 pub mod lrn;

@@ -4,6 +4,7 @@
 //! Layouts match `shared::FloatModel` and PyTorch (OIHW conv weights,
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
+use super::bias_act::{bias_act_composed, bias_act_fused_cpu, Bias, Planes};
 use super::lrn::{lrn_composed, lrn_fused_cpu};
 use super::optim::{sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
 use super::step::{StepInput, StepOutput};
@@ -37,6 +38,11 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
         lrn_composed(x, spec)
     }
 
+    /// A layer's bias and optional ReLU over its B x C x I output.
+    fn bias_act<T: Tape<f32, Self> + Merge<T>>(y: Planes<Self, T>, bias: &Bias<Self>, relu: bool) -> Planes<Self, T> {
+        bias_act_composed(y, bias, relu)
+    }
+
     /// Logits, loss and gradients of one training batch.
     fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self>
     where
@@ -64,6 +70,14 @@ impl TrainDevice for Cpu {
             lrn_composed(x, spec)
         } else {
             lrn_fused_cpu(x, spec)
+        }
+    }
+
+    fn bias_act<T: Tape<f32, Self> + Merge<T>>(y: Planes<Self, T>, bias: &Bias<Self>, relu: bool) -> Planes<Self, T> {
+        if released_on_cpu() {
+            bias_act_composed(y, bias, relu)
+        } else {
+            bias_act_fused_cpu(y, bias, relu)
         }
     }
 
@@ -180,9 +194,9 @@ impl<D: TrainDevice> AlexNet<D> {
                     let p = self.params[i].as_ref().expect("conv has params");
                     let x = spatial.take().expect("conv after a spatial layer");
                     let y = (x, p.weight.clone()).conv2d(c.stride as usize, c.padding as usize, 1, c.groups as usize);
-                    let shape = *y.shape();
-                    let y = y + p.bias.retaped::<T>().broadcast_like::<_, Axes3<0, 2, 3>>(&shape);
-                    spatial = Some(if c.relu { y.relu() } else { y });
+                    let (b, ch, h, w) = *y.shape();
+                    let y = D::bias_act(y.reshape_like(&(b, ch, h * w)), &p.bias, c.relu);
+                    spatial = Some(y.reshape_like(&(b, ch, h, w)));
                 }
                 Layer::Lrn(l) => {
                     let x = spatial.take().expect("lrn after a spatial layer");
@@ -205,9 +219,8 @@ impl<D: TrainDevice> AlexNet<D> {
                     };
                     let (out, inp) = (p.weight.shape().0, p.weight.shape().1);
                     let w = p.weight.retaped::<T>().reshape_like(&(out, inp)).permute::<_, Axes2<1, 0>>();
-                    let y = x.matmul(w);
-                    let y = y + p.bias.retaped::<T>().broadcast_like::<_, Axis<0>>(&(batch, out));
-                    let y = if d.relu { y.relu() } else { y };
+                    let y = x.matmul(w).reshape_like(&(batch, out, 1));
+                    let y = D::bias_act(y, &p.bias, d.relu).reshape_like(&(batch, out));
                     flat = Some(match (&mut train, d.dropout) {
                         (Some(mode), true) => {
                             let mask = (mode.dropout)(batch * out);

@@ -130,7 +130,7 @@ impl<E, D: Storage<E>> Gradients<E, D> {
     }
 
     /// Borrows a triplet of gradients `(&mut L1, &mut L2, &R)`.
-    pub(crate) fn muts_and_ref<L1: Shape, L2: Shape, R: Shape>(
+    pub fn muts_and_ref<L1: Shape, L2: Shape, R: Shape>(
         &mut self,
         l1: &impl Tensorlike<L1, E, D>,
         l2: &impl Tensorlike<L2, E, D>,

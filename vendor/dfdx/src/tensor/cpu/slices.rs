@@ -18,6 +18,16 @@ impl<S: Shape, E: Unit, T> Tensor<S, E, Cpu, T> {
     pub fn cpu_slice_mut(&mut self) -> &mut [E] {
         &mut Arc::make_mut(&mut self.data)[..]
     }
+
+    /// The buffer itself, copied only if another tensor shares it: an op
+    /// can write its output over an input nothing else reads (the tensor
+    /// made from it gets a new id, so both keep their own gradients).
+    pub fn cpu_into_vec(self) -> Vec<E> {
+        match Arc::try_unwrap(self.data) {
+            Ok(mut owned) => std::mem::take(&mut owned.data),
+            Err(shared) => shared.data.clone(),
+        }
+    }
 }
 
 impl<E: Unit> Gradients<E, Cpu> {
