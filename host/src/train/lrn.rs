@@ -71,7 +71,7 @@ pub fn lrn_fused_cpu<T: Tape<f32, Cpu>>(x: Image4<Cpu, T>, spec: &LrnSpec) -> Im
     let (_, c, h, w) = shape;
     let plane = h * w;
     let (x, mut tape) = x.split_tape();
-    let xs = x.as_vec();
+    let xs = x.cpu_slice();
     let mut denom = vec![0f32; xs.len()];
     let mut ys = vec![0f32; xs.len()];
     let half = spec.size as usize / 2;
@@ -90,7 +90,9 @@ pub fn lrn_fused_cpu<T: Tape<f32, Cpu>>(x: Image4<Cpu, T>, spec: &LrnSpec) -> Im
     let out = dev.tensor_from_vec(ys, shape);
     if T::OWNS_TAPE {
         let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+        // `x` itself, not a copy: the ReLU before keeps the same buffer.
         tape.add_backward_op(move |grads| {
+            let xs = x.cpu_slice();
             grads.try_alloc_for(&out_ghost)?;
             grads.try_alloc_for(&x_ghost)?;
             let (grad_x, g) = grads.mut_and_ref(&x_ghost, &out_ghost);

@@ -103,7 +103,14 @@ pub fn shard<D: TrainDevice>(
         let per_row = len / n;
         full[rows.start * per_row..rows.end * per_row].to_vec()
     };
-    let logits = net.forward(x.leaky_traced(), Some(TrainMode { dropout: &mut dropout }));
+    // Only the parameters' gradients are kept: each activation's is freed
+    // as soon as backward has passed it on.
+    let mut grads = Gradients::leaky();
+    for (_, p) in net.named_params() {
+        grads.keep_leaf(&p.weight);
+        grads.keep_leaf(&p.bias);
+    }
+    let logits = net.forward(x.traced(grads), Some(TrainMode { dropout: &mut dropout }));
     let values = logits.retaped::<NoneTape>().as_vec();
     let classes = spec.classes() as usize;
     let t = targets(&input.labels[rows.clone()], classes, input.hyper.label_smoothing);
@@ -156,6 +163,28 @@ mod tests {
     use crate::train::recipe::RecipeKind;
     use shared::float::{FloatModel, SplitMix64};
     use shared::spec::{AlexNetConfig, Shape};
+
+    /// With leaves marked, backward frees every other gradient as it goes
+    /// and the leaves' gradients are those of a tape that keeps everything.
+    #[test]
+    fn backward_keeps_only_the_marked_gradients() {
+        let dev = Cpu::default();
+        let w: Tensor<(usize, usize), f32, Cpu> = dev.tensor_from_vec(vec![0.5, -1.0, 2.0, 0.25], (2, 2));
+        let x: Tensor<(usize, usize), f32, Cpu> = dev.tensor_from_vec(vec![1.0, 2.0, -3.0, 4.0], (2, 2));
+        let run = |grads: Gradients<f32, Cpu>| {
+            let hidden = x.clone().traced(grads).matmul(w.clone());
+            let kept = hidden.retaped::<NoneTape>();
+            (kept, hidden.relu().square().sum().backward())
+        };
+        let mut marked = Gradients::leaky();
+        marked.keep_leaf(&w);
+        let (hidden, grads) = run(marked);
+        assert!(grads.cpu_slice(&hidden).is_none(), "an activation's gradient outlived backward");
+        assert!(grads.cpu_slice(&x).is_none(), "the input's gradient outlived backward");
+        let (hidden_all, all) = run(Gradients::leaky());
+        assert!(all.cpu_slice(&hidden_all).is_some());
+        assert_eq!(grads.cpu_slice(&w), all.cpu_slice(&w));
+    }
 
     /// The paper network's gradients are 244 MB a copy: it takes its step on
     /// one tape; the networks the fast recipe trains split the batch.

@@ -22,6 +22,9 @@ pub struct Gradients<E, D: Storage<E>> {
     gradient_by_id: BTreeMap<UniqueId, D::Vec>,
     /// Using BTreeSet for no-std support
     leaf_ids: Option<BTreeSet<UniqueId>>,
+    /// alexnet-edge patch: gradients the running backward op has read as
+    /// its output's (see [OwnedTape::execute]).
+    consumed: Vec<UniqueId>,
 }
 
 impl<E, D: Storage<E>> Gradients<E, D> {
@@ -38,6 +41,7 @@ impl<E, D: Storage<E>> Gradients<E, D> {
         Self {
             gradient_by_id: Default::default(),
             leaf_ids: None,
+            consumed: Vec::new(),
         }
     }
 }
@@ -68,6 +72,14 @@ impl<E, D: Storage<E>> Gradients<E, D> {
         self.drop_non_leafs();
     }
 
+    /// alexnet-edge patch: marks the gradient of `t` as one to keep, as
+    /// [Gradients::retain_leafs] does, without needing its id. Once any
+    /// gradient is marked, backward frees every other one as soon as the op
+    /// that reads it has run, instead of holding all of them to the end.
+    pub fn keep_leaf<S: Shape, T>(&mut self, t: &Tensor<S, E, D, T>) {
+        self.leaf_ids.get_or_insert_with(Default::default).insert(t.id);
+    }
+
     /// Keeps all gradients marked previously by [Gradients::retain_leafs], and drops all
     /// others.
     pub fn drop_non_leafs(&mut self) {
@@ -92,6 +104,7 @@ impl<E, D: Storage<E>> Gradients<E, D> {
     ///
     /// **Panics** if data associated with `t` is not found. This indicates an unrecoverable bug.
     pub(crate) fn get_ref<S: Shape>(&mut self, t: &impl Tensorlike<S, E, D>) -> &D::Vec {
+        self.consumed.push(t.id());
         self.gradient_by_id.get(&t.id()).unwrap()
     }
 
@@ -210,7 +223,24 @@ impl<E, D: Storage<E>> OwnedTape<E, D> {
         self.operations.sort_by_key(|(k, _)| *k);
         for (_, operation) in self.operations.drain(..).rev() {
             (operation)(&mut self.gradients)?;
+            // alexnet-edge patch: a tensor is the output of exactly one op,
+            // and that op, the last to touch its gradient, reads it by
+            // `get_ref`. With leaves marked, free those gradients now: at
+            // the end of backward stock dfdx holds one per activation
+            // (for the paper's net at batch 16, ~0.1 GB on top of the weights').
+            let grads = &mut self.gradients;
+            match &grads.leaf_ids {
+                Some(leafs) => {
+                    for id in grads.consumed.drain(..) {
+                        if !leafs.contains(&id) {
+                            grads.gradient_by_id.remove(&id);
+                        }
+                    }
+                }
+                None => grads.consumed.clear(),
+            }
         }
+        self.gradients.drop_non_leafs();
         Ok(self.gradients)
     }
 }
