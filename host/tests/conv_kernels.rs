@@ -2,6 +2,9 @@
 //! released, and the fast backward against f64 finite differences, on random
 //! shapes (groups, stride, padding, odd sizes).
 //!
+//! An input marked constant gets no gradient, and the filters' gradient is
+//! the same bit for bit.
+//!
 //! One test function: the kernel choice is process-wide, so the comparisons
 //! must not run concurrently with each other.
 
@@ -46,15 +49,32 @@ fn values(rng: &mut SplitMix64, n: usize) -> Vec<f32> {
 
 /// Output, dX and dW of sum(conv(x, w) * r).
 fn run(dev: &Cpu, c: Case, x: &[f32], w: &[f32], r_seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (out, dx, dw) = run_marked(dev, c, x, w, r_seed, false);
+    (out, dx.expect("the input's gradient"), dw)
+}
+
+/// As `run`, with the input marked constant if asked: then it has no gradient.
+fn run_marked(
+    dev: &Cpu,
+    c: Case,
+    x: &[f32],
+    w: &[f32],
+    r_seed: u64,
+    constant: bool,
+) -> (Vec<f32>, Option<Vec<f32>>, Vec<f32>) {
     let x = dev.tensor_from_vec(x.to_vec(), (c.batch, c.chan_in, c.h, c.w));
     let wt = dev.tensor_from_vec(w.to_vec(), (c.chan_out, c.chan_in / c.groups, c.kernel, c.kernel));
-    let y = (x.leaky_trace(), wt.clone()).conv2d(c.stride, c.padding, 1, c.groups);
+    let mut grads = Gradients::leaky();
+    if constant {
+        grads.mark_constant(&x);
+    }
+    let y = (x.trace(grads), wt.clone()).conv2d(c.stride, c.padding, 1, c.groups);
     let shape = *y.shape();
     let mut rng = SplitMix64::new(r_seed);
     let r = dev.tensor_from_vec(values(&mut rng, shape.num_elements()), shape);
     let out = y.retaped::<NoneTape>().as_vec();
     let grads = (y * r).sum().backward();
-    (out, grads.get(&x).as_vec(), grads.get(&wt).as_vec())
+    (out, grads.cpu_slice(&x).map(<[f32]>::to_vec), grads.get(&wt).as_vec())
 }
 
 fn close(a: &[f32], b: &[f32], what: &str, c: Case) {
@@ -83,11 +103,17 @@ fn fast_conv2d_matches_released_kernels_and_finite_differences() {
         let w = values(&mut rng, c.chan_out * (c.chan_in / c.groups) * c.kernel * c.kernel);
         use_released_cpu_conv2d(true);
         let released = run(&dev, c, &x, &w, 7);
+        let released_constant = run_marked(&dev, c, &x, &w, 7, true);
         use_released_cpu_conv2d(false);
         let fast = run(&dev, c, &x, &w, 7);
+        let fast_constant = run_marked(&dev, c, &x, &w, 7, true);
         close(&fast.0, &released.0, "y", c);
         close(&fast.1, &released.1, "dx", c);
         close(&fast.2, &released.2, "dw", c);
+        for (constant, full, kernels) in [(released_constant, &released, "released"), (fast_constant, &fast, "fast")] {
+            assert!(constant.1.is_none(), "{kernels}: a constant input got a gradient, {c:?}");
+            assert_eq!(constant.2, full.2, "{kernels}: dw with a constant input, {c:?}");
+        }
     }
 
     // Central differences of the same loss in f64, on a grouped, strided,

@@ -104,8 +104,9 @@ pub fn shard<D: TrainDevice>(
         full[rows.start * per_row..rows.end * per_row].to_vec()
     };
     // Only the parameters' gradients are kept: each activation's is freed
-    // as soon as backward has passed it on.
+    // as soon as backward has passed it on. The image's is never computed.
     let mut grads = Gradients::leaky();
+    grads.mark_constant(&x);
     for (_, p) in net.named_params() {
         grads.keep_leaf(&p.weight);
         grads.keep_leaf(&p.bias);

@@ -25,6 +25,9 @@ pub struct Gradients<E, D: Storage<E>> {
     /// alexnet-edge patch: gradients the running backward op has read as
     /// its output's (see [OwnedTape::execute]).
     consumed: Vec<UniqueId>,
+    /// alexnet-edge patch: tensors whose gradient nobody reads (see
+    /// [Gradients::mark_constant]).
+    constants: BTreeSet<UniqueId>,
 }
 
 impl<E, D: Storage<E>> Gradients<E, D> {
@@ -42,6 +45,7 @@ impl<E, D: Storage<E>> Gradients<E, D> {
             gradient_by_id: Default::default(),
             leaf_ids: None,
             consumed: Vec::new(),
+            constants: BTreeSet::new(),
         }
     }
 }
@@ -78,6 +82,18 @@ impl<E, D: Storage<E>> Gradients<E, D> {
     /// that reads it has run, instead of holding all of them to the end.
     pub fn keep_leaf<S: Shape, T>(&mut self, t: &Tensor<S, E, D, T>) {
         self.leaf_ids.get_or_insert_with(Default::default).insert(t.id);
+    }
+
+    /// alexnet-edge patch: marks `t` as a constant, such as a network's input
+    /// image: ops that honour the mark (conv2d on the CPU) skip computing its
+    /// gradient, and it reads as zeros.
+    pub fn mark_constant<S: Shape, T>(&mut self, t: &Tensor<S, E, D, T>) {
+        self.constants.insert(t.id);
+    }
+
+    /// Whether `t` was marked by [Gradients::mark_constant].
+    pub(crate) fn is_constant<S: Shape>(&self, t: &impl Tensorlike<S, E, D>) -> bool {
+        self.constants.contains(&t.id())
     }
 
     /// Keeps all gradients marked previously by [Gradients::retain_leafs], and drops all
@@ -308,6 +324,7 @@ impl<E, D: Storage<E>> Merge<OwnedTape<E, D>> for OwnedTape<E, D> {
                 .get_or_insert_with(Default::default)
                 .extend(leafs);
         }
+        self.gradients.constants.extend(other.gradients.constants);
         self.operations.append(&mut other.operations);
         self
     }

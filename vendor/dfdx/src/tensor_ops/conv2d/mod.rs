@@ -53,6 +53,22 @@ pub trait Conv2DKernel<E: Dtype>: Storage<E> {
         out: &impl Tensorlike<O, E, Self>,
         grad_out: &Self::Vec,
     ) -> Result<(), Self::Err>;
+
+    /// alexnet-edge patch: the filters' gradient alone, for an image marked
+    /// constant (a network's input, whose gradient nobody reads). This
+    /// default computes both, the image's into a scratch buffer.
+    fn backward_filters<L: Shape, R: Shape, O: Shape>(
+        &self,
+        op: Conv2DOp,
+        lhs: &Tensor<L, E, Self>,
+        rhs: &Tensor<R, E, Self>,
+        grad_rhs: &mut Self::Vec,
+        out: &impl Tensorlike<O, E, Self>,
+        grad_out: &Self::Vec,
+    ) -> Result<(), Self::Err> {
+        let mut scratch = crate::tensor::storage_traits::AllocGrad::try_alloc_grad(lhs)?;
+        self.backward(op, lhs, &mut scratch, rhs, grad_rhs, out, grad_out)
+    }
 }
 
 /// Apply the 2d convolution to a tensor.
@@ -322,6 +338,13 @@ where
         let out_ghost = out.ghost();
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&rhs_ghost)?;
+            if grads.is_constant(&lhs_ghost) {
+                grads.try_alloc_for(&out_ghost)?;
+                let (grad_rhs, grad_out) = grads.mut_and_ref(&rhs_ghost, &out_ghost);
+                return lhs
+                    .device
+                    .backward_filters(op, &lhs, &rhs, grad_rhs, &out_ghost, grad_out);
+            }
             grads.try_alloc_for(&lhs_ghost)?;
             grads.try_alloc_for(&out_ghost)?;
             let (grad_lhs, grad_rhs, grad_out) =
