@@ -103,3 +103,22 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
     assert!(kept.model.layers.iter().all(|l| l.weights.iter().chain(&l.bias).all(|v| v.is_finite())));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `host bench-train` on a tiny network: one line per kernel set, with
+/// images/s, GFLOP/s against the measured GEMM ceiling and the peak RSS.
+#[test]
+fn bench_train_reports_both_kernel_sets() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
+        .args(["bench-train", "--input", "1x28x28", "--width", "0.125", "--batch", "4"])
+        .args(["--steps", "1", "--released-steps", "1"])
+        .output()
+        .expect("run host");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let line =
+        |start: &str| text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in {text}"));
+    assert!(line("network 1x28x28 -> 10 classes").contains("GEMM ceiling"), "{text}");
+    let this = line("this build:");
+    assert!(this.contains("img/s") && this.contains("% of the GEMM ceiling") && this.contains("peak RSS"), "{text}");
+    assert!(line("released kernels:").contains("x faster"), "{text}");
+}
