@@ -105,7 +105,8 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
 }
 
 /// `host bench-train` on a tiny network: one line per kernel set, with
-/// images/s, GFLOP/s against the measured GEMM ceiling and the peak RSS.
+/// images/s, GFLOP/s against the measured GEMM ceiling, the peak RSS and
+/// the page faults per step.
 #[test]
 fn bench_train_reports_both_kernel_sets() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
@@ -119,6 +120,8 @@ fn bench_train_reports_both_kernel_sets() {
         |start: &str| text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in {text}"));
     assert!(line("network 1x28x28 -> 10 classes").contains("GEMM ceiling"), "{text}");
     let this = line("this build:");
-    assert!(this.contains("img/s") && this.contains("% of the GEMM ceiling") && this.contains("peak RSS"), "{text}");
+    for part in ["img/s", "% of the GEMM ceiling", "peak RSS", "page faults/step"] {
+        assert!(this.contains(part), "no {part:?} in {text}");
+    }
     assert!(line("released kernels:").contains("x faster"), "{text}");
 }

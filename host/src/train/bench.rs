@@ -1,6 +1,7 @@
 //! `host bench-train`: training-step throughput of this build against dfdx's
 //! released CPU kernels, measured in the same run, with the machine's GEMM
-//! throughput as the yardstick for "percent of peak" and the peak RSS.
+//! throughput as the yardstick for "percent of peak", the peak RSS and the
+//! page faults per step (memory the kernel had to map and zero again).
 
 use super::model::{use_released_cpu_kernels, AlexNet, TrainDevice};
 use super::optim::Sgd;
@@ -17,6 +18,8 @@ use std::time::Instant;
 pub struct StepRate {
     pub images_per_sec: f64,
     pub gflops: f64,
+    /// Minor page faults per timed step (Linux).
+    pub faults_per_step: Option<f64>,
 }
 
 /// Forward + backward is about three forward passes of multiply-adds.
@@ -24,9 +27,10 @@ fn flops_per_image(spec: &ModelSpec) -> f64 {
     3.0 * 2.0 * spec.macs() as f64
 }
 
-/// Seconds per training step (forward, loss, backward, SGD) on random data:
-/// the trainer's step (`fast`), or one unsplit pass (dfdx as released).
-fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> f64 {
+/// Seconds and page faults per training step (forward, loss, backward, SGD)
+/// on random data: the trainer's step (`fast`), or one unsplit pass (dfdx as
+/// released).
+fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> (f64, Option<f64>) {
     let dev = Cpu::default();
     let mut net = AlexNet::from_float(&init(spec, RecipeKind::Fast, 1), &dev);
     let mut sgd = Sgd::new(&net, 0.9, 5e-4);
@@ -41,19 +45,31 @@ fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> f64 {
         sgd.step(&mut net, &out.grads, 0.01);
     };
     step(0); // allocations and caches
+    let faults_before = minor_faults();
     let start = Instant::now();
     for k in 0..steps {
         step(k as u64 + 1);
     }
-    start.elapsed().as_secs_f64() / steps as f64
+    let secs = start.elapsed().as_secs_f64() / steps as f64;
+    let faults = faults_before.zip(minor_faults()).map(|(a, b)| (b - a) as f64 / steps as f64);
+    (secs, faults)
+}
+
+/// Minor page faults of this process so far, from /proc (Linux).
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // minflt is field 10 of the whole line, the 8th after the name.
+    fields.get(7)?.parse().ok()
 }
 
 pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> StepRate {
     use_released_cpu_kernels(released);
-    let secs = time_steps(spec, batch, steps, !released);
+    let (secs, faults_per_step) = time_steps(spec, batch, steps, !released);
     use_released_cpu_kernels(false);
     let images_per_sec = batch as f64 / secs;
-    StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9 }
+    StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9, faults_per_step }
 }
 
 /// GFLOP/s of a large square f32 GEMM on all cores: what this machine's
@@ -99,11 +115,12 @@ pub fn run(spec: &ModelSpec, batch: usize, steps: usize, released_steps: usize) 
     let fast = measure(spec, batch, steps, false);
     let rss = peak_rss_mb();
     println!(
-        "this build:         {:8.1} img/s {:7.1} GFLOP/s ({:4.1}% of the GEMM ceiling), peak RSS {}",
+        "this build:         {:8.1} img/s {:7.1} GFLOP/s ({:4.1}% of the GEMM ceiling), peak RSS {}, {} page faults/step",
         fast.images_per_sec,
         fast.gflops,
         100.0 * fast.gflops / ceiling,
-        rss.map_or("unknown".into(), |r| format!("{r:.0} MiB"))
+        rss.map_or("unknown".into(), |r| format!("{r:.0} MiB")),
+        fast.faults_per_step.map_or("unknown".into(), |f| format!("{f:.0}"))
     );
     if released_steps > 0 {
         let released = measure(spec, batch, released_steps, true);
