@@ -14,6 +14,7 @@ pub mod error;
 pub mod flash;
 pub mod info;
 pub mod labels;
+pub mod malloc;
 pub mod onnx;
 pub mod predict;
 pub mod progress;

@@ -5,6 +5,7 @@
 use clap::Parser;
 
 fn main() {
+    host::malloc::keep_freed_memory();
     let cli = host::cli::Cli::parse();
     if let Err(e) = host::cli::run(cli) {
         // One line whatever the source: some decoders end messages with a newline.
