@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static RELEASED_ON_CPU: AtomicBool = AtomicBool::new(false);
 
 /// Makes the CPU train as dfdx 0.13.0 released would (its conv and pooling
-/// kernels, LRN and SGD composed of its tensor ops) instead of with this
-/// project's kernels, process-wide: the baseline of `host bench-train`.
+/// kernels; LRN, bias + ReLU and SGD composed of its tensor ops) instead of
+/// with this project's kernels, process-wide: the baseline of
+/// `host bench-train`.
 pub fn use_released_cpu_kernels(released: bool) {
     use_released_cpu_conv2d(released);
     use_released_cpu_pool2d(released);

@@ -85,8 +85,8 @@ impl<E, D: Storage<E>> Gradients<E, D> {
     }
 
     /// alexnet-edge patch: marks `t` as a constant, such as a network's input
-    /// image: ops that honour the mark (conv2d on the CPU) skip computing its
-    /// gradient, and it reads as zeros.
+    /// image: ops that honour the mark (conv2d) do not compute its gradient,
+    /// so after backward it has none unless another op gave it one.
     pub fn mark_constant<S: Shape, T>(&mut self, t: &Tensor<S, E, D, T>) {
         self.constants.insert(t.id);
     }
