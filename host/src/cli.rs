@@ -48,6 +48,9 @@ pub enum Command {
         #[arg(long, default_value_t = 2)]
         released_steps: usize,
     },
+    /// Inference speed of every engine (host int8, float, tract) in one run,
+    /// and the virtual board's instructions per layer.
+    BenchInfer(crate::bench_infer::BenchInferArgs),
     /// Top-1 and top-5 error of a training checkpoint on the test set.
     Eval(crate::engines::EvalArgs),
     /// Top-5 classes with names and scores for image files (float or int8).
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::BenchTrain { arch, batch, steps, released_steps } => {
             crate::train::bench::run(&arch.spec()?, batch, steps.max(1), released_steps)
         }
+        Command::BenchInfer(args) => crate::bench_infer::run(&args),
         Command::Eval(args) => crate::engines::run(&args),
         Command::Predict(args) => crate::predict::run(&args),
         Command::ExportOnnx { checkpoint, out } => {

@@ -3,6 +3,7 @@
 //! same modules (board link, QEMU, quantization) directly.
 
 pub mod arch;
+pub mod bench_infer;
 pub mod board;
 pub mod board_cmds;
 pub mod cli;

@@ -5,7 +5,9 @@
 use crate::format::{crc32, Model, FORMAT_VERSION};
 use crate::image::resize_bilinear;
 use crate::infer::Engine;
-use crate::link::{Board, DeviceInfo, ErrorCode, InferResult, ModelInfo, Request, Response, PROTOCOL_VERSION};
+use crate::link::{
+    Board, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelInfo, Request, Response, PROTOCOL_VERSION,
+};
 use crate::spec::Shape;
 
 /// The image being received.
@@ -24,6 +26,8 @@ pub struct Device<'m, 'b> {
     image: &'b mut [u8],
     incoming: Option<Incoming>,
     last: Option<(u16, Response)>,
+    /// Where the last inference spent its cycles.
+    profile: Option<LayerCycles>,
     board: Board,
     firmware: [u8; 3],
 }
@@ -58,7 +62,7 @@ impl<'m, 'b> Device<'m, 'b> {
                 buffer_len: e.buffer_len() as u32,
             }
         });
-        Device { engine, model_info, buffer, image, incoming: None, last: None, board, firmware }
+        Device { engine, model_info, buffer, image, incoming: None, last: None, profile: None, board, firmware }
     }
 
     pub fn info(&self) -> DeviceInfo {
@@ -128,10 +132,23 @@ impl<'m, 'b> Device<'m, 'b> {
                 let start = cycles();
                 let region = engine.input_region(self.buffer).map_err(|_| ErrorCode::BadRequest)?;
                 resize_bilinear(image, incoming.shape, region, input);
-                let top5 = engine.run_in_place(self.buffer).map_err(|_| ErrorCode::BadRequest)?;
-                let elapsed = cycles().wrapping_sub(start);
+                let prepared = cycles();
+                let mut profile =
+                    LayerCycles { id, prepare: prepared.wrapping_sub(start), layers: heapless::Vec::new() };
+                let mut last = prepared;
+                let top5 = engine
+                    .run_in_place_observed(self.buffer, |_| {
+                        let now = cycles();
+                        // The spec has at most MAX_LAYERS layers.
+                        let _ = profile.layers.push(now.wrapping_sub(last));
+                        last = now;
+                    })
+                    .map_err(|_| ErrorCode::BadRequest)?;
+                let elapsed = last.wrapping_sub(start);
+                self.profile = Some(profile);
                 Ok(Response::Result(InferResult { id, top5, cycles: elapsed }))
             }
+            Request::LayerCycles => self.profile.clone().map(Response::LayerCycles).ok_or(ErrorCode::UnknownImage),
             Request::Shutdown { .. } => Ok(Response::Ack),
         }
     }
@@ -187,6 +204,33 @@ mod tests {
         resize_bilinear(&image, native, &mut resized, model.spec().input);
         assert_eq!(r.top5, engine.run(&resized, &mut host_buf).unwrap());
         assert_eq!(r.id, 5);
+    }
+
+    #[test]
+    fn layer_cycles_add_up_to_the_inference_cycles() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 4096]);
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0]);
+        assert_eq!(dev.handle(1, &Request::LayerCycles, &|| 0), Response::Error(ErrorCode::UnknownImage));
+        // A clock that advances by a different amount at every read.
+        let ticks = core::cell::Cell::new(0u64);
+        let clock = || {
+            ticks.set(ticks.get() * 3 + 1);
+            ticks.get()
+        };
+        let shape = model.spec().input;
+        let image = std::vec![7u8; shape.len()];
+        assert_eq!(dev.handle(2, &Request::BeginImage { id: 4, shape }, &clock), Response::Ack);
+        let chunk = Request::ImageChunk { id: 4, offset: 0, data: &image };
+        assert_eq!(dev.handle(3, &chunk, &clock), Response::Ack);
+        let Response::Result(r) = dev.handle(4, &Request::Infer { id: 4, crc: crc32(&image) }, &clock) else {
+            panic!("no result")
+        };
+        let Response::LayerCycles(p) = dev.handle(5, &Request::LayerCycles, &clock) else { panic!("no profile") };
+        assert_eq!((p.id, p.layers.len()), (4, model.spec().layers.len()));
+        assert!(p.layers.iter().all(|c| *c > 0));
+        assert_eq!(p.prepare + p.layers.iter().sum::<u64>(), r.cycles);
     }
 
     #[test]

@@ -151,6 +151,17 @@ impl<'m> Engine<'m> {
 
     /// Runs on the image already written to [`input_region`](Engine::input_region).
     pub fn run_in_place(&self, buf: &mut [u8]) -> Result<Top5, InferError> {
+        self.run_in_place_observed(buf, |_| {})
+    }
+
+    /// [`run_in_place`](Engine::run_in_place), calling `after_layer(index)`
+    /// as each layer finishes (input quantization counts as layer 0's), e.g.
+    /// to read a cycle counter.
+    pub fn run_in_place_observed(
+        &self,
+        buf: &mut [u8],
+        mut after_layer: impl FnMut(usize),
+    ) -> Result<Top5, InferError> {
         self.check_buffer(buf)?;
         let spec = self.model.spec();
         let plane = spec.input.h as usize * spec.input.w as usize;
@@ -173,6 +184,7 @@ impl<'m> Engine<'m> {
                 // `Model::parse` checked that quantization follows the spec.
                 _ => unreachable!("layer kinds validated at parse"),
             }
+            after_layer(info.index);
         }
         let logits = self.logits(buf);
         Ok(top_k::<i8, 5>(logits).iter().map(|&c| Prediction { class: c as u16, logit: logits[c] }).collect())

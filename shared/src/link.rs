@@ -8,11 +8,12 @@
 
 use crate::format::{crc32, FormatError};
 use crate::infer::Prediction;
-use crate::spec::Shape;
+use crate::spec::{Shape, MAX_LAYERS};
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-pub const PROTOCOL_VERSION: u16 = 1;
+/// 2: `LayerCycles`.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Image bytes carried by one chunk.
 pub const CHUNK_LEN: usize = 512;
 /// Largest decoded frame (message + CRC).
@@ -35,6 +36,8 @@ pub enum Request<'a> {
     },
     /// Run the model on image `id`, whose bytes have CRC-32 `crc`.
     Infer { id: u32, crc: u32 },
+    /// Where the last inference spent its cycles, layer by layer.
+    LayerCycles,
     /// Stop; under QEMU the process exits with `status`.
     Shutdown { status: u8 },
 }
@@ -141,12 +144,25 @@ pub struct InferResult {
     pub cycles: u64,
 }
 
+/// Cycle-counter ticks of one inference by stage; they add up to its
+/// [`InferResult::cycles`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerCycles {
+    /// The image the figures belong to.
+    pub id: u32,
+    /// Resizing the image to the model's input and quantizing it.
+    pub prepare: u64,
+    /// One entry per layer of the spec, in order.
+    pub layers: Vec<u64, MAX_LAYERS>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Info(DeviceInfo),
     /// A chunk or `BeginImage` was taken.
     Ack,
     Result(InferResult),
+    LayerCycles(LayerCycles),
     Error(ErrorCode),
     /// The request frame did not decode (CRC or format); resend it.
     Nak,
@@ -326,6 +342,8 @@ mod tests {
         top5.push(Prediction { class: 3, logit: -5 }).unwrap();
         round_trip(7, &Response::Result(InferResult { id: 9, top5, cycles: u64::MAX }));
         round_trip(0, &Response::Error(ErrorCode::Model(ModelError::UnsupportedVersion { found: 2 })));
+        let layers = core::iter::repeat_n(u64::MAX, MAX_LAYERS).collect();
+        round_trip(3, &Response::LayerCycles(LayerCycles { id: u32::MAX, prepare: u64::MAX, layers }));
         round_trip(
             1,
             &Response::Info(DeviceInfo {

@@ -7,7 +7,9 @@ extern crate alloc;
 
 use crate::float::FloatModel;
 use crate::format::{FormatError, InputQuant, LayerQuant, LrnQuant, ModelBuilder, WeightedQuant};
+use crate::layers::conv::ConvGeometry;
 use crate::layers::lrn::{build_lrn_table, lrn_table_len};
+use crate::layers::packed::pack_weights;
 use crate::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
 use crate::spec::{Layer, MAX_INPUT_CHANNELS};
 use alloc::vec;
@@ -122,6 +124,8 @@ pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, Quanti
                 let mut weights = vec![0i8; params.weights.len()];
                 let mut scales = vec![0f32; channels];
                 quantize_weights_per_channel(&params.weights, &mut weights, &mut scales);
+                let (packed, sums) =
+                    pack_weights(&ConvGeometry::of_weighted(&info).expect("a weighted layer").0, &weights);
                 let bias: Vec<i32> =
                     params.bias.iter().zip(&scales).map(|(b, s)| quantize_bias(*b, current.scale, *s)).collect();
                 let requants = scales
@@ -134,7 +138,8 @@ pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, Quanti
                 let w = WeightedQuant {
                     input: current,
                     output: out_qp,
-                    weights: builder.add_i8(&weights),
+                    weights: builder.add_i8(&packed),
+                    weight_sums: builder.add_i32(&sums),
                     weight_scales: builder.add_f32(&scales),
                     bias: builder.add_i32(&bias),
                     multiplier: builder.add_i32(&multiplier),

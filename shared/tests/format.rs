@@ -5,6 +5,8 @@ mod common;
 
 use proptest::prelude::*;
 use shared::format::{crc32, write_file, AlignedBytes, DType, FormatError, LayerQuant, ModelMeta, FORMAT_VERSION};
+use shared::layers::conv::ConvGeometry;
+use shared::layers::packed::PackedLayout;
 use shared::{Engine, Model};
 
 fn good_file() -> AlignedBytes {
@@ -56,6 +58,62 @@ fn rejects_future_version() {
         Model::parse(&f).unwrap_err(),
         FormatError::UnsupportedVersion { found: FORMAT_VERSION + 1, supported: FORMAT_VERSION }
     );
+}
+
+#[test]
+fn an_older_version_is_refused_with_a_pointer_to_quantize() {
+    let mut f = good_file();
+    f[8..10].copy_from_slice(&1u16.to_le_bytes());
+    let err = Model::parse(&f).unwrap_err();
+    assert_eq!(err, FormatError::UnsupportedVersion { found: 1, supported: FORMAT_VERSION });
+    assert!(err.to_string().contains("re-run `host quantize`"), "{err}");
+}
+
+/// A good file with the first layer's packed weights or sums changed by
+/// `edit`, checksum resealed so the weight checks are reached.
+fn with_weights_edited(edit: impl FnOnce(&mut [i8], &mut [i32])) -> AlignedBytes {
+    let file = good_file();
+    let model = Model::parse(&file).unwrap();
+    let w = match model.meta().layers[0] {
+        LayerQuant::Conv(w) => w,
+        other => panic!("layer 0 is {other:?}"),
+    };
+    let entry = |id: u16| model.meta().tensors[id as usize];
+    let (weights, sums) = (entry(w.weights), entry(w.weight_sums));
+    let mut data = model.tensor_data().to_vec();
+    let mut packed: Vec<i8> = model.tensor_i8(w.weights).to_vec();
+    let mut sum_values: Vec<i32> = model.tensor_i32(w.weight_sums).to_vec();
+    edit(&mut packed, &mut sum_values);
+    let at = weights.offset as usize;
+    data[at..at + packed.len()].copy_from_slice(bytemuck::cast_slice(&packed));
+    let at = sums.offset as usize;
+    for (i, v) in sum_values.iter().enumerate() {
+        data[at + 4 * i..at + 4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    AlignedBytes::new(&write_file(model.meta(), &data).unwrap())
+}
+
+#[test]
+fn rejects_weights_the_fast_kernels_cannot_take() {
+    assert!(Model::parse(&with_weights_edited(|_, _| {})).is_ok());
+    // -128: the board kernel's int16 pair sums could overflow.
+    let f = with_weights_edited(|w, s| {
+        s[0] += -128 - w[0] as i32;
+        w[0] = -128;
+    });
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
+    // A stored sum that is not the row's sum.
+    let f = with_weights_edited(|_, s| s[1] += 1);
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
+    // Non-zero depth padding, even with a sum that agrees.
+    let info = common::tiny_spec().walk().next().unwrap();
+    let layout = PackedLayout::new(&ConvGeometry::of_weighted(&info).unwrap().0);
+    assert!(layout.padded_depth() > layout.depth, "conv1 of the tiny net has depth padding");
+    let f = with_weights_edited(|w, s| {
+        w[layout.index(0, layout.depth)] = 1;
+        s[0] += 1;
+    });
+    assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
 }
 
 #[test]

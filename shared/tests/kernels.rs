@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
+use shared::layers::packed::{pack_weights, PackedLayout, PackedWeights};
 use shared::layers::pool::max_pool;
 use shared::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
 use shared::spec::{output_shape, ConvSpec, Layer, PoolSpec, Shape};
@@ -18,6 +19,7 @@ struct Case {
     output_qp: QParams,
     input: Vec<i8>,
     weights: Vec<i8>,
+    packed: (Vec<i8>, Vec<i32>),
     weight_scales: Vec<f32>,
     bias: Vec<i32>,
     multiplier: Vec<i32>,
@@ -46,6 +48,7 @@ impl Case {
             input_qp,
             output_qp,
             input: (0..input.len()).map(|_| rng.gen()).collect(),
+            packed: pack_weights(&g, &weights),
             weights,
             weight_scales,
             bias,
@@ -58,7 +61,11 @@ impl Case {
         ConvI8Params {
             geometry: self.geometry,
             input_offset: -self.input_qp.zero_point,
-            weights: &self.weights,
+            weights: PackedWeights {
+                layout: PackedLayout::new(&self.geometry),
+                data: &self.packed.0,
+                sums: &self.packed.1,
+            },
             bias: &self.bias,
             output: OutputStage {
                 output_offset: self.output_qp.zero_point,

@@ -6,7 +6,8 @@ use super::transport::{Byte, Transport};
 use super::BoardError;
 use shared::format::crc32;
 use shared::link::{
-    decode_frame, encode_frame, DeviceInfo, Frame, FrameReader, InferResult, Request, Response, CHUNK_LEN, MAX_FRAME,
+    decode_frame, encode_frame, DeviceInfo, Frame, FrameReader, InferResult, LayerCycles, Request, Response, CHUNK_LEN,
+    MAX_FRAME,
 };
 use shared::spec::Shape;
 use std::time::{Duration, Instant};
@@ -30,7 +31,8 @@ pub struct FaultInjection {
 
 /// What arrived while waiting for a reply.
 enum Reply {
-    Frame(u16, Response),
+    /// Boxed: a layer-cycles reply is far larger than the other variants.
+    Frame(u16, Box<Response>),
     /// Bytes that are not a valid frame (noise, boot text, damage).
     Damaged,
     Timeout,
@@ -97,7 +99,7 @@ impl Client {
                         }
                     };
                     return Ok(match decoded {
-                        Ok((seq, response)) => Reply::Frame(seq, response),
+                        Ok((seq, response)) => Reply::Frame(seq, Box::new(response)),
                         Err(raw) => {
                             self.note_text(&raw);
                             Reply::Damaged
@@ -140,11 +142,11 @@ impl Client {
                         bad += 1;
                         self.stats.bad_frames += 1;
                     }
-                    Reply::Frame(_, Response::Nak) => {
+                    Reply::Frame(_, reply) if *reply == Response::Nak => {
                         self.stats.naks += 1;
                         break;
                     }
-                    Reply::Frame(seq, reply) if seq == self.seq => return Ok(reply),
+                    Reply::Frame(seq, reply) if seq == self.seq => return Ok(*reply),
                     // A late reply to an earlier try or request.
                     Reply::Frame(..) => {}
                 }
@@ -201,6 +203,15 @@ impl Client {
         }
         match self.request(&Request::Infer { id, crc: crc32(image) }, self.infer_timeout)? {
             Response::Result(r) if r.id == id => Ok(r),
+            Response::Error(code) => Err(BoardError::Device(code)),
+            other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Where the last inference spent its cycles, layer by layer.
+    pub fn layer_cycles(&mut self) -> Result<LayerCycles, BoardError> {
+        match self.request(&Request::LayerCycles, self.reply_timeout)? {
+            Response::LayerCycles(p) => Ok(p),
             Response::Error(code) => Err(BoardError::Device(code)),
             other => Err(BoardError::Unexpected(format!("{other:?}"))),
         }

@@ -67,7 +67,11 @@ impl fmt::Display for FormatError {
             }
             FormatError::BadMagic => write!(f, "not an AlexNet int8 model file (bad magic)"),
             FormatError::UnsupportedVersion { found, supported } => {
-                write!(f, "model file format version {found} is not supported (this build reads version {supported})")
+                write!(f, "model file format version {found} is not supported (this build reads version {supported})")?;
+                if found < supported {
+                    write!(f, "; re-run `host quantize` to write it in the current format")?;
+                }
+                Ok(())
             }
             FormatError::Misaligned => write!(f, "model data is not 16-byte aligned"),
             FormatError::ChecksumMismatch { stored, computed } => {

@@ -7,8 +7,8 @@ use crate::spec::{ModelSpec, MAX_INPUT_CHANNELS, MAX_LAYERS};
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Enough for 4 tensors per weighted layer plus LRN tables.
-pub const MAX_TENSORS: usize = 96;
+/// Enough for 6 tensors per weighted layer plus LRN tables.
+pub const MAX_TENSORS: usize = 128;
 
 /// Index into [`ModelMeta::tensors`].
 pub type TensorId = u16;
@@ -52,8 +52,11 @@ pub struct InputQuant {
 pub struct WeightedQuant {
     pub input: QParams,
     pub output: QParams,
-    /// int8 weights, OIHW (dense: `[out][in]`).
+    /// int8 weights in `-127..=127`, packed in the kernels' panel order
+    /// (`layers::packed`; padding is zero).
     pub weights: TensorId,
+    /// int32 per-output-channel sums of the weights.
+    pub weight_sums: TensorId,
     /// f32 per-output-channel weight scales (for reports and dequantization).
     pub weight_scales: TensorId,
     /// int32 biases.

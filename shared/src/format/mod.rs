@@ -31,7 +31,8 @@ pub use parse::Model;
 pub use write::{write_file, AlignedBytes, ModelBuilder};
 
 pub const MAGIC: [u8; 8] = *b"\x89AXNQ8\r\n";
-pub const FORMAT_VERSION: u16 = 1;
+/// 2: weights packed in panel order with their per-channel sums.
+pub const FORMAT_VERSION: u16 = 2;
 pub const PREAMBLE_LEN: usize = 32;
 /// Alignment of the file start (the caller's buffer) and of every tensor.
 pub const ALIGN: usize = 16;

@@ -6,6 +6,7 @@ use super::meta::{DType, LayerQuant, ModelMeta, TensorEntry, TensorId, WeightedQ
 use super::{align_up, crc32, FormatError, ALIGN, CRC_LEN, FORMAT_VERSION, MAGIC, PREAMBLE_LEN};
 use crate::layers::conv::{ConvGeometry, ConvI8Params, OutputStage};
 use crate::layers::lrn::{lrn_table_len, LrnI8Params};
+use crate::layers::packed::{PackedLayout, PackedWeights, PANEL_DEPTH, PANEL_ROWS};
 use crate::quant::{QParams, Requant};
 use crate::spec::{Layer, LayerInfo, ModelSpec};
 
@@ -130,7 +131,9 @@ impl<'a> Model<'a> {
     fn validate_weighted(&self, info: &LayerInfo, w: &WeightedQuant) -> Result<(), FormatError> {
         let layer = info.index as u16;
         let channels = info.output.c as usize;
-        self.check_tensor(w.weights, DType::I8, layer, info.weight_len())?;
+        let layout = PackedLayout::new(&weighted(info).0);
+        self.check_tensor(w.weights, DType::I8, layer, layout.len())?;
+        self.check_tensor(w.weight_sums, DType::I32, layer, channels)?;
         self.check_tensor(w.weight_scales, DType::F32, layer, channels)?;
         self.check_tensor(w.bias, DType::I32, layer, channels)?;
         self.check_tensor(w.multiplier, DType::I32, layer, channels)?;
@@ -138,7 +141,8 @@ impl<'a> Model<'a> {
         let multipliers = self.tensor_i32(w.multiplier);
         let shifts = self.tensor_i32(w.shift);
         let all_valid = multipliers.iter().zip(shifts).all(|(m, s)| Requant { multiplier: *m, shift: *s }.is_valid());
-        if !all_valid {
+        let packed = PackedWeights { layout, data: self.tensor_i8(w.weights), sums: self.tensor_i32(w.weight_sums) };
+        if !all_valid || !packed_weights_are_canonical(&packed) {
             return Err(FormatError::BadQuantization { layer });
         }
         Ok(())
@@ -210,15 +214,15 @@ impl<'a> Model<'a> {
 
     /// Kernel parameters of a convolution or dense layer.
     pub fn weighted_params(&self, info: &LayerInfo, w: &WeightedQuant) -> ConvI8Params<'a> {
-        let (geometry, relu) = match info.layer {
-            Layer::Conv(c) => (ConvGeometry::new(info.input, info.output, &c), c.relu),
-            Layer::Dense(d) => (ConvGeometry::dense(info.input.len(), info.output.len()), d.relu),
-            Layer::Lrn(_) | Layer::MaxPool(_) => unreachable!("weighted_params on a layer without weights"),
-        };
+        let (geometry, relu) = weighted(info);
         ConvI8Params {
             geometry,
             input_offset: -w.input.zero_point,
-            weights: self.tensor_i8(w.weights),
+            weights: PackedWeights {
+                layout: PackedLayout::new(&geometry),
+                data: self.tensor_i8(w.weights),
+                sums: self.tensor_i32(w.weight_sums),
+            },
             bias: self.tensor_i32(w.bias),
             output: OutputStage {
                 output_offset: w.output.zero_point,
@@ -240,4 +244,38 @@ impl<'a> Model<'a> {
             table: self.tensor_i32(l.table),
         }
     }
+}
+
+/// What the fast kernels rely on: no weight is -128 (their int16 pair sums
+/// would overflow), padding is zero, and the stored sums are the rows' sums.
+/// One pass over the weights, panel by panel.
+fn packed_weights_are_canonical(w: &PackedWeights) -> bool {
+    let l = w.layout;
+    for group in 0..l.groups {
+        for panel in 0..l.panels() {
+            let mut sums = [0i32; PANEL_ROWS];
+            for (i, chunk) in w.panel(group, panel).chunks_exact(PANEL_DEPTH).enumerate() {
+                let (step, r) = (i / PANEL_ROWS, i % PANEL_ROWS);
+                let real = (panel * PANEL_ROWS + r < l.rows).then_some(l.depth.saturating_sub(step * PANEL_DEPTH));
+                for (k, v) in chunk.iter().enumerate() {
+                    let inside = real.is_some_and(|n| k < n);
+                    if *v == i8::MIN || (!inside && *v != 0) {
+                        return false;
+                    }
+                    sums[r] += *v as i32;
+                }
+            }
+            let rows = (l.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
+            let first = group * l.rows + panel * PANEL_ROWS;
+            if sums[..rows] != w.sums[first..first + rows] {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Geometry and ReLU flag of a layer the parser has checked to be weighted.
+fn weighted(info: &LayerInfo) -> (ConvGeometry, bool) {
+    ConvGeometry::of_weighted(info).expect("a layer with weights")
 }

@@ -1,80 +1,137 @@
-//! Fast int8 convolution: per group, unfold the input into a caller-provided
-//! `[pixel][patch]` buffer (im2col, padding filled with the input zero point
-//! so it contributes nothing), then take dot products of four weight rows at
-//! a time against each column. The zero-point correction
-//! `input_offset * sum(w)` is computed once per output channel.
+//! Fast int8 convolution (and dense layers, a 1x1 convolution of a 1x1 map)
+//! as a GEMM: per group, the input is unfolded once into column panels
+//! (im2col, laid out like the weight panels, padding filled with the input
+//! zero point so it contributes nothing), then every weight panel meets every
+//! column panel in a 4x4 register tile ([`super::tile`]). A map of one pixel
+//! takes the panel-vector product instead, which streams each weight once.
+//!
+//! The zero-point correction `input_offset * sum(w)` comes from the weight
+//! sums stored with the packed weights, so it costs one multiply per channel.
 
-use super::dot::{dot4_i8, dot_i8};
+use super::tile::{panel_dot_i8, tile_i8, RowStage, TILE_COLS};
 use crate::layers::conv::{ConvGeometry, ConvI8Params};
+use crate::layers::packed::{PackedLayout, PANEL_DEPTH, PANEL_ROWS};
 
 /// Scratch bytes [`conv2d_i8`] needs for this geometry.
 pub fn conv2d_i8_scratch_len(g: &ConvGeometry) -> usize {
-    g.output.h as usize * g.output.w as usize * g.patch_len()
+    let pixels = g.output.h as usize * g.output.w as usize;
+    pixels.next_multiple_of(TILE_COLS) * PackedLayout::new(g).padded_depth()
 }
 
-/// Unfolds group `group` of `input` into `cols` (`[pixel][ic][ky][kx]`).
-fn im2col(g: &ConvGeometry, group: usize, pad_value: i8, input: &[i8], cols: &mut [i8]) {
-    let (ih, iw) = (g.input.h, g.input.w);
-    let (oh, ow, k, in_g) = (g.output.h as usize, g.output.w as usize, g.kernel, g.in_per_group());
-    let patch = g.patch_len();
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let col = &mut cols[(oy * ow + ox) * patch..][..patch];
-            for ic in 0..in_g {
-                let plane = &input[(group * in_g + ic) * ih as usize * iw as usize..];
-                for ky in 0..k {
-                    let row = &mut col[(ic * k + ky) * k..][..k];
-                    match g.input_coord(oy, ky, ih) {
-                        None => row.fill(pad_value),
-                        Some(iy) => {
-                            for (kx, v) in row.iter_mut().enumerate() {
-                                *v = match g.input_coord(ox, kx, iw) {
-                                    Some(ix) => plane[iy * iw as usize + ix],
-                                    None => pad_value,
-                                };
-                            }
-                        }
+/// Calls `put(k, value)` for every value of output pixel `px`'s patch in
+/// group `group` (k in `0..patch_len`, in order), padding as `pad_value`.
+#[inline(always)]
+fn patch_values(
+    g: &ConvGeometry,
+    group: usize,
+    pad_value: i8,
+    input: &[i8],
+    px: usize,
+    mut put: impl FnMut(usize, i8),
+) {
+    let (ih, iw) = (g.input.h, g.input.w as usize);
+    let (ow, k, in_g) = (g.output.w as usize, g.kernel, g.in_per_group());
+    let (oy, ox) = (px / ow, px % ow);
+    // Columns of the window, when all of them lie inside the input.
+    let x0 = (ox * g.stride).checked_sub(g.padding).filter(|x| x + k <= iw);
+    let mut at = 0;
+    for ic in 0..in_g {
+        let plane = &input[(group * in_g + ic) * ih as usize * iw..][..ih as usize * iw];
+        for ky in 0..k {
+            match (g.input_coord(oy, ky, ih), x0) {
+                (None, _) => (0..k).for_each(|kx| put(at + kx, pad_value)),
+                (Some(iy), Some(x0)) => {
+                    for (kx, v) in plane[iy * iw + x0..][..k].iter().enumerate() {
+                        put(at + kx, *v);
+                    }
+                }
+                (Some(iy), None) => {
+                    for kx in 0..k {
+                        put(at + kx, g.input_coord(ox, kx, iw as u32).map_or(pad_value, |ix| plane[iy * iw + ix]));
                     }
                 }
             }
+            at += k;
         }
     }
 }
 
+/// Unfolds group `group` of `input` into column panels: pixel `px`'s value
+/// `k` goes to panel `px / 4`, step `k / 16`, lane `px % 4`. Depth padding is
+/// zero, pixels past the end repeat the pad value (their sums are dropped).
+fn pack_columns(g: &ConvGeometry, group: usize, pad_value: i8, input: &[i8], depth: usize, cols: &mut [i8]) {
+    let pixels = g.output.h as usize * g.output.w as usize;
+    let patch = g.patch_len();
+    let panel_len = TILE_COLS * depth;
+    for (block, panel) in cols.chunks_exact_mut(panel_len).enumerate() {
+        for lane in 0..TILE_COLS {
+            let px = block * TILE_COLS + lane;
+            let slot = |k: usize| (k / PANEL_DEPTH * TILE_COLS + lane) * PANEL_DEPTH + k % PANEL_DEPTH;
+            if px < pixels {
+                patch_values(g, group, pad_value, input, px, |k, v| panel[slot(k)] = v);
+            } else {
+                (0..patch).for_each(|k| panel[slot(k)] = pad_value);
+            }
+            (patch..depth).for_each(|k| panel[slot(k)] = 0);
+        }
+    }
+}
+
+/// The output stage of the panel whose first channel is `first` (`rows` of
+/// its rows are real), with the zero-point correction folded into the bias.
+fn row_stage(p: &ConvI8Params, first: usize, rows: usize) -> RowStage {
+    let channel = |r: usize| first + r.min(rows - 1);
+    RowStage {
+        bias: core::array::from_fn(|r| {
+            let c = channel(r);
+            p.bias[c].wrapping_add(p.input_offset.wrapping_mul(p.weights.sums[c]))
+        }),
+        multiplier: core::array::from_fn(|r| p.output.multiplier[channel(r)]),
+        shift: core::array::from_fn(|r| p.output.shift[channel(r)]),
+        output_offset: p.output.output_offset,
+        act_min: p.output.act_min,
+        act_max: p.output.act_max,
+    }
+}
+
 /// Same result as [`crate::layers::conv::conv2d_i8_ref`], bit for bit.
-/// `scratch` needs [`conv2d_i8_scratch_len`] bytes; a dense layer (1x1 map)
-/// needs as many as it has inputs.
+/// `scratch` needs [`conv2d_i8_scratch_len`] bytes.
 pub fn conv2d_i8(p: &ConvI8Params, input: &[i8], output: &mut [i8], scratch: &mut [i8]) {
     p.check(input, output);
     let g = &p.geometry;
+    let layout = p.weights.layout;
     let pixels = g.output.h as usize * g.output.w as usize;
-    let patch = g.patch_len();
-    let cols = &mut scratch[..pixels * patch];
+    let depth = layout.padded_depth();
+    let cols = &mut scratch[..conv2d_i8_scratch_len(g)];
     // The real value 0 is the zero point, i.e. -input_offset; it always fits
     // in i8 because validated zero points are in -128..=127.
     let pad_value = (-p.input_offset).clamp(-128, 127) as i8;
-    let out_g = g.out_per_group();
-    let weight_row = |oc: usize| &p.weights[oc * patch..(oc + 1) * patch];
     for group in 0..g.groups {
-        im2col(g, group, pad_value, input, cols);
-        let channels = group * out_g..(group + 1) * out_g;
-        let mut oc = channels.start;
-        while oc < channels.end {
-            let block = (channels.end - oc).min(4);
-            let rows: [&[i8]; 4] = core::array::from_fn(|r| weight_row(oc + r.min(block - 1)));
-            let bias: [i32; 4] = core::array::from_fn(|r| {
-                let c = oc + r.min(block - 1);
-                let wsum: i32 = weight_row(c).iter().map(|w| *w as i32).sum();
-                p.bias[c].wrapping_add(p.input_offset.wrapping_mul(wsum))
-            });
-            for px in 0..pixels {
-                let col = &cols[px * patch..(px + 1) * patch];
-                let acc = if block == 1 { [dot_i8(rows[0], col); 4] } else { dot4_i8(rows, col) };
-                for r in 0..block {
-                    output[(oc + r) * pixels + px] = p.output.apply(oc + r, acc[r].wrapping_add(bias[r]));
+        if pixels == 1 {
+            let column = &mut cols[..depth];
+            column.fill(0);
+            patch_values(g, group, pad_value, input, 0, |k, v| column[k] = v);
+        } else {
+            pack_columns(g, group, pad_value, input, depth, cols);
+        }
+        let cols = &*cols;
+        for panel in 0..layout.panels() {
+            let first = group * layout.rows + panel * PANEL_ROWS;
+            let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
+            let w = p.weights.panel(group, panel);
+            let stage = row_stage(p, first, rows);
+            if pixels == 1 {
+                let y = panel_dot_i8(w, &cols[..depth], &stage);
+                (0..rows).for_each(|r| output[first + r] = y[r]);
+                continue;
+            }
+            for (block, x) in cols.chunks_exact(TILE_COLS * depth).enumerate() {
+                let y = tile_i8(w, x, &stage);
+                let (px, n) = (block * TILE_COLS, (pixels - block * TILE_COLS).min(TILE_COLS));
+                for (r, row) in y.iter().enumerate().take(rows) {
+                    output[(first + r) * pixels + px..][..n].copy_from_slice(&row[..n]);
                 }
             }
-            oc += block;
         }
     }
 }

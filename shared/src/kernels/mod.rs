@@ -5,6 +5,6 @@
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
 pub mod conv_i8;
-pub mod dot;
+pub mod tile;
 
 pub use conv_i8::{conv2d_i8, conv2d_i8_scratch_len};

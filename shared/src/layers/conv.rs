@@ -1,10 +1,12 @@
 //! 2-D convolution with stride, symmetric zero padding and channel groups.
-//! Weights are OIHW with I = input channels per group; the int8 form follows
+//! f32 weights are OIHW with I = input channels per group; int8 weights are
+//! packed for the GEMM kernels (see [`super::packed`]). The int8 form follows
 //! TFLite's `integer_ops/conv.h` (input offset, per-channel requantization,
 //! activation clamp).
 
+use super::packed::PackedWeights;
 use crate::quant::{requantize, Requant};
-use crate::spec::{ConvSpec, Shape};
+use crate::spec::{ConvSpec, Layer, LayerInfo, Shape};
 
 /// Everything about a convolution's shapes, derived once from the spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +30,16 @@ impl ConvGeometry {
             stride: spec.stride as usize,
             padding: spec.padding as usize,
             groups: spec.groups as usize,
+        }
+    }
+
+    /// Geometry and ReLU flag of a convolution or dense layer; `None` for a
+    /// layer without weights.
+    pub fn of_weighted(info: &LayerInfo) -> Option<(Self, bool)> {
+        match info.layer {
+            Layer::Conv(c) => Some((ConvGeometry::new(info.input, info.output, &c), c.relu)),
+            Layer::Dense(d) => Some((ConvGeometry::dense(info.input.len(), info.output.len()), d.relu)),
+            Layer::Lrn(_) | Layer::MaxPool(_) => None,
         }
     }
 
@@ -115,7 +127,7 @@ impl OutputStage<'_> {
     #[inline(always)]
     pub fn apply(&self, channel: usize, acc: i32) -> i8 {
         let rq = Requant { multiplier: self.multiplier[channel], shift: self.shift[channel] };
-        (requantize(acc, rq) + self.output_offset).clamp(self.act_min, self.act_max) as i8
+        requantize(acc, rq).wrapping_add(self.output_offset).clamp(self.act_min, self.act_max) as i8
     }
 }
 
@@ -125,7 +137,7 @@ pub struct ConvI8Params<'a> {
     pub geometry: ConvGeometry,
     /// Minus the input zero point: `x + input_offset` is the centred input.
     pub input_offset: i32,
-    pub weights: &'a [i8],
+    pub weights: PackedWeights<'a>,
     pub bias: &'a [i32],
     pub output: OutputStage<'a>,
 }
@@ -137,7 +149,9 @@ impl ConvI8Params<'_> {
         let channels = g.output.c as usize;
         assert_eq!(input.len(), g.input.len(), "conv input length");
         assert_eq!(output.len(), g.output.len(), "conv output length");
-        assert_eq!(self.weights.len(), g.weight_len(), "conv weight length");
+        assert_eq!(self.weights.layout, super::packed::PackedLayout::new(g), "conv weight layout");
+        assert_eq!(self.weights.data.len(), self.weights.layout.len(), "conv weight length");
+        assert_eq!(self.weights.sums.len(), channels, "conv weight sums length");
         assert_eq!(self.bias.len(), channels, "conv bias length");
         assert_eq!(self.output.multiplier.len(), channels, "conv multiplier length");
         assert_eq!(self.output.shift.len(), channels, "conv shift length");
@@ -164,7 +178,7 @@ pub fn conv2d_i8_ref(p: &ConvI8Params, input: &[i8], output: &mut [i8]) {
                         for kx in 0..k {
                             let Some(ix) = g.input_coord(ox, kx, iw) else { continue };
                             let x = input[(channel * ih as usize + iy) * iw as usize + ix] as i32;
-                            let w = p.weights[((oc * in_g + ic) * k + ky) * k + kx] as i32;
+                            let w = p.weights.at(oc, (ic * k + ky) * k + kx) as i32;
                             acc += w * (x + p.input_offset);
                         }
                     }

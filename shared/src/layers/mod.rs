@@ -5,6 +5,7 @@
 pub mod conv;
 pub mod dense;
 pub mod lrn;
+pub mod packed;
 pub mod pool;
 pub mod softmax;
 

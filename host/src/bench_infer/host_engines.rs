@@ -1,0 +1,153 @@
+//! The host's side of `host bench-infer`: every engine on the same images in
+//! one process, timed at batch 1 on one core, at batch 1 on all cores, and
+//! over a batch on all cores.
+
+use crate::error::{HostError, Result};
+use crate::train::model::AlexNet;
+use crate::train::preprocess::normalize_batch;
+use dfdx::prelude::*;
+use shared::float::FloatModel;
+use shared::{Engine, Model};
+use std::time::Instant;
+
+/// One engine's figures; `None` where the engine cannot run that way.
+pub struct EngineTimes {
+    pub name: &'static str,
+    /// ms/image, images one at a time on one core.
+    pub single_core_ms: f64,
+    /// ms/image, images one at a time with every core on each.
+    pub all_cores_ms: Option<f64>,
+    /// images/s over batches of the given size on every core.
+    pub batch_images_per_s: f64,
+}
+
+/// Runs `f` on a rayon pool of `threads` threads (dfdx's CPU kernels use
+/// the current pool).
+fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| HostError::Usage(format!("thread pool: {e}")))?;
+    Ok(pool.install(f))
+}
+
+fn ms_per_image(images: usize, start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3 / images.max(1) as f64
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The int8 engine (shared's kernels, as on the board).
+pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<EngineTimes> {
+    let engine = Engine::new(model).map_err(|e| HostError::Usage(e.to_string()))?;
+    let mut buf = vec![0u8; engine.buffer_len()];
+    let infer = |img: &[u8], buf: &mut [u8]| engine.run(img, buf).map_err(|e| HostError::Usage(e.to_string()));
+    infer(&images[0], &mut buf)?; // warm-up: page in the weights
+    let start = Instant::now();
+    for img in images {
+        infer(img, &mut buf)?;
+    }
+    let single_core_ms = ms_per_image(images.len(), start);
+    // A batch on all cores: each core takes a share of the images.
+    let batch_images: Vec<&Vec<u8>> = images.iter().cycle().take(batch).collect();
+    let share = batch.div_ceil(cores()).max(1);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = batch_images
+            .chunks(share)
+            .map(|part| {
+                s.spawn(|| {
+                    let mut buf = vec![0u8; engine.buffer_len()];
+                    part.iter().try_for_each(|img| infer(img, &mut buf).map(|_| ()))
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("int8 worker"))
+    })?;
+    let batch_images_per_s = batch as f64 / start.elapsed().as_secs_f64();
+    Ok(EngineTimes { name: "host int8", single_core_ms, all_cores_ms: None, batch_images_per_s })
+}
+
+/// The float network in dfdx (the engine `host eval` and training use).
+pub fn float(model: &FloatModel, images: &[Vec<u8>], batch: usize) -> Result<EngineTimes> {
+    let spec = &model.spec;
+    let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
+    let dev = Cpu::default();
+    let net = AlexNet::from_float(model, &dev);
+    let forward = |imgs: &[&Vec<u8>]| {
+        let data = normalize_batch(spec, imgs.iter().map(|v| v.as_slice()));
+        net.forward(dev.tensor_from_vec(data, (imgs.len(), c, h, w)), None).as_vec()
+    };
+    let one_at_a_time = || {
+        forward(&[&images[0]]);
+        let start = Instant::now();
+        for img in images {
+            forward(&[img]);
+        }
+        ms_per_image(images.len(), start)
+    };
+    let single_core_ms = on_threads(1, one_at_a_time)?;
+    let all_cores_ms = on_threads(cores(), one_at_a_time)?;
+    let batch_images: Vec<&Vec<u8>> = images.iter().cycle().take(batch).collect();
+    let batch_images_per_s = on_threads(cores(), || {
+        forward(&batch_images);
+        let start = Instant::now();
+        forward(&batch_images);
+        batch as f64 / start.elapsed().as_secs_f64()
+    })?;
+    Ok(EngineTimes { name: "host float", single_core_ms, all_cores_ms: Some(all_cores_ms), batch_images_per_s })
+}
+
+/// tract f32 on the exported ONNX graph (tract runs on one core).
+#[cfg(feature = "tract")]
+pub fn tract(model: &FloatModel, images: &[Vec<u8>], batch: usize, dir: &std::path::Path) -> Result<EngineTimes> {
+    use crate::onnx::TractRunner;
+    let spec = &model.spec;
+    let onnx = dir.join(format!("{}.onnx", spec.input));
+    crate::onnx::export(model, &onnx)?;
+    let one = TractRunner::load(&onnx, spec, 1)?;
+    let normalized = |imgs: &[&Vec<u8>]| normalize_batch(spec, imgs.iter().map(|v| v.as_slice()));
+    one.logits(&normalized(&[&images[0]]))?;
+    let start = Instant::now();
+    for img in images {
+        one.logits(&normalized(&[img]))?;
+    }
+    let single_core_ms = ms_per_image(images.len(), start);
+    let many = TractRunner::load(&onnx, spec, batch)?;
+    let batch_images: Vec<&Vec<u8>> = images.iter().cycle().take(batch).collect();
+    let data = normalized(&batch_images);
+    many.logits(&data)?;
+    let start = Instant::now();
+    many.logits(&data)?;
+    let batch_images_per_s = batch as f64 / start.elapsed().as_secs_f64();
+    Ok(EngineTimes { name: "tract f32", single_core_ms, all_cores_ms: None, batch_images_per_s })
+}
+
+pub fn print(rows: &[EngineTimes], batch: usize) {
+    let cores = cores();
+    println!(
+        "  {:<11} {:>16} {:>18} {:>20}",
+        "engine",
+        "ms/img, 1 core",
+        format!("ms/img, {cores} cores"),
+        format!("img/s, batch {batch}")
+    );
+    for r in rows {
+        let all = r.all_cores_ms.map_or("-".to_string(), |v| format!("{v:.2}"));
+        println!("  {:<11} {:>16.2} {:>18} {:>20.1}", r.name, r.single_core_ms, all, r.batch_images_per_s);
+    }
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
+    if let Some(int8) = find("host int8") {
+        let best = |r: &EngineTimes| r.all_cores_ms.unwrap_or(r.single_core_ms).min(r.single_core_ms);
+        for other in ["tract f32", "host float"].into_iter().filter_map(find) {
+            println!(
+                "  int8 / {}: {:.2}x the time per image at batch 1 (best of 1 and {cores} cores), {:.2}x the images/s over a batch",
+                other.name,
+                best(int8) / best(other),
+                int8.batch_images_per_s / other.batch_images_per_s
+            );
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! `host bench-infer`: inference speed of every engine in one run, on the
+//! same images: the host's int8, float (dfdx) and tract f32 engines, then the
+//! virtual board's instruction counts per layer with projected Pi latencies.
+//! Seeded random weights unless a model or checkpoint is given, so every
+//! machine measures the same networks.
+
+mod board;
+mod host_engines;
+
+use crate::arch::ArchName;
+use crate::error::{HostError, Result};
+use crate::random_model::synthetic_images;
+use crate::run::load_model;
+use clap::Args;
+use shared::float::FloatModel;
+use shared::quantize::{quantize, Calibration, RangeMethod};
+use shared::spec::{AlexNetConfig, ModelSpec, Normalize, Shape};
+use shared::Model;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Args)]
+pub struct BenchInferArgs {
+    /// Networks to measure: `paper` (3x227x227, 1000 classes) and `small`
+    /// (the main command's: 1x64x64, width 0.5, 10 classes). Default: both.
+    #[arg(long, value_enum)]
+    pub arch: Vec<ArchName>,
+    /// Measure this int8 model instead of a random one (host int8 and board).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Measure this checkpoint's float network (host float and tract); it is
+    /// quantized on synthetic images unless --model is given too.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Images timed one at a time per engine.
+    #[arg(long, default_value_t = 8)]
+    pub images: usize,
+    /// Images per batch for the throughput figure.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Images run on the virtual board (0: skip the board).
+    #[arg(long, default_value_t = 2)]
+    pub board_images: usize,
+    /// Seed of the random weights and images.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where model files and the virtual board's images go.
+    #[arg(long, default_value = "runs/bench-infer")]
+    pub work_dir: PathBuf,
+}
+
+/// The networks of one measurement: a float model (if any) and the int8 file.
+struct Subject {
+    label: String,
+    spec: ModelSpec,
+    float: Option<FloatModel>,
+    model_path: PathBuf,
+}
+
+fn arch_spec(arch: ArchName) -> Result<ModelSpec> {
+    Ok(match arch {
+        ArchName::Paper => AlexNetConfig::paper().build()?,
+        ArchName::Small => AlexNetConfig::small(Shape::new(1, 64, 64), 10)
+            .with_normalize(Normalize::FASHION_MNIST)
+            .with_width(0.5)
+            .build()?,
+    })
+}
+
+/// Quantizes `float` on synthetic images and writes it to `path`.
+fn write_quantized(float: &FloatModel, seed: u64, path: &Path) -> Result<()> {
+    let images = synthetic_images(&float.spec, 4, seed ^ 0xCA11_B8A7);
+    let cal = Calibration::collect(float, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
+    let bytes = quantize(float, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))?;
+    crate::error::write_atomic(path, &bytes)
+}
+
+fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
+    std::fs::create_dir_all(&args.work_dir)
+        .map_err(|source| HostError::File { path: args.work_dir.clone(), source })?;
+    if args.model.is_some() || args.checkpoint.is_some() {
+        let float = match &args.checkpoint {
+            Some(c) => Some(crate::train::checkpoint::Checkpoint::load(c)?.model),
+            None => None,
+        };
+        let model_path = match (&args.model, &float) {
+            (Some(m), _) => m.clone(),
+            (None, Some(f)) => {
+                let path = args.work_dir.join("checkpoint-int8.axq");
+                write_quantized(f, args.seed, &path)?;
+                path
+            }
+            (None, None) => unreachable!("one of them is given"),
+        };
+        let spec = load_spec(&model_path)?;
+        if let Some(f) = &float {
+            if f.spec != spec {
+                return Err(HostError::Usage("--model and --checkpoint are different networks".into()));
+            }
+        }
+        return Ok(vec![Subject { label: model_path.display().to_string(), spec, float, model_path }]);
+    }
+    let archs = if args.arch.is_empty() { vec![ArchName::Paper, ArchName::Small] } else { args.arch.clone() };
+    archs
+        .into_iter()
+        .map(|arch| {
+            let spec = arch_spec(arch)?;
+            let float = FloatModel::random(&spec, args.seed);
+            let name = format!("{arch:?}").to_lowercase();
+            let model_path = args.work_dir.join(format!("{name}-seed{}.axq", args.seed));
+            write_quantized(&float, args.seed, &model_path)?;
+            Ok(Subject {
+                label: format!("{name} (seeded random weights, seed {})", args.seed),
+                spec,
+                float: Some(float),
+                model_path,
+            })
+        })
+        .collect()
+}
+
+fn load_spec(path: &Path) -> Result<ModelSpec> {
+    let (bytes, _) = load_model(path)?;
+    Ok(Model::parse(&bytes).expect("checked by load_model").spec().clone())
+}
+
+pub fn run(args: &BenchInferArgs) -> Result<()> {
+    if args.images == 0 || args.batch == 0 {
+        return Err(HostError::Usage("--images and --batch must be at least 1".into()));
+    }
+    for s in subjects(args)? {
+        println!("== {}: input {}, {:.1} MMAC/image", s.label, s.spec.input, s.spec.macs() as f64 / 1e6);
+        let images = synthetic_images(&s.spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
+        let (bytes, checksum) = load_model(&s.model_path)?;
+        let model = Model::parse(&bytes).expect("checked by load_model");
+        let mut rows = vec![host_engines::int8(&model, &images[..args.images], args.batch)?];
+        if let Some(float) = &s.float {
+            rows.push(host_engines::float(float, &images[..args.images], args.batch)?);
+            #[cfg(feature = "tract")]
+            rows.push(host_engines::tract(float, &images[..args.images], args.batch, &args.work_dir)?);
+        }
+        println!("host ({} cores)", host_engines::cores());
+        host_engines::print(&rows, args.batch);
+        if args.board_images > 0 {
+            let counts = board::count_instructions(&s.model_path, checksum, &images[..args.board_images], &s.spec)?;
+            board::print(&s.spec, &counts);
+        }
+        println!();
+    }
+    Ok(())
+}
