@@ -9,9 +9,17 @@ use embedded_io::{Read, Write};
 use shared::Model;
 use shared::device::Device;
 use shared::link::{Board, ErrorCode, Frame, FrameReader, MAX_FRAME, Request, Response, decode_frame, encode_frame};
+use shared::parallel::Workers;
 
 /// Firmware version reported in `DeviceInfo`.
 const VERSION: [u8; 3] = [0, 1, 0];
+
+/// What the app computes on: the board (as reported to the host) and the cores that split
+/// each layer.
+pub struct Machine<'w> {
+    pub board: Board,
+    pub cores: &'w dyn Workers,
+}
 
 /// Memory the app works in, owned by the caller (static on the board).
 pub struct Memory<'b> {
@@ -27,7 +35,7 @@ pub fn run<S, D, L, C>(
     delay: &mut D,
     led: &mut L,
     clock: &C,
-    board: Board,
+    machine: Machine<'_>,
     model_region: &'static [u8],
     memory: Memory<'_>,
 ) -> Result<u8, S::Error>
@@ -40,6 +48,7 @@ where
     blink(led, delay, 3);
     // Text before the first frame delimiter is ignored by the host's frame
     // reader but shows up in a terminal, which helps on a real board.
+    let Machine { board, cores } = machine;
     write_line(serial, format_args!("alexnet-firmware {}.{}.{} board={board:?}", VERSION[0], VERSION[1], VERSION[2]))?;
     write_line(serial, format_args!("checking model at {:#010x}...", model_region.as_ptr() as usize))?;
     let parsed = Model::parse(model_region);
@@ -51,7 +60,8 @@ where
         Err(e) => write_line(serial, format_args!("model refused: {e}"))?,
     }
     let model = parsed.as_ref().map_err(|e| ErrorCode::Model((*e).into()));
-    let mut device = Device::new(model, memory.buffer, memory.image, board, VERSION);
+    write_line(serial, format_args!("{} core(s) for inference", cores.parts()))?;
+    let mut device = Device::new(model, memory.buffer, memory.image, board, VERSION).with_workers(cores);
     serve(serial, led, clock, &mut device)
 }
 

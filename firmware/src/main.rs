@@ -20,12 +20,13 @@ aarch64_rt::entry!(kernel_main, 256);
 /// Called by aarch64-rt on core 0 at EL1 with the MMU, caches and FP/NEON on.
 fn kernel_main(_x0: u64, _x1: u64, _x2: u64, _x3: u64) -> ! {
     let mut board = bsp::Board::take();
+    let cores = bsp::start_cores();
     let result = app::run(
         &mut board.serial,
         &mut board.delay,
         &mut board.led,
         &board.cycles,
-        bsp::BOARD,
+        app::Machine { board: bsp::BOARD, cores: &cores },
         model::model_region(),
         memory::take(),
     );

@@ -6,6 +6,7 @@ pub mod arch;
 pub mod bench_infer;
 pub mod board;
 pub mod board_cmds;
+pub mod calibrate;
 pub mod cli;
 pub mod compare;
 pub mod data;

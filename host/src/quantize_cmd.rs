@@ -12,7 +12,7 @@ use crate::train::preprocess::eval_pixels;
 use clap::Args;
 use shared::format::AlignedBytes;
 use shared::infer::Top5;
-use shared::quantize::{quantize, Calibration, RangeMethod};
+use shared::quantize::{quantize, RangeMethod};
 use shared::{Engine, Model};
 use std::path::PathBuf;
 
@@ -99,7 +99,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         None => RangeMethod::MinMax,
     };
     println!("calibrating on {} training images ({method:?})", calibration_images.len());
-    let cal = Calibration::collect(&ckpt.model, calibration_images.iter().map(|v| v.as_slice()), method);
+    let cal = crate::calibrate::collect(&ckpt.model, &calibration_images, method);
     let bytes = quantize(&ckpt.model, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))?;
     write_atomic(&args.out, &bytes)?;
     let aligned = AlignedBytes::new(&bytes);

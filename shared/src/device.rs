@@ -8,6 +8,7 @@ use crate::infer::Engine;
 use crate::link::{
     Board, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelInfo, Request, Response, PROTOCOL_VERSION,
 };
+use crate::parallel::{OneCore, Workers};
 use crate::spec::Shape;
 
 /// The image being received.
@@ -30,6 +31,7 @@ pub struct Device<'m, 'b> {
     profile: Option<LayerCycles>,
     board: Board,
     firmware: [u8; 3],
+    workers: &'b dyn Workers,
 }
 
 impl<'m, 'b> Device<'m, 'b> {
@@ -62,7 +64,25 @@ impl<'m, 'b> Device<'m, 'b> {
                 buffer_len: e.buffer_len() as u32,
             }
         });
-        Device { engine, model_info, buffer, image, incoming: None, last: None, profile: None, board, firmware }
+        let workers = &OneCore;
+        Device {
+            engine,
+            model_info,
+            buffer,
+            image,
+            incoming: None,
+            last: None,
+            profile: None,
+            board,
+            firmware,
+            workers,
+        }
+    }
+
+    /// Splits each inference over `workers` (the board's cores).
+    pub fn with_workers(mut self, workers: &'b dyn Workers) -> Self {
+        self.workers = workers;
+        self
     }
 
     pub fn info(&self) -> DeviceInfo {
@@ -70,6 +90,7 @@ impl<'m, 'b> Device<'m, 'b> {
             protocol: PROTOCOL_VERSION,
             firmware: self.firmware,
             board: self.board,
+            cores: self.workers.parts().min(u8::MAX as usize) as u8,
             format_version: FORMAT_VERSION,
             buffer_capacity: self.buffer.len() as u32,
             image_capacity: self.image.len() as u32,
@@ -132,15 +153,27 @@ impl<'m, 'b> Device<'m, 'b> {
                 let start = cycles();
                 let region = engine.input_region(self.buffer).map_err(|_| ErrorCode::BadRequest)?;
                 resize_bilinear(image, incoming.shape, region, input);
+                let workers = self.workers;
                 let prepared = cycles();
-                let mut profile =
-                    LayerCycles { id, prepare: prepared.wrapping_sub(start), layers: heapless::Vec::new() };
+                let _ = workers.take_instructions(); // counts start at the first layer
+                let mut profile = LayerCycles {
+                    id,
+                    prepare: prepared.wrapping_sub(start),
+                    layers: heapless::Vec::new(),
+                    critical: heapless::Vec::new(),
+                    instructions: heapless::Vec::new(),
+                };
                 let mut last = prepared;
+                let saturated = |n: u64| n.min(u32::MAX as u64) as u32;
                 let top5 = engine
-                    .run_in_place_observed(self.buffer, |_| {
+                    .run_in_place_on(self.buffer, workers, |_| {
                         let now = cycles();
-                        // The spec has at most MAX_LAYERS layers.
+                        // The spec has at most MAX_LAYERS layers, so no push fails.
                         let _ = profile.layers.push(now.wrapping_sub(last));
+                        if let Some(n) = workers.take_instructions() {
+                            let _ = profile.critical.push(saturated(n.critical));
+                            let _ = profile.instructions.push(saturated(n.total));
+                        }
                         last = now;
                     })
                     .map_err(|_| ErrorCode::BadRequest)?;
@@ -149,6 +182,10 @@ impl<'m, 'b> Device<'m, 'b> {
                 Ok(Response::Result(InferResult { id, top5, cycles: elapsed }))
             }
             Request::LayerCycles => self.profile.clone().map(Response::LayerCycles).ok_or(ErrorCode::UnknownImage),
+            Request::PartsInTurn { on } => {
+                self.workers.run_parts_in_turn(on);
+                Ok(Response::Ack)
+            }
             Request::Shutdown { .. } => Ok(Response::Ack),
         }
     }
@@ -231,6 +268,27 @@ mod tests {
         assert_eq!((p.id, p.layers.len()), (4, model.spec().layers.len()));
         assert!(p.layers.iter().all(|c| *c > 0));
         assert_eq!(p.prepare + p.layers.iter().sum::<u64>(), r.cycles);
+    }
+
+    #[test]
+    fn answers_do_not_depend_on_the_workers_or_their_order() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let shape = Shape::new(1, 28, 28);
+        let image: std::vec::Vec<u8> = (0..shape.len()).map(|i| (i * 29 % 256) as u8).collect();
+        let mut answers = std::vec::Vec::new();
+        for (threads, in_turn) in [(1, false), (3, false), (4, true)] {
+            let workers = crate::parallel::Threads(threads);
+            let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 4096]);
+            let mut dev =
+                Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0]).with_workers(&workers);
+            assert_eq!(dev.info().cores as usize, threads);
+            assert_eq!(dev.handle(1, &Request::PartsInTurn { on: in_turn }, &|| 0), Response::Ack);
+            let mut seq = 1;
+            let Response::Result(r) = send_image(&mut dev, &mut seq, 9, &image, shape) else { panic!("no result") };
+            answers.push(r.top5);
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
     }
 
     #[test]

@@ -4,15 +4,17 @@
 //! CHW, already resized to the spec's input shape.
 
 use crate::format::{InputQuant, LayerQuant, Model};
-use crate::kernels::conv2d_i8;
+use crate::kernels::conv_i8::conv2d_i8_on;
 use crate::layers::conv::conv2d_i8_ref;
-use crate::layers::lrn::lrn_i8_ref;
+use crate::layers::lrn::lrn_i8_channels;
 use crate::layers::pool::max_pool;
 use crate::layers::softmax::top_k;
+use crate::parallel::{run_on_ranges, share, OneCore, Workers};
 use crate::plan::{MemoryPlan, Step};
 use crate::quant::requantize;
-use crate::spec::{Layer, SpecError};
+use crate::spec::{Layer, Shape, SpecError};
 use core::fmt;
+use core::ops::Range;
 use heapless::Vec;
 
 /// One ranked class: its index and its int8 logit.
@@ -82,6 +84,25 @@ fn split<'b>(buf: &'b mut [u8], step: &Step, scratch_offset: usize) -> (&'b [i8]
         (&hi[..step.input_len], &mut lo[step.output_offset..step.output_offset + step.output_len])
     };
     (bytemuck::cast_slice(input), bytemuck::cast_slice_mut(output), bytemuck::cast_slice_mut(scratch))
+}
+
+/// Splits a layer's output channels over `workers`; `task(channels, out)`
+/// writes the `plane` values of each channel in `channels` to `out`.
+fn by_channels(
+    workers: &dyn Workers,
+    channels: usize,
+    plane: usize,
+    output: &mut [i8],
+    task: impl Fn(Range<usize>, &mut [i8]) + Sync,
+) {
+    let parts = workers.parts();
+    let mine = |part| share(channels, part, parts);
+    run_on_ranges(
+        workers,
+        output,
+        |part| mine(part).start * plane..mine(part).end * plane,
+        |part, out| task(mine(part), out),
+    );
 }
 
 /// Pixels (0..=255) to the first layer's int8 input, in place.
@@ -157,9 +178,17 @@ impl<'m> Engine<'m> {
     /// [`run_in_place`](Engine::run_in_place), calling `after_layer(index)`
     /// as each layer finishes (input quantization counts as layer 0's), e.g.
     /// to read a cycle counter.
-    pub fn run_in_place_observed(
+    pub fn run_in_place_observed(&self, buf: &mut [u8], after_layer: impl FnMut(usize)) -> Result<Top5, InferError> {
+        self.run_in_place_on(buf, &OneCore, after_layer)
+    }
+
+    /// [`run_in_place_observed`](Engine::run_in_place_observed) with each
+    /// layer's work split over `workers`; the result is the same bits
+    /// whatever their number.
+    pub fn run_in_place_on(
         &self,
         buf: &mut [u8],
+        workers: &dyn Workers,
         mut after_layer: impl FnMut(usize),
     ) -> Result<Top5, InferError> {
         self.check_buffer(buf)?;
@@ -173,14 +202,25 @@ impl<'m> Engine<'m> {
                 (Layer::Conv(_), LayerQuant::Conv(w)) | (Layer::Dense(_), LayerQuant::Dense(w)) => {
                     let params = self.model.weighted_params(&info, w);
                     match self.kernels {
-                        Kernels::Fast => conv2d_i8(&params, input, output, scratch),
+                        Kernels::Fast => conv2d_i8_on(&params, input, output, scratch, workers),
                         Kernels::Reference => conv2d_i8_ref(&params, input, output),
                     }
                 }
                 (Layer::Lrn(l), LayerQuant::Lrn(q)) => {
-                    lrn_i8_ref(&self.model.lrn_params(l.size, q), info.input, input, output)
+                    let params = self.model.lrn_params(l.size, q);
+                    let plane = info.input.h as usize * info.input.w as usize;
+                    by_channels(workers, info.input.c as usize, plane, output, |channels, out| {
+                        lrn_i8_channels(&params, info.input, input, channels, out)
+                    })
                 }
-                (Layer::MaxPool(p), LayerQuant::MaxPool(_)) => max_pool(&p, info.input, input, output),
+                (Layer::MaxPool(p), LayerQuant::MaxPool(_)) => {
+                    let (in_plane, out_plane) = (info.input.h * info.input.w, info.output.h * info.output.w);
+                    by_channels(workers, info.input.c as usize, out_plane as usize, output, |channels, out| {
+                        let part = Shape::new(channels.len() as u32, info.input.h, info.input.w);
+                        let plane = in_plane as usize;
+                        max_pool(&p, part, &input[channels.start * plane..channels.end * plane], out)
+                    })
+                }
                 // `Model::parse` checked that quantization follows the spec.
                 _ => unreachable!("layer kinds validated at parse"),
             }

@@ -6,7 +6,8 @@
 //! Builds without an allocator; the `alloc` feature adds what only the host
 //! needs (writing model files, the f32 network, quantization).
 #![cfg_attr(not(test), no_std)]
-// Only the NEON kernels use `unsafe` (intrinsics); each block says why.
+// Only the SIMD kernels (intrinsics) and `parallel` (disjoint slices shared
+// between cores) use `unsafe`; each block says why.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -17,6 +18,7 @@ pub mod infer;
 pub mod kernels;
 pub mod layers;
 pub mod link;
+pub mod parallel;
 pub mod plan;
 pub mod quant;
 pub mod spec;

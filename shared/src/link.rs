@@ -12,7 +12,7 @@ use crate::spec::{Shape, MAX_LAYERS};
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-/// 2: `LayerCycles`.
+/// 2: `LayerCycles`, `DeviceInfo::cores`.
 pub const PROTOCOL_VERSION: u16 = 2;
 /// Image bytes carried by one chunk.
 pub const CHUNK_LEN: usize = 512;
@@ -38,6 +38,10 @@ pub enum Request<'a> {
     Infer { id: u32, crc: u32 },
     /// Where the last inference spent its cycles, layer by layer.
     LayerCycles,
+    /// Run each layer's parts one after another (see
+    /// `parallel::Workers::run_parts_in_turn`) for exact per-core counts on a
+    /// virtual board; the answers do not change.
+    PartsInTurn { on: bool },
     /// Stop; under QEMU the process exits with `status`.
     Shutdown { status: u8 },
 }
@@ -124,6 +128,8 @@ pub struct DeviceInfo {
     pub firmware: [u8; 3],
     pub board: Board,
     pub format_version: u16,
+    /// Cores that run inference.
+    pub cores: u8,
     /// Working memory reserved for inference.
     pub buffer_capacity: u32,
     pub image_capacity: u32,
@@ -154,8 +160,16 @@ pub struct LayerCycles {
     pub prepare: u64,
     /// One entry per layer of the spec, in order.
     pub layers: Vec<u64, MAX_LAYERS>,
+    /// Per layer, where the board counts instructions (its PMU; QEMU only
+    /// with `-icount`), else empty: on the critical path (the busiest core
+    /// of each split) and on all cores together. Saturated at `u32::MAX`.
+    pub critical: Vec<u32, MAX_LAYERS>,
+    pub instructions: Vec<u32, MAX_LAYERS>,
 }
 
+// The layer-cycles reply is far larger than the others, but the device has no
+// heap to box it in, and its replay slot must hold any reply.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Info(DeviceInfo),
@@ -343,7 +357,10 @@ mod tests {
         round_trip(7, &Response::Result(InferResult { id: 9, top5, cycles: u64::MAX }));
         round_trip(0, &Response::Error(ErrorCode::Model(ModelError::UnsupportedVersion { found: 2 })));
         let layers = core::iter::repeat_n(u64::MAX, MAX_LAYERS).collect();
-        round_trip(3, &Response::LayerCycles(LayerCycles { id: u32::MAX, prepare: u64::MAX, layers }));
+        let counts: Vec<u32, MAX_LAYERS> = core::iter::repeat_n(u32::MAX, MAX_LAYERS).collect();
+        let largest =
+            LayerCycles { id: u32::MAX, prepare: u64::MAX, layers, critical: counts.clone(), instructions: counts };
+        round_trip(3, &Response::LayerCycles(largest));
         round_trip(
             1,
             &Response::Info(DeviceInfo {
@@ -351,6 +368,7 @@ mod tests {
                 firmware: [0, 1, 0],
                 board: Board::Rpi3,
                 format_version: 1,
+                cores: 4,
                 buffer_capacity: 1 << 22,
                 image_capacity: 1 << 18,
                 model: Err(ErrorCode::Model(ModelError::BadMagic)),

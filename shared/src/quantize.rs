@@ -54,19 +54,29 @@ impl Calibration {
         images: impl IntoIterator<Item = &'a [u8]>,
         method: RangeMethod,
     ) -> Calibration {
-        let n = model.layers.len();
-        let mut cal = Calibration {
-            input: (f32::INFINITY, f32::NEG_INFINITY),
-            layers: vec![(f32::INFINITY, f32::NEG_INFINITY); n],
-        };
+        let mut cal = Calibration::empty(model.layers.len());
         for image in images {
-            model.forward_trace(image, |i, out| {
-                let (lo, hi) = range_of(out, method);
-                let slot = if i == usize::MAX { &mut cal.input } else { &mut cal.layers[i] };
-                *slot = (slot.0.min(lo), slot.1.max(hi));
-            });
+            model.forward_trace(image, |i, out| cal.observe((i != usize::MAX).then_some(i), out, method));
         }
         cal
+    }
+
+    /// Nothing observed yet, for a network of `layers` layers.
+    pub fn empty(layers: usize) -> Calibration {
+        let none = (f32::INFINITY, f32::NEG_INFINITY);
+        Calibration { input: none, layers: vec![none; layers] }
+    }
+
+    /// Takes one image's values of `layer`'s output (`None`: the normalized
+    /// input) into the ranges. Ranges are per image, then widened over
+    /// images, so the order images are observed in does not matter.
+    pub fn observe(&mut self, layer: Option<usize>, values: &[f32], method: RangeMethod) {
+        let (lo, hi) = range_of(values, method);
+        let slot = match layer {
+            None => &mut self.input,
+            Some(i) => &mut self.layers[i],
+        };
+        *slot = (slot.0.min(lo), slot.1.max(hi));
     }
 }
 

@@ -5,7 +5,8 @@ mod common;
 
 use shared::infer::Kernels;
 use shared::layers::softmax::top_k;
-use shared::spec::AlexNetConfig;
+use shared::parallel::{OneCore, Threads};
+use shared::spec::{AlexNetConfig, Shape};
 use shared::{Engine, Model};
 
 #[test]
@@ -22,6 +23,27 @@ fn fast_and_reference_kernels_agree_on_a_whole_model() {
         let top_ref = reference.run(&image, &mut b).unwrap();
         assert_eq!(top_fast, top_ref);
         assert_eq!(fast.logits(&a), reference.logits(&b));
+    }
+}
+
+#[test]
+fn the_answer_does_not_depend_on_the_number_of_cores() {
+    // Grouped convolutions, LRN, pooling and dense layers whose channel and
+    // panel counts do not split evenly over 3 parts.
+    let spec = AlexNetConfig::small(Shape::new(3, 40, 40), 7).with_width(0.3).build().unwrap();
+    let (_, file) = common::quantized(&spec, 21, 4);
+    let model = Model::parse(&file).unwrap();
+    let engine = Engine::new(&model).unwrap();
+    let mut one = vec![0u8; engine.buffer_len()];
+    let mut many = vec![0u8; engine.buffer_len()];
+    for image in common::images(&spec, 3, 5) {
+        engine.input_region(&mut one).unwrap().copy_from_slice(&image);
+        let want = engine.run_in_place_on(&mut one, &OneCore, |_| {}).unwrap();
+        for cores in [2, 3, 4] {
+            engine.input_region(&mut many).unwrap().copy_from_slice(&image);
+            assert_eq!(engine.run_in_place_on(&mut many, &Threads(cores), |_| {}).unwrap(), want);
+            assert_eq!(engine.logits(&many), engine.logits(&one), "{cores} cores");
+        }
     }
 }
 

@@ -3,10 +3,12 @@
 
 use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use shared::kernels::conv_i8::conv2d_i8_on;
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
 use shared::layers::packed::{pack_weights, PackedLayout, PackedWeights};
 use shared::layers::pool::max_pool;
+use shared::parallel::Threads;
 use shared::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
 use shared::spec::{output_shape, ConvSpec, Layer, PoolSpec, Shape};
 
@@ -108,7 +110,11 @@ proptest! {
         let mut got = vec![0i8; want.len()];
         let mut scratch = vec![0i8; conv2d_i8_scratch_len(&case.geometry)];
         conv2d_i8(&p, &case.input, &mut got, &mut scratch);
-        prop_assert_eq!(got, want);
+        prop_assert_eq!(&got, &want);
+        // Split over three cores: panels and pixel blocks rarely divide evenly.
+        let mut split = vec![0i8; want.len()];
+        conv2d_i8_on(&p, &case.input, &mut split, &mut scratch, &Threads(3));
+        prop_assert_eq!(split, want);
     }
 
     /// int8 convolution is within one output step of the f32 convolution of

@@ -217,6 +217,12 @@ impl Client {
         }
     }
 
+    /// Runs each layer's parts one after another (exact per-core counts on a
+    /// virtual board under `-icount`).
+    pub fn parts_in_turn(&mut self, on: bool) -> Result<(), BoardError> {
+        self.expect_ack(&Request::PartsInTurn { on })
+    }
+
     /// Asks the board to stop (QEMU exits with `status`).
     pub fn shutdown(&mut self, status: u8) -> Result<(), BoardError> {
         self.expect_ack(&Request::Shutdown { status })

@@ -182,7 +182,21 @@ impl<D: TrainDevice> AlexNet<D> {
 
     /// Logits for a batch of normalized images (B x C x H x W). With `train`
     /// set, dropout follows the spec; otherwise the pass is deterministic.
-    pub fn forward<T>(&self, x: Image4<D, T>, mut train: Option<TrainMode<'_>>) -> Matrix<D, T>
+    pub fn forward<T>(&self, x: Image4<D, T>, train: Option<TrainMode<'_>>) -> Matrix<D, T>
+    where
+        T: Tape<f32, D> + Merge<T> + Merge<NoneTape>,
+    {
+        self.forward_observed(x, train, None)
+    }
+
+    /// [`forward`](Self::forward), handing `observe(layer, values)` each
+    /// layer's output for the whole batch (image-major), e.g. to calibrate.
+    pub fn forward_observed<T>(
+        &self,
+        x: Image4<D, T>,
+        mut train: Option<TrainMode<'_>>,
+        mut observe: Option<&mut dyn FnMut(usize, Vec<f32>)>,
+    ) -> Matrix<D, T>
     where
         T: Tape<f32, D> + Merge<T> + Merge<NoneTape>,
     {
@@ -231,6 +245,14 @@ impl<D: TrainDevice> AlexNet<D> {
                         _ => y,
                     });
                 }
+            }
+            if let Some(observe) = observe.as_mut() {
+                let values = match (&spatial, &flat) {
+                    (Some(x), _) => x.as_vec(),
+                    (None, Some(x)) => x.as_vec(),
+                    (None, None) => unreachable!("every layer leaves an output"),
+                };
+                observe(i, values);
             }
         }
         flat.expect("the spec ends with a dense layer")

@@ -11,6 +11,8 @@
 use super::tile::{panel_dot_i8, tile_i8, RowStage, TILE_COLS};
 use crate::layers::conv::{ConvGeometry, ConvI8Params};
 use crate::layers::packed::{PackedLayout, PANEL_DEPTH, PANEL_ROWS};
+use crate::parallel::{run_on_ranges, share, OneCore, Workers};
+use core::ops::Range;
 
 /// Scratch bytes [`conv2d_i8`] needs for this geometry.
 pub fn conv2d_i8_scratch_len(g: &ConvGeometry) -> usize {
@@ -56,16 +58,25 @@ fn patch_values(
     }
 }
 
-/// Unfolds group `group` of `input` into column panels: pixel `px`'s value
-/// `k` goes to panel `px / 4`, step `k / 16`, lane `px % 4`. Depth padding is
-/// zero, pixels past the end repeat the pad value (their sums are dropped).
-fn pack_columns(g: &ConvGeometry, group: usize, pad_value: i8, input: &[i8], depth: usize, cols: &mut [i8]) {
+/// Unfolds group `group` of `input` into the column panels of blocks
+/// `first_block..` (as many as `cols` holds): pixel `px`'s value `k` goes to
+/// panel `px / 4`, step `k / 16`, lane `px % 4`. Depth padding is zero,
+/// pixels past the end repeat the pad value (their sums are dropped).
+fn pack_columns(
+    g: &ConvGeometry,
+    group: usize,
+    pad_value: i8,
+    input: &[i8],
+    depth: usize,
+    first_block: usize,
+    cols: &mut [i8],
+) {
     let pixels = g.output.h as usize * g.output.w as usize;
     let patch = g.patch_len();
     let panel_len = TILE_COLS * depth;
     for (block, panel) in cols.chunks_exact_mut(panel_len).enumerate() {
         for lane in 0..TILE_COLS {
-            let px = block * TILE_COLS + lane;
+            let px = (first_block + block) * TILE_COLS + lane;
             let slot = |k: usize| (k / PANEL_DEPTH * TILE_COLS + lane) * PANEL_DEPTH + k % PANEL_DEPTH;
             if px < pixels {
                 patch_values(g, group, pad_value, input, px, |k, v| panel[slot(k)] = v);
@@ -94,9 +105,50 @@ fn row_stage(p: &ConvI8Params, first: usize, rows: usize) -> RowStage {
     }
 }
 
+/// Output channels of `panels` of group `group`.
+fn panel_channels(layout: &PackedLayout, group: usize, panels: &Range<usize>) -> Range<usize> {
+    let first = group * layout.rows;
+    first + (panels.start * PANEL_ROWS).min(layout.rows)..first + (panels.end * PANEL_ROWS).min(layout.rows)
+}
+
+/// Every output of `panels` of group `group` from the packed columns; `out`
+/// holds those panels' channels (`pixels` values each).
+fn compute_panels(p: &ConvI8Params, group: usize, panels: Range<usize>, cols: &[i8], out: &mut [i8]) {
+    let layout = p.weights.layout;
+    let pixels = p.geometry.output.h as usize * p.geometry.output.w as usize;
+    let depth = layout.padded_depth();
+    let first_channel = panel_channels(&layout, group, &panels).start;
+    for panel in panels {
+        let first = group * layout.rows + panel * PANEL_ROWS;
+        let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
+        let w = p.weights.panel(group, panel);
+        let stage = row_stage(p, first, rows);
+        let out = &mut out[(first - first_channel) * pixels..][..rows * pixels];
+        if pixels == 1 {
+            let y = panel_dot_i8(w, &cols[..depth], &stage);
+            out.copy_from_slice(&y[..rows]);
+            continue;
+        }
+        for (block, x) in cols.chunks_exact(TILE_COLS * depth).enumerate() {
+            let y = tile_i8(w, x, &stage);
+            let (px, n) = (block * TILE_COLS, (pixels - block * TILE_COLS).min(TILE_COLS));
+            for (r, row) in y.iter().enumerate().take(rows) {
+                out[r * pixels + px..][..n].copy_from_slice(&row[..n]);
+            }
+        }
+    }
+}
+
 /// Same result as [`crate::layers::conv::conv2d_i8_ref`], bit for bit.
 /// `scratch` needs [`conv2d_i8_scratch_len`] bytes.
 pub fn conv2d_i8(p: &ConvI8Params, input: &[i8], output: &mut [i8], scratch: &mut [i8]) {
+    conv2d_i8_on(p, input, output, scratch, &OneCore)
+}
+
+/// [`conv2d_i8`] with the work split over `workers`: first the column
+/// panels (by blocks of pixels), then the weight panels (by output
+/// channels). Each output is computed exactly as on one core.
+pub fn conv2d_i8_on(p: &ConvI8Params, input: &[i8], output: &mut [i8], scratch: &mut [i8], workers: &dyn Workers) {
     p.check(input, output);
     let g = &p.geometry;
     let layout = p.weights.layout;
@@ -106,32 +158,33 @@ pub fn conv2d_i8(p: &ConvI8Params, input: &[i8], output: &mut [i8], scratch: &mu
     // The real value 0 is the zero point, i.e. -input_offset; it always fits
     // in i8 because validated zero points are in -128..=127.
     let pad_value = (-p.input_offset).clamp(-128, 127) as i8;
+    let parts = workers.parts();
     for group in 0..g.groups {
         if pixels == 1 {
             let column = &mut cols[..depth];
             column.fill(0);
             patch_values(g, group, pad_value, input, 0, |k, v| column[k] = v);
         } else {
-            pack_columns(g, group, pad_value, input, depth, cols);
+            let panel_len = TILE_COLS * depth;
+            let blocks = cols.len() / panel_len;
+            let mine = |part| share(blocks, part, parts);
+            run_on_ranges(
+                workers,
+                cols,
+                |part| mine(part).start * panel_len..mine(part).end * panel_len,
+                |part, panels| pack_columns(g, group, pad_value, input, depth, mine(part).start, panels),
+            );
         }
         let cols = &*cols;
-        for panel in 0..layout.panels() {
-            let first = group * layout.rows + panel * PANEL_ROWS;
-            let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
-            let w = p.weights.panel(group, panel);
-            let stage = row_stage(p, first, rows);
-            if pixels == 1 {
-                let y = panel_dot_i8(w, &cols[..depth], &stage);
-                (0..rows).for_each(|r| output[first + r] = y[r]);
-                continue;
-            }
-            for (block, x) in cols.chunks_exact(TILE_COLS * depth).enumerate() {
-                let y = tile_i8(w, x, &stage);
-                let (px, n) = (block * TILE_COLS, (pixels - block * TILE_COLS).min(TILE_COLS));
-                for (r, row) in y.iter().enumerate().take(rows) {
-                    output[(first + r) * pixels + px..][..n].copy_from_slice(&row[..n]);
-                }
-            }
-        }
+        let panels = |part| share(layout.panels(), part, parts);
+        run_on_ranges(
+            workers,
+            output,
+            |part| {
+                let channels = panel_channels(&layout, group, &panels(part));
+                channels.start * pixels..channels.end * pixels
+            },
+            |part, out| compute_panels(p, group, panels(part), cols, out),
+        );
     }
 }

@@ -6,5 +6,7 @@
 pub mod aarch64;
 pub mod conv_i8;
 pub mod tile;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
 
 pub use conv_i8::{conv2d_i8, conv2d_i8_scratch_len};

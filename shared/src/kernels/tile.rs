@@ -73,11 +73,28 @@ pub fn panel_dot_ref(w: &[i8], x: &[i8]) -> [i32; PANEL_ROWS] {
 
 #[cfg(target_arch = "aarch64")]
 pub use super::aarch64::tile::{panel_dot, panel_dot_i8, tile, tile_i8};
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(target_arch = "x86_64")]
+pub use super::x86_64::tile::{panel_dot, tile};
+#[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
 pub use portable::{panel_dot, panel_dot_i8, tile, tile_i8};
 
+/// The sums of [`tile`], requantized with the scalar output stage.
+#[cfg(target_arch = "x86_64")]
+pub fn tile_i8(w: &[i8], x: &[i8], stage: &RowStage) -> [[i8; TILE_COLS]; PANEL_ROWS] {
+    let acc = tile(w, x);
+    core::array::from_fn(|r| acc[r].map(|a| stage.apply_ref(r, a)))
+}
+
+/// The sums of [`panel_dot`], requantized with the scalar output stage.
+#[cfg(target_arch = "x86_64")]
+pub fn panel_dot_i8(w: &[i8], x: &[i8], stage: &RowStage) -> [i8; PANEL_ROWS] {
+    let acc = panel_dot(w, x);
+    core::array::from_fn(|r| stage.apply_ref(r, acc[r]))
+}
+
 /// Written for LLVM's auto-vectorizer: products summed in pairs into int32
-/// lanes (the shape of x86's `pmaddwd`), one lane array per output.
+/// lanes (the shape of x86's `pmaddwd`), one lane array per output. The
+/// fallback where no SIMD kernel applies.
 #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
 pub mod portable {
     use super::{RowStage, PANEL_DEPTH, PANEL_ROWS, TILE_COLS};

@@ -149,18 +149,32 @@ pub fn lrn_gain(p: &LrnI8Params, sum: u32) -> i64 {
 
 /// The int8 LRN: integer window sums, table gain, fixed-point product.
 pub fn lrn_i8_ref(p: &LrnI8Params, shape: Shape, input: &[i8], output: &mut [i8]) {
+    lrn_i8_channels(p, shape, input, 0..shape.c as usize, output)
+}
+
+/// [`lrn_i8_ref`] for output channels `channels` only (`output` holds
+/// those), so cores can share a layer.
+pub fn lrn_i8_channels(
+    p: &LrnI8Params,
+    shape: Shape,
+    input: &[i8],
+    channels: core::ops::Range<usize>,
+    output: &mut [i8],
+) {
     let (c, hw) = (shape.c as usize, shape.h as usize * shape.w as usize);
     let half = p.size as usize / 2;
     assert_eq!(input.len(), shape.len(), "lrn input length");
-    assert_eq!(output.len(), shape.len(), "lrn output length");
+    assert!(channels.end <= c, "lrn channels {channels:?} of {c}");
+    assert_eq!(output.len(), channels.len() * hw, "lrn output length");
     assert_eq!(p.table.len(), lrn_table_len(p.size), "lrn table length");
     let centred = |j: usize, px: usize| input[j * hw + px] as i32 - p.input_zero_point;
-    for ch in 0..c {
+    let first = channels.start;
+    for ch in channels {
         let (lo, hi) = (ch.saturating_sub(half), (ch + half).min(c - 1));
         for px in 0..hw {
             let sum: u32 = (lo..=hi).map(|j| (centred(j, px) * centred(j, px)) as u32).sum();
             let scaled = round_shift(centred(ch, px) as i64 * lrn_gain(p, sum), p.table_params.value_shift);
-            output[ch * hw + px] = (scaled + p.output_zero_point as i64).clamp(-128, 127) as i8;
+            output[(ch - first) * hw + px] = (scaled + p.output_zero_point as i64).clamp(-128, 127) as i8;
         }
     }
 }

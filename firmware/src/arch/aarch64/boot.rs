@@ -1,5 +1,7 @@
-//! First instructions at 0x80000: park cores 1-3, drop from EL3/EL2 to EL1, then jump to
-//! aarch64-rt's `entry` (MMU/caches on, FP/NEON enabled, .bss zeroed, stack set, Rust `main`).
+//! First instructions at 0x80000: drop from EL3/EL2 to EL1, then core 0 jumps to aarch64-rt's
+//! `entry` (MMU/caches on, FP/NEON enabled, .bss zeroed, stack set, Rust `main`) and cores 1-3
+//! to `smp::secondary_start`. Cores 1-3 arrive here only when core 0 releases them (see `smp`);
+//! one that arrives earlier waits for `smp::SECONDARY_RELEASE`.
 
 /// SCR_EL3 for EL3 -> EL2: RES1 bits [5:4], NS, SMD (no SMC), HCE (HVC on), RW (EL2 is AArch64).
 const SCR_EL3_VALUE: u64 = (0b11 << 4) | (1 << 0) | (1 << 7) | (1 << 8) | (1 << 10);
@@ -21,17 +23,26 @@ core::arch::global_asm!(
     ".global _start",
     "_start:",
     // x0-x3 may hold boot arguments: only x9/x10 are used here.
-    // Cores 1-3 park forever (on QEMU's raspi3b they normally spin in QEMU's own stub instead).
     "mrs x9, mpidr_el1",
     "and x9, x9, #0xff",
-    "cbnz x9, 9f",
+    "cbz x9, 5f",
+    // A secondary core started with core 0 (no spin table): wait until core 0 has set up the
+    // memory it will use. The flag is read with the MMU and caches off, so core 0 cleans it
+    // to memory when it writes it.
+    "4:",
+    "adrp x10, {release}",
+    "ldr x10, [x10, :lo12:{release}]",
+    "cbnz x10, 5f",
+    "wfe",
+    "b 4b",
+    "5:",
     "mrs x9, CurrentEL",
     "ubfx x9, x9, #2, #2",
     "cmp x9, #3",
     "b.eq 3f",
     "cmp x9, #2",
     "b.eq 2f",
-    "b entry",
+    "b 1f",
     // EL3 -> EL2 (non-secure).
     "3:",
     "mov x10, #{scr_el3}",
@@ -63,12 +74,14 @@ core::arch::global_asm!(
     "adr x10, 1f",
     "msr elr_el2, x10",
     "eret",
+    // At EL1: core 0 starts the program, the others join it.
     "1:",
+    "mrs x9, mpidr_el1",
+    "and x9, x9, #0xff",
+    "cbnz x9, {secondary}",
     "b entry",
-    // Parked secondary cores.
-    "9:",
-    "wfe",
-    "b 9b",
+    release = sym super::smp::SECONDARY_RELEASE,
+    secondary = sym super::smp::secondary_start,
     scr_el3 = const SCR_EL3_VALUE,
     spsr_el2h = const SPSR_EL2H_MASKED,
     spsr_el1h = const SPSR_EL1H_MASKED,

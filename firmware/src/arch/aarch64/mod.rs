@@ -6,4 +6,6 @@ pub mod cycles;
 mod exception;
 pub mod exit;
 mod mmu;
+pub mod pmu;
+pub mod smp;
 pub mod time;

@@ -26,6 +26,9 @@ pub use soc::{DEVICE_END, DEVICE_START, NORMAL_END, PERIPHERAL_BASE};
 
 /// Where the boot firmware (and QEMU's `-kernel`) loads the raw image: `_start` is here.
 pub const IMAGE_LOAD_ADDRESS: usize = 0x8_0000;
+/// The boot stub's spin table (Pi armstub8 and QEMU's raspi3b alike): one 64-bit word per
+/// core; a secondary core jumps to the address written to its word.
+pub const SPIN_TABLE: usize = 0xd8;
 /// GPIO controller.
 pub const GPIO_BASE: usize = PERIPHERAL_BASE + 0x20_0000;
 /// PL011 UART0.

@@ -9,7 +9,7 @@ compile_error!("select exactly one board feature: `rpi3` or `rpi4`, not both");
 #[cfg(not(any(feature = "rpi3", feature = "rpi4")))]
 compile_error!("select a board feature: `rpi3` (default) or `rpi4`");
 
-use crate::arch::aarch64::{cycles::PmuCycleCounter, exit, time::GenericTimer};
+use crate::arch::aarch64::{cycles::PmuCycleCounter, exit, smp::Cores, time::GenericTimer};
 use core::sync::atomic::{AtomicBool, Ordering};
 pub use gpio::GpioOutput;
 pub use uart::{SerialPort, panic_console};
@@ -51,6 +51,12 @@ impl Board {
         let led = gpio.output_pin(ACT_LED_PIN);
         Self { serial, delay, led, cycles: PmuCycleCounter::new() }
     }
+}
+
+/// Starts cores 1-3 for inference (see `arch::aarch64::smp`); one core if they do not answer.
+pub fn start_cores() -> Cores {
+    // A core comes up in microseconds; QEMU may take longer to schedule it.
+    Cores::start(memory_map::SPIN_TABLE, memory_map::IMAGE_LOAD_ADDRESS, 500)
 }
 
 /// Ends the program: under QEMU (with `-semihosting`) exits with `status`; otherwise parks.
