@@ -105,15 +105,23 @@ fn by_channels(
     );
 }
 
-/// Pixels (0..=255) to the first layer's int8 input, in place.
-fn quantize_input(q: &InputQuant, plane_len: usize, region: &mut [u8]) {
-    for (c, plane) in region.chunks_mut(plane_len).enumerate() {
-        let (mean, rq) = (q.mean[c], q.requant[c]);
-        for v in plane {
-            let x = requantize(*v as i32 - mean, rq) + q.output.zero_point;
-            *v = x.clamp(-128, 127) as i8 as u8;
-        }
-    }
+/// Pixels (0..=255) to the first layer's int8 input, in place, split over
+/// `workers` by ranges of values.
+fn quantize_input(q: &InputQuant, plane_len: usize, region: &mut [u8], workers: &dyn Workers) {
+    let (len, parts) = (region.len(), workers.parts());
+    run_on_ranges(
+        workers,
+        region,
+        |part| share(len, part, parts),
+        |part, values| {
+            let first = share(len, part, parts).start;
+            for (i, v) in values.iter_mut().enumerate() {
+                let c = (first + i) / plane_len;
+                let x = requantize(*v as i32 - q.mean[c], q.requant[c]) + q.output.zero_point;
+                *v = x.clamp(-128, 127) as i8 as u8;
+            }
+        },
+    );
 }
 
 impl<'m> Engine<'m> {
@@ -194,7 +202,7 @@ impl<'m> Engine<'m> {
         self.check_buffer(buf)?;
         let spec = self.model.spec();
         let plane = spec.input.h as usize * spec.input.w as usize;
-        quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()]);
+        quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()], workers);
         let scratch_offset = self.plan.scratch_offset;
         for ((info, quant), step) in spec.walk().zip(&self.model.meta().layers).zip(&self.plan.steps) {
             let (input, output, scratch) = split(buf, step, scratch_offset);

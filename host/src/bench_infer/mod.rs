@@ -106,7 +106,8 @@ fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
             let spec = arch_spec(arch)?;
             let float = FloatModel::random(&spec, args.seed);
             let name = format!("{arch:?}").to_lowercase();
-            let model_path = args.work_dir.join(format!("{name}-seed{}.axq", args.seed));
+            // A directory per network: each gets its own virtual-board image.
+            let model_path = args.work_dir.join(&name).join(format!("{name}-seed{}.axq", args.seed));
             write_quantized(&float, args.seed, &model_path)?;
             Ok(Subject {
                 label: format!("{name} (seeded random weights, seed {})", args.seed),

@@ -20,40 +20,52 @@ pub fn conv2d_i8_scratch_len(g: &ConvGeometry) -> usize {
     pixels.next_multiple_of(TILE_COLS) * PackedLayout::new(g).padded_depth()
 }
 
-/// Calls `put(k, value)` for every value of output pixel `px`'s patch in
-/// group `group` (k in `0..patch_len`, in order), padding as `pad_value`.
+/// Calls `put(value)` for every value of output pixel `px`'s patch in
+/// group `group`, in order, padding as `pad_value`.
 #[inline(always)]
-fn patch_values(
-    g: &ConvGeometry,
-    group: usize,
-    pad_value: i8,
-    input: &[i8],
-    px: usize,
-    mut put: impl FnMut(usize, i8),
-) {
+fn patch_values(g: &ConvGeometry, group: usize, pad_value: i8, input: &[i8], px: usize, mut put: impl FnMut(i8)) {
     let (ih, iw) = (g.input.h, g.input.w as usize);
     let (ow, k, in_g) = (g.output.w as usize, g.kernel, g.in_per_group());
     let (oy, ox) = (px / ow, px % ow);
     // Columns of the window, when all of them lie inside the input.
     let x0 = (ox * g.stride).checked_sub(g.padding).filter(|x| x + k <= iw);
-    let mut at = 0;
     for ic in 0..in_g {
         let plane = &input[(group * in_g + ic) * ih as usize * iw..][..ih as usize * iw];
         for ky in 0..k {
             match (g.input_coord(oy, ky, ih), x0) {
-                (None, _) => (0..k).for_each(|kx| put(at + kx, pad_value)),
-                (Some(iy), Some(x0)) => {
-                    for (kx, v) in plane[iy * iw + x0..][..k].iter().enumerate() {
-                        put(at + kx, *v);
-                    }
-                }
+                (None, _) => (0..k).for_each(|_| put(pad_value)),
+                (Some(iy), Some(x0)) => plane[iy * iw + x0..][..k].iter().for_each(|v| put(*v)),
                 (Some(iy), None) => {
                     for kx in 0..k {
-                        put(at + kx, g.input_coord(ox, kx, iw as u32).map_or(pad_value, |ix| plane[iy * iw + ix]));
+                        put(g.input_coord(ox, kx, iw as u32).map_or(pad_value, |ix| plane[iy * iw + ix]));
                     }
                 }
             }
-            at += k;
+        }
+    }
+}
+
+/// Writes one lane of a column panel in depth order: 16 values, then the
+/// next step's 16 of the same lane, 48 bytes further on.
+struct LaneWriter<'a> {
+    panel: &'a mut [i8],
+    at: usize,
+    left_in_step: usize,
+}
+
+impl<'a> LaneWriter<'a> {
+    fn new(panel: &'a mut [i8], lane: usize) -> Self {
+        LaneWriter { panel, at: lane * PANEL_DEPTH, left_in_step: PANEL_DEPTH }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, v: i8) {
+        self.panel[self.at] = v;
+        self.at += 1;
+        self.left_in_step -= 1;
+        if self.left_in_step == 0 {
+            self.at += (TILE_COLS - 1) * PANEL_DEPTH;
+            self.left_in_step = PANEL_DEPTH;
         }
     }
 }
@@ -77,13 +89,13 @@ fn pack_columns(
     for (block, panel) in cols.chunks_exact_mut(panel_len).enumerate() {
         for lane in 0..TILE_COLS {
             let px = (first_block + block) * TILE_COLS + lane;
-            let slot = |k: usize| (k / PANEL_DEPTH * TILE_COLS + lane) * PANEL_DEPTH + k % PANEL_DEPTH;
+            let mut out = LaneWriter::new(panel, lane);
             if px < pixels {
-                patch_values(g, group, pad_value, input, px, |k, v| panel[slot(k)] = v);
+                patch_values(g, group, pad_value, input, px, |v| out.put(v));
             } else {
-                (0..patch).for_each(|k| panel[slot(k)] = pad_value);
+                (0..patch).for_each(|_| out.put(pad_value));
             }
-            (patch..depth).for_each(|k| panel[slot(k)] = 0);
+            (patch..depth).for_each(|_| out.put(0));
         }
     }
 }
@@ -163,7 +175,11 @@ pub fn conv2d_i8_on(p: &ConvI8Params, input: &[i8], output: &mut [i8], scratch: 
         if pixels == 1 {
             let column = &mut cols[..depth];
             column.fill(0);
-            patch_values(g, group, pad_value, input, 0, |k, v| column[k] = v);
+            let mut k = 0;
+            patch_values(g, group, pad_value, input, 0, |v| {
+                column[k] = v;
+                k += 1;
+            });
         } else {
             let panel_len = TILE_COLS * depth;
             let blocks = cols.len() / panel_len;
