@@ -1,0 +1,57 @@
+//! `host bench-infer` end to end on a tiny network: every host engine is
+//! timed, and the virtual board (four cores, `-icount`) reports per-layer
+//! instruction counts whose critical path is below their total.
+
+use host::train::recipe::{Hyper, RecipeKind};
+use host::train::trainer::fresh;
+use shared::spec::{AlexNetConfig, Normalize, Shape};
+use std::process::Command;
+
+/// The number after `label` on the line that holds it.
+fn figure(report: &str, label: &str) -> f64 {
+    let line = report.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no {label:?} in:\n{report}"));
+    let after = &line[line.find(label).unwrap() + label.len()..];
+    let number: String = after.trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    number.parse().unwrap_or_else(|_| panic!("no number after {label:?} in {line:?}"))
+}
+
+#[test]
+fn bench_infer_times_every_engine_and_counts_the_boards_instructions() {
+    let dir = std::env::temp_dir().join(format!("alexnet-bench-infer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
+        .with_normalize(Normalize::FASHION_MNIST)
+        .with_width(0.125)
+        .build()
+        .unwrap();
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::labels::builtin(10, 1));
+    let ckpt_path = dir.join("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_host"))
+        .args(["bench-infer", "--images", "2", "--batch", "4", "--board-images", "1", "--checkpoint"])
+        .arg(&ckpt_path)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .expect("run host");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{report}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    println!("{report}");
+
+    for engine in ["host int8", "host float"] {
+        assert!(figure(&report, engine) > 0.0, "{engine}");
+    }
+    assert!(report.contains("int8 / host float:"), "{report}");
+    assert!(report.contains("board (virtual raspi3b, 4 cores"), "{report}");
+    for layer in spec.walk() {
+        assert!(report.lines().any(|l| l.trim_start().starts_with(&layer.name.to_string())), "{}", layer.name);
+    }
+    let critical = figure(&report, "per image:");
+    let total = figure(&report, "critical path),");
+    assert!(critical > 0.0 && critical < total, "critical path {critical} M, all cores {total} M");
+    assert!(figure(&report, "conv layers") > 0.1, "instructions per MAC");
+    assert!(report.contains("projection, Pi 3"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
