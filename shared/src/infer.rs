@@ -5,6 +5,7 @@
 
 use crate::format::{InputQuant, LayerQuant, Model};
 use crate::kernels::conv_i8::conv2d_i8_on;
+use crate::kernels::lrn_i8::lrn_i8;
 use crate::layers::conv::conv2d_i8_ref;
 use crate::layers::lrn::lrn_i8_channels;
 use crate::layers::pool::max_pool;
@@ -217,8 +218,9 @@ impl<'m> Engine<'m> {
                 (Layer::Lrn(l), LayerQuant::Lrn(q)) => {
                     let params = self.model.lrn_params(l.size, q);
                     let plane = info.input.h as usize * info.input.w as usize;
-                    by_channels(workers, info.input.c as usize, plane, output, |channels, out| {
-                        lrn_i8_channels(&params, info.input, input, channels, out)
+                    by_channels(workers, info.input.c as usize, plane, output, |channels, out| match self.kernels {
+                        Kernels::Fast => lrn_i8(&params, info.input, input, channels, out),
+                        Kernels::Reference => lrn_i8_channels(&params, info.input, input, channels, out),
                     })
                 }
                 (Layer::MaxPool(p), LayerQuant::MaxPool(_)) => {

@@ -127,7 +127,7 @@ pub struct LrnI8Params<'a> {
 
 /// `x / 2^shift` rounded half away from zero.
 #[inline(always)]
-fn round_shift(x: i64, shift: u32) -> i64 {
+pub(crate) fn round_shift(x: i64, shift: u32) -> i64 {
     if shift == 0 {
         return x;
     }

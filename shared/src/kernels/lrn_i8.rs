@@ -1,0 +1,82 @@
+//! Fast int8 LRN: the same integer window sums and gain table as
+//! [`crate::layers::lrn::lrn_i8_channels`], but each pixel's window slides
+//! across the channels (one square added, one dropped) instead of being
+//! summed afresh for every output, which halves the work per value. Sums are
+//! exact integers, so the result is the reference's bit for bit.
+
+use crate::layers::lrn::{lrn_gain, lrn_table_len, round_shift, LrnI8Params};
+use crate::spec::Shape;
+use core::ops::Range;
+
+/// Output channels `channels` of the LRN of `input` (CHW, `shape`) into
+/// `output`, which holds those channels.
+pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize>, output: &mut [i8]) {
+    let (c, hw) = (shape.c as usize, shape.h as usize * shape.w as usize);
+    let half = p.size as usize / 2;
+    assert_eq!(input.len(), shape.len(), "lrn input length");
+    assert!(channels.end <= c, "lrn channels {channels:?} of {c}");
+    assert_eq!(output.len(), channels.len() * hw, "lrn output length");
+    assert_eq!(p.table.len(), lrn_table_len(p.size), "lrn table length");
+    if channels.is_empty() {
+        return;
+    }
+    let (zero_point, shift) = (p.input_zero_point, p.table_params.value_shift);
+    let output_zero_point = p.output_zero_point as i64;
+    let centred = |j: usize, px: usize| input[j * hw + px] as i32 - zero_point;
+    let square = |j: usize, px: usize| (centred(j, px) * centred(j, px)) as u32;
+    let first = channels.start;
+    for px in 0..hw {
+        let (lo, hi) = (first.saturating_sub(half), (first + half).min(c - 1));
+        let mut sum: u32 = (lo..=hi).map(|j| square(j, px)).sum();
+        for ch in channels.clone() {
+            let scaled = round_shift(centred(ch, px) as i64 * lrn_gain(p, sum), shift);
+            output[(ch - first) * hw + px] = (scaled + output_zero_point).clamp(-128, 127) as i8;
+            // The window of ch + 1 drops channel ch - half and takes ch + half + 1.
+            if ch >= half {
+                sum -= square(ch - half, px);
+            }
+            if ch + half + 1 < c {
+                sum += square(ch + half + 1, px);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::lrn::{build_lrn_table, lrn_i8_channels};
+    use crate::quant::QParams;
+    use crate::spec::LrnSpec;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sliding_windows_equal_the_reference(
+            channels in 1u32..12,
+            hw in 1u32..20,
+            size in prop_oneof![Just(1u32), Just(3), Just(5), Just(7)],
+            zero_in in -128i32..=127,
+            zero_out in -128i32..=127,
+            split in any::<(u8, u8)>(),
+            seed in any::<u64>(),
+        ) {
+            let spec = LrnSpec { size, ..LrnSpec::PAPER };
+            let (qin, qout) = (QParams { scale: 0.05, zero_point: zero_in }, QParams { scale: 0.03, zero_point: zero_out });
+            let mut table = std::vec![0i32; lrn_table_len(size)];
+            let table_params = build_lrn_table(&spec, qin, qout, &mut table).unwrap();
+            let p = LrnI8Params { size, input_zero_point: zero_in, output_zero_point: zero_out, table_params, table: &table };
+            let shape = Shape::new(channels, 1, hw);
+            let input: std::vec::Vec<i8> =
+                (0..shape.len()).map(|i| (seed.wrapping_mul(i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as i8).collect();
+            let (a, b) = (split.0 as usize % (channels as usize + 1), split.1 as usize % (channels as usize + 1));
+            let range = a.min(b)..a.max(b);
+            let plane = hw as usize;
+            let mut want = std::vec![0i8; range.len() * plane];
+            lrn_i8_channels(&p, shape, &input, range.clone(), &mut want);
+            let mut got = std::vec![0i8; range.len() * plane];
+            lrn_i8(&p, shape, &input, range, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
+}
