@@ -4,6 +4,7 @@
 //! file. Loaded at `IMAGE_LOAD_ADDRESS`, so the model starts at physical `MODEL_BASE`.
 
 use crate::bsp::memory_map::{IMAGE_LOAD_ADDRESS, NORMAL_END};
+use shared::settings::SETTINGS_LEN;
 
 /// Offset of the model in the image file. Keep in sync with `firmware.ld` and
 /// `scripts/build-image.sh`.
@@ -19,6 +20,18 @@ const _: () = assert!(MODEL_BASE + MODEL_REGION_MAX_LEN <= NORMAL_END, "model re
 unsafe extern "C" {
     /// Defined by `firmware.ld`; only its address is used.
     static __model_base: u8;
+}
+
+/// The image's settings block (`shared::settings`), the 16 bytes just before the model.
+pub fn settings() -> [u8; SETTINGS_LEN] {
+    let mut block = [0u8; SETTINGS_LEN];
+    for (i, b) in block.iter_mut().enumerate() {
+        // SAFETY: [MODEL_BASE - SETTINGS_LEN, MODEL_BASE) is identity-mapped RAM that firmware.ld
+        // keeps outside everything the firmware owns (it asserts the firmware ends below it), so
+        // only the loader wrote these bytes; reading any byte value as u8 is valid.
+        *b = unsafe { core::ptr::read_volatile((MODEL_BASE - SETTINGS_LEN + i) as *const u8) };
+    }
+    block
 }
 
 /// The model region: `MODEL_REGION_MAX_LEN` bytes from `MODEL_BASE`; the model is a prefix of it

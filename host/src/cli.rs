@@ -83,6 +83,10 @@ pub enum Command {
         /// Directory for the boot files (default: next to the model).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Serial rate the board's UART runs at; `host run --baud` must match.
+        /// Up to 3,000,000 where the USB-serial adapter allows.
+        #[arg(long, default_value_t = shared::settings::FLASH_BAUD)]
+        baud: u32,
     },
 }
 
@@ -114,6 +118,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => crate::board_cmds::run(&args),
         Command::Compare(args) => crate::board_cmds::run_compare(&args),
         Command::Info { model } => crate::info::run(&model),
-        Command::Flash { model, board, out } => crate::flash::run(&model, board, out.as_deref()).map(|_| ()),
+        Command::Flash { model, board, out, baud } => {
+            crate::flash::run(&model, board, out.as_deref(), baud).map(|_| ())
+        }
     }
 }

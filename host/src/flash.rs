@@ -33,7 +33,11 @@ pub fn image_path(dir: &Path, board: BoardKind) -> PathBuf {
     }
 }
 
-pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>) -> Result<PathBuf> {
+pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>, baud: u32) -> Result<PathBuf> {
+    if !shared::settings::BAUD_RANGE.contains(&baud) {
+        let (lo, hi) = (shared::settings::BAUD_RANGE.start(), shared::settings::BAUD_RANGE.end());
+        return Err(HostError::Usage(format!("--baud {baud} is outside {lo}..={hi} (the UART's 48 MHz clock)")));
+    }
     // Refuse a bad model here rather than on the board.
     let bytes = AlignedBytes::new(&read_file(model_path)?);
     let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: model_path.to_path_buf(), source })?;
@@ -45,10 +49,10 @@ pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>) -> Result<Pa
     };
     std::fs::create_dir_all(&dir).map_err(|source| HostError::File { path: dir.clone(), source })?;
     let image = image_path(&dir, board);
-    firmware_image::build(model_path, board, &image)?;
+    firmware_image::build(model_path, board, &image, baud)?;
     println!("model {} (crc32 {:#010x}, input {})", model_path.display(), model.checksum(), model.spec().input);
     match board {
-        BoardKind::Qemu => println!("virtual board image: {}", image.display()),
+        BoardKind::Qemu => println!("virtual board image: {} (serial {baud} baud)", image.display()),
         BoardKind::Rpi3 | BoardKind::Rpi4 => {
             let config = dir.join("config.txt");
             crate::error::write_atomic(&config, config_txt(board).as_bytes())?;
@@ -57,7 +61,10 @@ pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>) -> Result<Pa
             println!("(bootcode.bin, start*.elf, fixup*.dat, from Raspberry Pi OS or the firmware repository):");
             println!("  1. copy kernel8.img and config.txt onto the boot partition (replace config.txt)");
             println!("  2. connect a 3.3 V USB-serial adapter: GND, GPIO14 (TXD) -> RX, GPIO15 (RXD) -> TX");
-            println!("  3. power the board, then: host run --serial /dev/ttyUSB0 --model {}", model_path.display());
+            println!(
+                "  3. power the board, then: host run --serial /dev/ttyUSB0 --baud {baud} --model {}",
+                model_path.display()
+            );
         }
     }
     Ok(image)

@@ -254,7 +254,7 @@ pub fn qemu_image_for(model: &Path) -> Result<PathBuf> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let fresh = matches!((modified(&image), modified(model)), (Some(i), Some(m)) if i >= m);
     if !fresh {
-        crate::flash::run(model, BoardKind::Qemu, Some(&dir))?;
+        crate::flash::run(model, BoardKind::Qemu, Some(&dir), shared::settings::FLASH_BAUD)?;
     }
     Ok(image)
 }

@@ -112,6 +112,25 @@ fn model_file_from_a_newer_format_version_is_refused() {
 }
 
 #[test]
+fn model_file_from_an_older_format_version_asks_for_quantize() {
+    let dir = Scratch::new("old-version");
+    let (_, model) = tiny_network(&dir);
+    let mut bytes = std::fs::read(&model).unwrap();
+    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+    let older = dir.path("older.axq");
+    std::fs::write(&older, bytes).unwrap();
+    assert_one_error_line(&host(&[p("info"), &older]), "re-run `host quantize`");
+}
+
+#[test]
+fn flash_refuses_a_rate_the_uart_cannot_make() {
+    let dir = Scratch::new("baud");
+    let (_, model) = tiny_network(&dir);
+    let out = host(&[p("flash"), p("--model"), &model, p("--board"), p("rpi3"), p("--baud"), p("5000000")]);
+    assert_one_error_line(&out, "--baud 5000000 is outside");
+}
+
+#[test]
 fn truncated_checkpoint_is_refused() {
     let dir = Scratch::new("truncated");
     let (ckpt, _) = tiny_network(&dir);

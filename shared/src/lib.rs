@@ -21,6 +21,7 @@ pub mod link;
 pub mod parallel;
 pub mod plan;
 pub mod quant;
+pub mod settings;
 pub mod spec;
 
 #[cfg(any(feature = "alloc", test))]

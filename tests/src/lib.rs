@@ -25,7 +25,7 @@ pub fn boot(dir: &Path, model_bytes: &[u8]) -> (Qemu, Client, DeviceInfo) {
     let model = dir.join("model.axq");
     std::fs::write(&model, model_bytes).expect("write model");
     let image = dir.join("qemu.img");
-    firmware_image::build(&model, BoardKind::Qemu, &image).expect("build firmware image");
+    firmware_image::build(&model, BoardKind::Qemu, &image, shared::settings::FLASH_BAUD).expect("build firmware image");
     let (qemu, transport) = Qemu::start(&image, QemuOptions::default()).expect("start qemu");
     let mut client = Client::new(transport);
     client.await_ready(host::run::BOOT_TIMEOUT).expect("board boots");

@@ -11,7 +11,9 @@
 use crate::board::qemu::QemuOptions;
 use crate::error::{HostError, Result};
 use crate::run::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
-use shared::spec::{Layer, ModelSpec};
+use shared::infer::Prediction;
+use shared::link::{encode_frame, InferResult, Request, Response, CHUNK_LEN, MAX_FRAME};
+use shared::spec::{Layer, ModelSpec, Shape};
 use std::path::Path;
 
 /// A core's throughput assumption for a projection.
@@ -99,6 +101,29 @@ pub fn count_instructions(
     Ok(sums)
 }
 
+/// Serial rates to show the link's limit at: the firmware's fallback,
+/// `host flash`'s default, and the PL011's top at a 48 MHz clock.
+const LINK_RATES: [u32; 3] = [115_200, shared::settings::FLASH_BAUD, 3_000_000];
+
+fn frame_len<T: serde::Serialize>(message: &T) -> usize {
+    encode_frame(u16::MAX, message, &mut [0u8; MAX_FRAME]).expect("every message fits a frame")
+}
+
+/// Bytes on the wire for one image of `shape` sent as `host run` sends it:
+/// every request frame and its reply (COBS, CRC, delimiters included).
+pub fn wire_bytes(shape: Shape) -> usize {
+    let ack = frame_len(&Response::Ack);
+    let image = vec![0u8; shape.len()];
+    let mut total = frame_len(&Request::BeginImage { id: u32::MAX, shape }) + ack;
+    for (k, chunk) in image.chunks(CHUNK_LEN).enumerate() {
+        let offset = (k * CHUNK_LEN) as u32;
+        total += frame_len(&Request::ImageChunk { id: u32::MAX, offset, data: chunk }) + ack;
+    }
+    let top5 = (0..5).map(|k| Prediction { class: 999 - k, logit: 127 }).collect();
+    let result = Response::Result(InferResult { id: u32::MAX, top5, cycles: u32::MAX as u64 });
+    total + frame_len(&Request::Infer { id: u32::MAX, crc: u32::MAX }) + frame_len(&result)
+}
+
 /// Prints the per-layer table, the per-MAC figures and the projections.
 pub fn print(spec: &ModelSpec, counts: &BoardCounts) {
     println!(
@@ -149,6 +174,19 @@ pub fn print(spec: &ModelSpec, counts: &BoardCounts) {
             m.ghz,
             m.ipc,
             critical / (m.ghz * 1e9 * m.ipc) * 1e3
+        );
+    }
+    let bytes = wire_bytes(spec.input);
+    let pi3 = &PROJECTIONS[0];
+    let compute_s = critical / (pi3.ghz * 1e9 * pi3.ipc);
+    println!("  serial link: {bytes} bytes per {} image with its frames and replies (8N1: 10 bits a byte)", spec.input);
+    for baud in LINK_RATES {
+        let wire_s = bytes as f64 * 10.0 / baud as f64;
+        println!(
+            "    {baud:>9} baud: {:8.1} ms on the wire, {:6.1} images/s with the {} compute above (one after the other)",
+            wire_s * 1e3,
+            1.0 / (wire_s + compute_s),
+            pi3.board
         );
     }
 }

@@ -23,8 +23,9 @@ pub fn firmware_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("firmware"))
 }
 
-/// Builds `out`: firmware for `board` with `model` appended.
-pub fn build(model: &Path, board: BoardKind, out: &Path) -> Result<(), BoardError> {
+/// Builds `out`: firmware for `board` with `model` appended and its UART set
+/// to `baud` (`shared::settings`).
+pub fn build(model: &Path, board: BoardKind, out: &Path, baud: u32) -> Result<(), BoardError> {
     let dir = firmware_dir();
     let script = dir.join("scripts").join("build-image.sh");
     if !script.exists() {
@@ -38,7 +39,7 @@ pub fn build(model: &Path, board: BoardKind, out: &Path) -> Result<(), BoardErro
         BoardKind::Qemu | BoardKind::Rpi3 => "rpi3",
         BoardKind::Rpi4 => "rpi4",
     };
-    cmd.args(["--board", name]).arg("--model").arg(model).arg("--out").arg(out);
+    cmd.args(["--board", name]).arg("--model").arg(model).arg("--out").arg(out).arg("--baud").arg(baud.to_string());
     if board != BoardKind::Qemu {
         // On hardware a semihosting call would fault: exit parks the core.
         cmd.arg("--no-semihosting");

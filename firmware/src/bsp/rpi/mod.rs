@@ -47,7 +47,8 @@ impl Board {
         assert!(!TAKEN.swap(true, Ordering::AcqRel), "Board::take called twice");
         let mut delay = GenericTimer::new();
         let mut gpio = gpio::Gpio::new();
-        let serial = SerialPort::new(uart::init(&mut gpio, &mut delay), GenericTimer::new());
+        let baud = shared::settings::baud(&crate::model::settings());
+        let serial = SerialPort::new(uart::init(&mut gpio, &mut delay, baud), GenericTimer::new());
         let led = gpio.output_pin(ACT_LED_PIN);
         Self { serial, delay, led, cycles: PmuCycleCounter::new() }
     }

@@ -1,4 +1,5 @@
-//! PL011 UART0 on GPIO 14 (TXD) / 15 (RXD), 115200 8N1; `arm-pl011-uart` moves the data.
+//! PL011 UART0 on GPIO 14 (TXD) / 15 (RXD), 8N1 at the rate the image's settings give
+//! (115200 without them); `arm-pl011-uart` moves the data.
 
 use super::gpio::{Function, Gpio};
 use super::memory_map::UART0_BASE;
@@ -7,9 +8,8 @@ use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use core::ptr::NonNull;
 use embedded_hal::delay::DelayNs;
 
-/// UART reference clock set by the Pi firmware (`init_uart_clock` default); QEMU ignores it.
+/// UART reference clock: `init_uart_clock` in the config.txt `host flash` writes; QEMU ignores it.
 const UART_CLOCK_HZ: u32 = 48_000_000;
-const BAUD_RATE: u32 = 115_200;
 const TXD_PIN: u32 = 14;
 const RXD_PIN: u32 = 15;
 
@@ -52,14 +52,15 @@ fn write(offset: usize, value: u32) {
     unsafe { core::ptr::write_volatile((UART0_BASE + offset) as *mut u32, value) }
 }
 
-/// Sets 115200 8N1 and enables the UART, keeping LCR_H.FEN as found.
+/// Sets `baud` 8N1 and enables the UART, keeping LCR_H.FEN as found.
 ///
 /// `Uart::enable` always sets FEN, and toggling FEN empties the receive FIFO: under QEMU (FEN
 /// off at reset) that dropped a byte the host had already sent in about 1 boot in 8. With FEN
 /// unchanged nothing is lost: QEMU holds further input back while the 1-byte holding register is
 /// full, and on hardware the FIFO stays as the Pi firmware configured it.
-fn configure() {
-    let divisor_x64 = (4 * UART_CLOCK_HZ).div_ceil(BAUD_RATE); // 64 * clock / (16 * baud)
+fn configure(baud: u32) {
+    // 64 * clock / (16 * baud), rounded: integer part and 6-bit fraction of the divisor.
+    let divisor_x64 = (4 * UART_CLOCK_HZ + baud / 2) / baud;
     while read(UARTFR) & FR_BUSY != 0 {}
     write(UARTCR, 0);
     write(UARTIBRD, divisor_x64 / 64);
@@ -69,11 +70,11 @@ fn configure() {
 }
 
 /// Routes UART0 to GPIO 14/15 and enables it. Called once, by `Board::take`.
-pub(super) fn init(gpio: &mut Gpio, delay: &mut impl DelayNs) -> Uart<'static> {
+pub(super) fn init(gpio: &mut Gpio, delay: &mut impl DelayNs, baud: u32) -> Uart<'static> {
     gpio.set_function(TXD_PIN, Function::Alt0);
     gpio.set_function(RXD_PIN, Function::Alt0);
     gpio.disable_pulls(&[TXD_PIN, RXD_PIN], delay);
-    configure();
+    configure(baud);
     // SAFETY: `Board::take` runs once and this is the only `Uart` it creates.
     unsafe { uart0() }
 }
