@@ -4,19 +4,15 @@
 //! summed afresh for every output, which halves the work per value. Sums are
 //! exact integers, so the result is the reference's bit for bit.
 
-use crate::layers::lrn::{lrn_gain, lrn_table_len, round_shift, LrnI8Params};
+use crate::layers::lrn::{check_lrn_i8, lrn_gain, round_shift, LrnI8Params};
 use crate::spec::Shape;
 use core::ops::Range;
 
 /// Output channels `channels` of the LRN of `input` (CHW, `shape`) into
 /// `output`, which holds those channels.
 pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize>, output: &mut [i8]) {
-    let (c, hw) = (shape.c as usize, shape.h as usize * shape.w as usize);
+    let (c, hw) = check_lrn_i8(p, shape, input, &channels, output);
     let half = p.size as usize / 2;
-    assert_eq!(input.len(), shape.len(), "lrn input length");
-    assert!(channels.end <= c, "lrn channels {channels:?} of {c}");
-    assert_eq!(output.len(), channels.len() * hw, "lrn output length");
-    assert_eq!(p.table.len(), lrn_table_len(p.size), "lrn table length");
     if channels.is_empty() {
         return;
     }
@@ -45,7 +41,7 @@ pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::lrn::{build_lrn_table, lrn_i8_channels};
+    use crate::layers::lrn::{build_lrn_table, lrn_i8_channels, lrn_table_len};
     use crate::quant::QParams;
     use crate::spec::LrnSpec;
     use proptest::prelude::*;

@@ -152,6 +152,23 @@ pub fn lrn_i8_ref(p: &LrnI8Params, shape: Shape, input: &[i8], output: &mut [i8]
     lrn_i8_channels(p, shape, input, 0..shape.c as usize, output)
 }
 
+/// Panics unless the slices fit `shape` and `channels`; returns the channel
+/// count and the plane size.
+pub(crate) fn check_lrn_i8(
+    p: &LrnI8Params,
+    shape: Shape,
+    input: &[i8],
+    channels: &core::ops::Range<usize>,
+    output: &[i8],
+) -> (usize, usize) {
+    let (c, hw) = (shape.c as usize, shape.h as usize * shape.w as usize);
+    assert_eq!(input.len(), shape.len(), "lrn input length");
+    assert!(channels.end <= c, "lrn channels {channels:?} of {c}");
+    assert_eq!(output.len(), channels.len() * hw, "lrn output length");
+    assert_eq!(p.table.len(), lrn_table_len(p.size), "lrn table length");
+    (c, hw)
+}
+
 /// [`lrn_i8_ref`] for output channels `channels` only (`output` holds
 /// those), so cores can share a layer.
 pub fn lrn_i8_channels(
@@ -161,12 +178,8 @@ pub fn lrn_i8_channels(
     channels: core::ops::Range<usize>,
     output: &mut [i8],
 ) {
-    let (c, hw) = (shape.c as usize, shape.h as usize * shape.w as usize);
+    let (c, hw) = check_lrn_i8(p, shape, input, &channels, output);
     let half = p.size as usize / 2;
-    assert_eq!(input.len(), shape.len(), "lrn input length");
-    assert!(channels.end <= c, "lrn channels {channels:?} of {c}");
-    assert_eq!(output.len(), channels.len() * hw, "lrn output length");
-    assert_eq!(p.table.len(), lrn_table_len(p.size), "lrn table length");
     let centred = |j: usize, px: usize| input[j * hw + px] as i32 - p.input_zero_point;
     let first = channels.start;
     for ch in channels {
