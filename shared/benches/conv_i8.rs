@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
-use shared::layers::packed::{pack_weights, PackedLayout, PackedWeights};
+use shared::layers::packed::{pack_weights, PackedWeights};
 use shared::spec::{output_shape, ConvSpec, Layer, Shape};
 use std::time::Duration;
 
@@ -54,11 +54,11 @@ fn bench(c: &mut Criterion) {
     for l in &layers {
         let g = &l.geometry;
         let macs = (g.output.len() * g.patch_len()) as u64;
-        let (packed, sums) = pack_weights(g, &l.weights);
+        let (packed, sums) = pack_weights(&g.packed_layout(), &l.weights);
         let params = ConvI8Params {
             geometry: *g,
             input_offset: 128,
-            weights: PackedWeights { layout: PackedLayout::new(g), data: &packed, sums: &sums },
+            weights: PackedWeights { layout: g.packed_layout(), data: &packed, sums: &sums },
             bias: &l.bias,
             output: OutputStage {
                 output_offset: -128,

@@ -6,7 +6,7 @@
 
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
-use shared::layers::packed::{pack_weights, PackedLayout, PackedWeights};
+use shared::layers::packed::{pack_weights, PackedWeights};
 use shared::spec::{AlexNetConfig, Layer};
 use std::time::Instant;
 
@@ -26,11 +26,11 @@ fn main() {
         let weights: Vec<i8> = (0..g.weight_len()).map(|i| pseudo(i) as i8).collect();
         let input: Vec<i8> = (0..g.input.len()).map(|i| pseudo(i + 17) as i8).collect();
         let (bias, multiplier, shift) = (vec![1000; channels], vec![1 << 30; channels], vec![-10; channels]);
-        let (packed, sums) = pack_weights(&g, &weights);
+        let (packed, sums) = pack_weights(&g.packed_layout(), &weights);
         let params = ConvI8Params {
             geometry: g,
             input_offset: 128,
-            weights: PackedWeights { layout: PackedLayout::new(&g), data: &packed, sums: &sums },
+            weights: PackedWeights { layout: g.packed_layout(), data: &packed, sums: &sums },
             bias: &bias,
             output: OutputStage {
                 output_offset: -128,

@@ -134,8 +134,10 @@ pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, Quanti
                 let mut weights = vec![0i8; params.weights.len()];
                 let mut scales = vec![0f32; channels];
                 quantize_weights_per_channel(&params.weights, &mut weights, &mut scales);
-                let (packed, sums) =
-                    pack_weights(&ConvGeometry::of_weighted(&info).expect("a weighted layer").0, &weights);
+                let (packed, sums) = pack_weights(
+                    &ConvGeometry::of_weighted(&info).expect("a weighted layer").0.packed_layout(),
+                    &weights,
+                );
                 let bias: Vec<i32> =
                     params.bias.iter().zip(&scales).map(|(b, s)| quantize_bias(*b, current.scale, *s)).collect();
                 let requants = scales

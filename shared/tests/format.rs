@@ -6,7 +6,6 @@ mod common;
 use proptest::prelude::*;
 use shared::format::{crc32, write_file, AlignedBytes, DType, FormatError, LayerQuant, ModelMeta, FORMAT_VERSION};
 use shared::layers::conv::ConvGeometry;
-use shared::layers::packed::PackedLayout;
 use shared::{Engine, Model};
 
 fn good_file() -> AlignedBytes {
@@ -107,7 +106,7 @@ fn rejects_weights_the_fast_kernels_cannot_take() {
     assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
     // Non-zero depth padding, even with a sum that agrees.
     let info = common::tiny_spec().walk().next().unwrap();
-    let layout = PackedLayout::new(&ConvGeometry::of_weighted(&info).unwrap().0);
+    let layout = ConvGeometry::of_weighted(&info).unwrap().0.packed_layout();
     assert!(layout.padded_depth() > layout.depth, "conv1 of the tiny net has depth padding");
     let f = with_weights_edited(|w, s| {
         w[layout.index(0, layout.depth)] = 1;

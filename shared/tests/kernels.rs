@@ -6,7 +6,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use shared::kernels::conv_i8::conv2d_i8_on;
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
-use shared::layers::packed::{pack_weights, PackedLayout, PackedWeights};
+use shared::layers::packed::{pack_weights, PackedWeights};
 use shared::layers::pool::max_pool;
 use shared::parallel::Threads;
 use shared::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
@@ -50,7 +50,7 @@ impl Case {
             input_qp,
             output_qp,
             input: (0..input.len()).map(|_| rng.gen()).collect(),
-            packed: pack_weights(&g, &weights),
+            packed: pack_weights(&g.packed_layout(), &weights),
             weights,
             weight_scales,
             bias,
@@ -64,7 +64,7 @@ impl Case {
             geometry: self.geometry,
             input_offset: -self.input_qp.zero_point,
             weights: PackedWeights {
-                layout: PackedLayout::new(&self.geometry),
+                layout: self.geometry.packed_layout(),
                 data: &self.packed.0,
                 sums: &self.packed.1,
             },

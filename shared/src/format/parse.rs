@@ -6,7 +6,7 @@ use super::meta::{DType, LayerQuant, ModelMeta, TensorEntry, TensorId, WeightedQ
 use super::{align_up, crc32, FormatError, ALIGN, CRC_LEN, FORMAT_VERSION, MAGIC, PREAMBLE_LEN};
 use crate::layers::conv::{ConvGeometry, ConvI8Params, OutputStage};
 use crate::layers::lrn::{lrn_table_len, LrnI8Params};
-use crate::layers::packed::{PackedLayout, PackedWeights, PANEL_DEPTH, PANEL_ROWS};
+use crate::layers::packed::{PackedWeights, PANEL_DEPTH, PANEL_ROWS};
 use crate::quant::{QParams, Requant};
 use crate::spec::{Layer, LayerInfo, ModelSpec};
 
@@ -131,7 +131,7 @@ impl<'a> Model<'a> {
     fn validate_weighted(&self, info: &LayerInfo, w: &WeightedQuant) -> Result<(), FormatError> {
         let layer = info.index as u16;
         let channels = info.output.c as usize;
-        let layout = PackedLayout::new(&weighted(info).0);
+        let layout = weighted(info).0.packed_layout();
         self.check_tensor(w.weights, DType::I8, layer, layout.len())?;
         self.check_tensor(w.weight_sums, DType::I32, layer, channels)?;
         self.check_tensor(w.weight_scales, DType::F32, layer, channels)?;
@@ -219,7 +219,7 @@ impl<'a> Model<'a> {
             geometry,
             input_offset: -w.input.zero_point,
             weights: PackedWeights {
-                layout: PackedLayout::new(&geometry),
+                layout: geometry.packed_layout(),
                 data: self.tensor_i8(w.weights),
                 sums: self.tensor_i32(w.weight_sums),
             },

@@ -17,7 +17,7 @@ use core::ops::Range;
 /// Scratch bytes [`conv2d_i8`] needs for this geometry.
 pub fn conv2d_i8_scratch_len(g: &ConvGeometry) -> usize {
     let pixels = g.output.h as usize * g.output.w as usize;
-    pixels.next_multiple_of(TILE_COLS) * PackedLayout::new(g).padded_depth()
+    pixels.next_multiple_of(TILE_COLS) * g.packed_layout().padded_depth()
 }
 
 /// Calls `put(value)` for every value of output pixel `px`'s patch in

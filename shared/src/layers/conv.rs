@@ -4,7 +4,7 @@
 //! TFLite's `integer_ops/conv.h` (input offset, per-channel requantization,
 //! activation clamp).
 
-use super::packed::PackedWeights;
+use super::packed::{PackedLayout, PackedWeights};
 use crate::quant::{requantize, Requant};
 use crate::spec::{ConvSpec, Layer, LayerInfo, Shape};
 
@@ -41,6 +41,11 @@ impl ConvGeometry {
             Layer::Dense(d) => Some((ConvGeometry::dense(info.input.len(), info.output.len()), d.relu)),
             Layer::Lrn(_) | Layer::MaxPool(_) => None,
         }
+    }
+
+    /// How this layer's int8 weights are packed for the kernels.
+    pub fn packed_layout(&self) -> PackedLayout {
+        PackedLayout { groups: self.groups, rows: self.out_per_group(), depth: self.patch_len() }
     }
 
     /// A fully connected layer is a 1x1 convolution over a 1x1 map.
@@ -149,7 +154,7 @@ impl ConvI8Params<'_> {
         let channels = g.output.c as usize;
         assert_eq!(input.len(), g.input.len(), "conv input length");
         assert_eq!(output.len(), g.output.len(), "conv output length");
-        assert_eq!(self.weights.layout, super::packed::PackedLayout::new(g), "conv weight layout");
+        assert_eq!(self.weights.layout, g.packed_layout(), "conv weight layout");
         assert_eq!(self.weights.data.len(), self.weights.layout.len(), "conv weight length");
         assert_eq!(self.weights.sums.len(), channels, "conv weight sums length");
         assert_eq!(self.bias.len(), channels, "conv bias length");

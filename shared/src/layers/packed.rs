@@ -14,7 +14,6 @@
 //! board's kernel relies on. [`crate::Model::parse`] refuses files that break
 //! it.
 
-use super::conv::ConvGeometry;
 #[cfg(any(feature = "alloc", test))]
 extern crate alloc;
 
@@ -23,7 +22,8 @@ pub const PANEL_ROWS: usize = 4;
 /// Weights of one row read per step (one 128-bit register of int8).
 pub const PANEL_DEPTH: usize = 16;
 
-/// Shape of a packed weight tensor, from the layer's geometry.
+/// Shape of a packed weight tensor (a layer's is
+/// `ConvGeometry::packed_layout`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackedLayout {
     pub groups: usize,
@@ -34,8 +34,9 @@ pub struct PackedLayout {
 }
 
 impl PackedLayout {
-    pub fn new(g: &ConvGeometry) -> Self {
-        PackedLayout { groups: g.groups, rows: g.out_per_group(), depth: g.patch_len() }
+    /// Output channels over all groups.
+    pub fn channels(&self) -> usize {
+        self.groups * self.rows
     }
 
     /// Panels per group.
@@ -95,15 +96,13 @@ impl<'a> PackedWeights<'a> {
     }
 }
 
-/// Packs OIHW (dense: `[out][in]`) weights and returns them with their
-/// per-channel sums.
+/// Packs OIHW (dense: `[out][in]`) weights into `layout` and returns them
+/// with their per-channel sums.
 #[cfg(any(feature = "alloc", test))]
-pub fn pack_weights(g: &ConvGeometry, oihw: &[i8]) -> (alloc::vec::Vec<i8>, alloc::vec::Vec<i32>) {
-    let layout = PackedLayout::new(g);
-    assert_eq!(oihw.len(), g.weight_len(), "weights do not match the geometry");
+pub fn pack_weights(layout: &PackedLayout, oihw: &[i8]) -> (alloc::vec::Vec<i8>, alloc::vec::Vec<i32>) {
+    assert_eq!(oihw.len(), layout.channels() * layout.depth, "weights do not match the layout");
     let mut packed = alloc::vec![0i8; layout.len()];
-    let channels = g.output.c as usize;
-    let mut sums = alloc::vec![0i32; channels];
+    let mut sums = alloc::vec![0i32; layout.channels()];
     for (c, sum) in sums.iter_mut().enumerate() {
         for k in 0..layout.depth {
             let w = oihw[c * layout.depth + k];
@@ -118,37 +117,26 @@ pub fn pack_weights(g: &ConvGeometry, oihw: &[i8]) -> (alloc::vec::Vec<i8>, allo
 #[cfg(any(feature = "alloc", test))]
 pub fn unpack_weights(w: &PackedWeights) -> alloc::vec::Vec<i8> {
     let l = w.layout;
-    let channels = l.groups * l.rows;
-    (0..channels * l.depth).map(|i| w.at(i / l.depth, i % l.depth)).collect()
+    (0..l.channels() * l.depth).map(|i| w.at(i / l.depth, i % l.depth)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Shape;
-
-    fn geometry(groups: usize, in_c: u32, out_c: u32, kernel: usize) -> ConvGeometry {
-        ConvGeometry {
-            input: Shape::new(in_c, 8, 8),
-            output: Shape::new(out_c, 8, 8),
-            kernel,
-            stride: 1,
-            padding: kernel / 2,
-            groups,
-        }
-    }
 
     #[test]
     fn packing_round_trips_and_pads_with_zeros() {
-        for (groups, in_c, out_c, k) in [(1, 3, 5, 3), (2, 4, 6, 1), (2, 6, 18, 5), (1, 16, 4, 1)] {
-            let g = geometry(groups, in_c, out_c, k);
-            let oihw: std::vec::Vec<i8> = (0..g.weight_len()).map(|i| ((i % 251) as i32 - 125) as i8).collect();
-            let (packed, sums) = pack_weights(&g, &oihw);
-            let w = PackedWeights { layout: PackedLayout::new(&g), data: &packed, sums: &sums };
+        // (groups, channels per group, depth): depth and rows below, at and
+        // past whole panels and steps.
+        for (groups, rows, depth) in [(1, 5, 27), (2, 3, 2), (2, 9, 75), (1, 4, 16)] {
+            let layout = PackedLayout { groups, rows, depth };
+            let oihw: std::vec::Vec<i8> =
+                (0..layout.channels() * depth).map(|i| ((i % 251) as i32 - 125) as i8).collect();
+            let (packed, sums) = pack_weights(&layout, &oihw);
+            let w = PackedWeights { layout, data: &packed, sums: &sums };
             assert_eq!(unpack_weights(&w), oihw);
-            let patch = g.patch_len();
             for (c, s) in sums.iter().enumerate() {
-                assert_eq!(*s, oihw[c * patch..(c + 1) * patch].iter().map(|v| *v as i32).sum::<i32>());
+                assert_eq!(*s, oihw[c * depth..(c + 1) * depth].iter().map(|v| *v as i32).sum::<i32>());
             }
             // Everything the round trip did not read is padding, and zero.
             let nonzero_in = oihw.iter().filter(|v| **v != 0).count();
@@ -158,8 +146,7 @@ mod tests {
 
     #[test]
     fn a_panel_step_holds_each_rows_next_sixteen_weights() {
-        let g = geometry(1, 2, 4, 3); // depth 18: two steps, the second padded
-        let l = PackedLayout::new(&g);
+        let l = PackedLayout { groups: 1, rows: 4, depth: 18 }; // two steps, the second padded
         assert_eq!((l.panels(), l.padded_depth(), l.len()), (1, 32, 128));
         assert_eq!(l.index(0, 0), 0);
         assert_eq!(l.index(1, 0), 16);
