@@ -88,6 +88,13 @@ pub fn requantize(x: i32, rq: Requant) -> i32 {
     rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, rq.multiplier), right.min(31))
 }
 
+/// The int8 output stage of every weighted layer: requantize, add the output
+/// zero point, clamp (the clamp also does a fused ReLU).
+#[inline(always)]
+pub fn output_i8(acc: i32, rq: Requant, output_offset: i32, act_min: i32, act_max: i32) -> i8 {
+    requantize(acc, rq).wrapping_add(output_offset).clamp(act_min, act_max) as i8
+}
+
 /// Scale and zero point of an int8 tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QParams {

@@ -5,7 +5,7 @@
 //! activation clamp).
 
 use super::packed::{PackedLayout, PackedWeights};
-use crate::quant::{requantize, Requant};
+use crate::quant::{output_i8, Requant};
 use crate::spec::{ConvSpec, Layer, LayerInfo, Shape};
 
 /// Everything about a convolution's shapes, derived once from the spec.
@@ -132,7 +132,7 @@ impl OutputStage<'_> {
     #[inline(always)]
     pub fn apply(&self, channel: usize, acc: i32) -> i8 {
         let rq = Requant { multiplier: self.multiplier[channel], shift: self.shift[channel] };
-        requantize(acc, rq).wrapping_add(self.output_offset).clamp(self.act_min, self.act_max) as i8
+        output_i8(acc, rq, self.output_offset, self.act_min, self.act_max)
     }
 }
 

@@ -1,5 +1,5 @@
 //! NEON GEMM micro-kernels for ARMv8.0 (Cortex-A53/A72 have no SDOT), same
-//! results as `kernels::tile::{tile_ref, panel_dot_ref}`.
+//! results as `kernels::tile::reference`.
 //!
 //! One step multiplies 16 weights by 16 inputs: `SMULL` the low 8 pairs into
 //! int16, `SMLAL2` the high 8 onto them, `SADALP` the int16 pairs into int32
@@ -12,7 +12,7 @@
 //! into byte loads unless it can prove 16-byte alignment (measured: 1.7
 //! instructions per MAC instead of 0.3). `LD1` needs only byte alignment.
 
-use crate::kernels::tile::{RowStage, TILE_COLS};
+use crate::kernels::tile::reference::{RowStage, TILE_COLS};
 use crate::layers::packed::{PANEL_DEPTH, PANEL_ROWS};
 use core::arch::aarch64::*;
 

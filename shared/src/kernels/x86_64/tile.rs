@@ -1,9 +1,11 @@
-//! AVX2 GEMM micro-kernels, same results as `kernels::tile::{tile_ref,
-//! panel_dot_ref}`. The 4x4 tile runs as two halves of two rows each (eight
-//! int32x8 accumulators and six operands fit the sixteen YMM registers);
-//! every half reads the column panel again, which stays in L1.
+//! AVX2 GEMM micro-kernels, same results as `kernels::tile::reference`;
+//! requantization is the scalar output stage. The 4x4 tile runs as two
+//! halves of two rows each (eight int32x8 accumulators and six operands fit
+//! the sixteen YMM registers); every half reads the column panel again,
+//! which stays in L1.
 
-use crate::kernels::tile::{portable, TILE_COLS};
+use crate::kernels::tile::portable;
+use crate::kernels::tile::reference::{RowStage, TILE_COLS};
 use crate::layers::packed::{PANEL_DEPTH, PANEL_ROWS};
 use core::arch::x86_64::*;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -108,4 +110,12 @@ pub fn panel_dot(w: &[i8], x: &[i8]) -> [i32; PANEL_ROWS] {
     } else {
         portable::panel_dot(w, x)
     }
+}
+
+pub fn tile_i8(w: &[i8], x: &[i8], stage: &RowStage) -> [[i8; TILE_COLS]; PANEL_ROWS] {
+    stage.apply_to_tile(tile(w, x))
+}
+
+pub fn panel_dot_i8(w: &[i8], x: &[i8], stage: &RowStage) -> [i8; PANEL_ROWS] {
+    stage.apply_to_rows(panel_dot(w, x))
 }
