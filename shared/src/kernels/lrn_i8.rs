@@ -4,7 +4,7 @@
 //! summed afresh for every output, which halves the work per value. Sums are
 //! exact integers, so the result is the reference's bit for bit.
 
-use crate::layers::lrn::{check_lrn_i8, lrn_gain, round_shift, LrnI8Params};
+use crate::layers::lrn::{check_lrn_i8, lrn_value, LrnI8Params};
 use crate::spec::Shape;
 use core::ops::Range;
 
@@ -16,17 +16,14 @@ pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize
     if channels.is_empty() {
         return;
     }
-    let (zero_point, shift) = (p.input_zero_point, p.table_params.value_shift);
-    let output_zero_point = p.output_zero_point as i64;
-    let centred = |j: usize, px: usize| input[j * hw + px] as i32 - zero_point;
+    let centred = |j: usize, px: usize| input[j * hw + px] as i32 - p.input_zero_point;
     let square = |j: usize, px: usize| (centred(j, px) * centred(j, px)) as u32;
     let first = channels.start;
     for px in 0..hw {
         let (lo, hi) = (first.saturating_sub(half), (first + half).min(c - 1));
         let mut sum: u32 = (lo..=hi).map(|j| square(j, px)).sum();
         for ch in channels.clone() {
-            let scaled = round_shift(centred(ch, px) as i64 * lrn_gain(p, sum), shift);
-            output[(ch - first) * hw + px] = (scaled + output_zero_point).clamp(-128, 127) as i8;
+            output[(ch - first) * hw + px] = lrn_value(p, centred(ch, px), sum);
             // The window of ch + 1 drops channel ch - half and takes ch + half + 1.
             if ch >= half {
                 sum -= square(ch - half, px);

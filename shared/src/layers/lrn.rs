@@ -127,7 +127,7 @@ pub struct LrnI8Params<'a> {
 
 /// `x / 2^shift` rounded half away from zero.
 #[inline(always)]
-pub(crate) fn round_shift(x: i64, shift: u32) -> i64 {
+fn round_shift(x: i64, shift: u32) -> i64 {
     if shift == 0 {
         return x;
     }
@@ -145,6 +145,14 @@ pub fn lrn_gain(p: &LrnI8Params, sum: u32) -> i64 {
     let (i, frac, bits) = lrn_index(sum);
     let (a, b) = (p.table[i] as i64, p.table[i + 1] as i64);
     a + round_shift((b - a) * frac as i64, bits)
+}
+
+/// One int8 output: centred input `centred` times the gain of window sum
+/// `sum`, back to the output's zero point.
+#[inline(always)]
+pub(crate) fn lrn_value(p: &LrnI8Params, centred: i32, sum: u32) -> i8 {
+    let scaled = round_shift(centred as i64 * lrn_gain(p, sum), p.table_params.value_shift);
+    (scaled + p.output_zero_point as i64).clamp(-128, 127) as i8
 }
 
 /// The int8 LRN: integer window sums, table gain, fixed-point product.
@@ -186,8 +194,7 @@ pub fn lrn_i8_channels(
         let (lo, hi) = (ch.saturating_sub(half), (ch + half).min(c - 1));
         for px in 0..hw {
             let sum: u32 = (lo..=hi).map(|j| (centred(j, px) * centred(j, px)) as u32).sum();
-            let scaled = round_shift(centred(ch, px) as i64 * lrn_gain(p, sum), p.table_params.value_shift);
-            output[(ch - first) * hw + px] = (scaled + p.output_zero_point as i64).clamp(-128, 127) as i8;
+            output[(ch - first) * hw + px] = lrn_value(p, centred(ch, px), sum);
         }
     }
 }
