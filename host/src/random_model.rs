@@ -30,16 +30,26 @@ pub fn synthetic_images(spec: &ModelSpec, count: usize, seed: u64) -> Vec<Vec<u8
 
 /// The model file bytes for `spec` and `seed`.
 pub fn build(spec: &ModelSpec, seed: u64, calibration_images: usize) -> Result<(FloatModel, Vec<u8>)> {
-    let images = synthetic_images(spec, calibration_images.max(1), seed ^ 0xCA11_B8A7);
-    build_calibrated(spec, seed, &images)
+    let float = FloatModel::random(spec, seed);
+    let bytes = quantize_on_synthetic(&float, seed, calibration_images)?;
+    Ok((float, bytes))
 }
 
 /// Like [`build`], calibrated on the given images (network input size).
 pub fn build_calibrated(spec: &ModelSpec, seed: u64, images: &[Vec<u8>]) -> Result<(FloatModel, Vec<u8>)> {
     let float = FloatModel::random(spec, seed);
-    let cal = Calibration::collect(&float, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
-    let bytes = quantize(&float, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))?;
+    let bytes = quantize_calibrated(&float, images)?;
     Ok((float, bytes))
+}
+
+/// `float` quantized with ranges from `count` seeded synthetic images.
+pub fn quantize_on_synthetic(float: &FloatModel, seed: u64, count: usize) -> Result<Vec<u8>> {
+    quantize_calibrated(float, &synthetic_images(&float.spec, count.max(1), seed ^ 0xCA11_B8A7))
+}
+
+fn quantize_calibrated(float: &FloatModel, images: &[Vec<u8>]) -> Result<Vec<u8>> {
+    let cal = Calibration::collect(float, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
+    quantize(float, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))
 }
 
 pub fn run(spec: &ModelSpec, seed: u64, calibration_images: usize, out: &Path) -> Result<()> {

@@ -9,11 +9,10 @@ mod host_engines;
 
 use crate::arch::ArchName;
 use crate::error::{HostError, Result};
-use crate::random_model::synthetic_images;
+use crate::random_model::{quantize_on_synthetic, synthetic_images};
 use crate::run::load_model;
 use clap::Args;
 use shared::float::FloatModel;
-use shared::quantize::{quantize, Calibration, RangeMethod};
 use shared::spec::{AlexNetConfig, ModelSpec, Normalize, Shape};
 use shared::Model;
 use std::path::{Path, PathBuf};
@@ -51,7 +50,6 @@ pub struct BenchInferArgs {
 /// The networks of one measurement: a float model (if any) and the int8 file.
 struct Subject {
     label: String,
-    spec: ModelSpec,
     float: Option<FloatModel>,
     model_path: PathBuf,
 }
@@ -66,12 +64,10 @@ fn arch_spec(arch: ArchName) -> Result<ModelSpec> {
     })
 }
 
-/// Quantizes `float` on synthetic images and writes it to `path`.
+/// Quantizes `float` on seeded synthetic images (as `host random-model`
+/// does) and writes it to `path`.
 fn write_quantized(float: &FloatModel, seed: u64, path: &Path) -> Result<()> {
-    let images = synthetic_images(&float.spec, 4, seed ^ 0xCA11_B8A7);
-    let cal = Calibration::collect(float, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
-    let bytes = quantize(float, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))?;
-    crate::error::write_atomic(path, &bytes)
+    crate::error::write_atomic(path, &quantize_on_synthetic(float, seed, 4)?)
 }
 
 fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
@@ -91,37 +87,21 @@ fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
             }
             (None, None) => unreachable!("one of them is given"),
         };
-        let spec = load_spec(&model_path)?;
-        if let Some(f) = &float {
-            if f.spec != spec {
-                return Err(HostError::Usage("--model and --checkpoint are different networks".into()));
-            }
-        }
-        return Ok(vec![Subject { label: model_path.display().to_string(), spec, float, model_path }]);
+        return Ok(vec![Subject { label: model_path.display().to_string(), float, model_path }]);
     }
     let archs = if args.arch.is_empty() { vec![ArchName::Paper, ArchName::Small] } else { args.arch.clone() };
     archs
         .into_iter()
         .map(|arch| {
-            let spec = arch_spec(arch)?;
-            let float = FloatModel::random(&spec, args.seed);
+            let float = FloatModel::random(&arch_spec(arch)?, args.seed);
             let name = format!("{arch:?}").to_lowercase();
             // A directory per network: each gets its own virtual-board image.
             let model_path = args.work_dir.join(&name).join(format!("{name}-seed{}.axq", args.seed));
             write_quantized(&float, args.seed, &model_path)?;
-            Ok(Subject {
-                label: format!("{name} (seeded random weights, seed {})", args.seed),
-                spec,
-                float: Some(float),
-                model_path,
-            })
+            let label = format!("{name} (seeded random weights, seed {})", args.seed);
+            Ok(Subject { label, float: Some(float), model_path })
         })
         .collect()
-}
-
-fn load_spec(path: &Path) -> Result<ModelSpec> {
-    let (bytes, _) = load_model(path)?;
-    Ok(Model::parse(&bytes).expect("checked by load_model").spec().clone())
 }
 
 pub fn run(args: &BenchInferArgs) -> Result<()> {
@@ -129,10 +109,14 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         return Err(HostError::Usage("--images and --batch must be at least 1".into()));
     }
     for s in subjects(args)? {
-        println!("== {}: input {}, {:.1} MMAC/image", s.label, s.spec.input, s.spec.macs() as f64 / 1e6);
-        let images = synthetic_images(&s.spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
         let (bytes, checksum) = load_model(&s.model_path)?;
         let model = Model::parse(&bytes).expect("checked by load_model");
+        let spec = model.spec();
+        if s.float.as_ref().is_some_and(|f| f.spec != *spec) {
+            return Err(HostError::Usage("--model and --checkpoint are different networks".into()));
+        }
+        println!("== {}: input {}, {:.1} MMAC/image", s.label, spec.input, spec.macs() as f64 / 1e6);
+        let images = synthetic_images(spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
         let mut rows = vec![host_engines::int8(&model, &images[..args.images], args.batch)?];
         if let Some(float) = &s.float {
             rows.push(host_engines::float(float, &images[..args.images], args.batch)?);
@@ -142,8 +126,8 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         println!("host ({} cores)", host_engines::cores());
         host_engines::print(&rows, args.batch);
         if args.board_images > 0 {
-            let counts = board::count_instructions(&s.model_path, checksum, &images[..args.board_images], &s.spec)?;
-            board::print(&s.spec, &counts);
+            let counts = board::count_instructions(&s.model_path, checksum, &images[..args.board_images], spec)?;
+            board::print(spec, &counts);
         }
         println!();
     }
