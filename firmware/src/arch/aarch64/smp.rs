@@ -102,6 +102,13 @@ fn write_to_memory(addr: *mut u64, value: u64) {
     }
 }
 
+/// Runs part `part` of `task` and returns the instructions it took.
+fn counted(task: &(dyn Fn(usize) + Sync), part: usize) -> u32 {
+    let before = pmu::instructions();
+    task(part);
+    pmu::instructions().wrapping_sub(before)
+}
+
 extern "C" fn secondary_main(core: u64) -> ! {
     let core = core as usize;
     pmu::start_counting();
@@ -120,9 +127,7 @@ extern "C" fn secondary_main(core: u64) -> ! {
         // SAFETY: core 0 stored the task before publishing this generation and keeps it alive
         // until every core has counted itself done (below).
         let task = unsafe { &*(*TASK.0.get()).expect("a published task") };
-        let before = pmu::instructions();
-        task(core);
-        PART_INSTRUCTIONS[core].store(pmu::instructions().wrapping_sub(before), Ordering::Relaxed);
+        PART_INSTRUCTIONS[core].store(counted(task, core), Ordering::Relaxed);
         DONE.fetch_add(1, Ordering::Release);
         sev();
     }
@@ -185,18 +190,12 @@ impl Workers for Cores {
 
     fn run(&self, task: &(dyn Fn(usize) + Sync)) {
         let start = pmu::instructions();
-        let mine = if self.in_turn.load(Ordering::Relaxed) {
+        let mine = if self.count == 1 || self.in_turn.load(Ordering::Relaxed) {
+            // Every part on this core, one after another.
             for (part, count) in PART_INSTRUCTIONS.iter().enumerate().take(self.count).skip(1) {
-                let before = pmu::instructions();
-                task(part);
-                count.store(pmu::instructions().wrapping_sub(before), Ordering::Relaxed);
+                count.store(counted(task, part), Ordering::Relaxed);
             }
-            let before = pmu::instructions();
-            task(0);
-            pmu::instructions().wrapping_sub(before)
-        } else if self.count == 1 {
-            task(0);
-            pmu::instructions().wrapping_sub(start)
+            counted(task, 0)
         } else {
             // SAFETY: no secondary core reads the slot now (the last task is done), and this
             // function waits until every core has finished with `task` before returning, so
@@ -211,9 +210,7 @@ impl Workers for Cores {
             DONE.store(0, Ordering::Relaxed);
             GENERATION.fetch_add(1, Ordering::Release);
             sev();
-            let before = pmu::instructions();
-            task(0);
-            let mine = pmu::instructions().wrapping_sub(before);
+            let mine = counted(task, 0);
             while DONE.load(Ordering::Acquire) != self.count - 1 {
                 wfe();
             }
