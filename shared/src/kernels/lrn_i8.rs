@@ -16,7 +16,10 @@ pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize
     if channels.is_empty() {
         return;
     }
-    let centred = |j: usize, px: usize| input[j * hw + px] as i32 - p.input_zero_point;
+    // A local rather than a read through `p` in the loop: measured fewer
+    // instructions on the board.
+    let zero_point = p.input_zero_point;
+    let centred = |j: usize, px: usize| input[j * hw + px] as i32 - zero_point;
     let square = |j: usize, px: usize| (centred(j, px) * centred(j, px)) as u32;
     let first = channels.start;
     for px in 0..hw {
