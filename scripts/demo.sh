@@ -17,7 +17,7 @@ device_images=${DEVICE_IMAGES:-}
 scripts/setup.sh
 echo "== building the host tool (release, without the tract cross-check engine: minutes faster)"
 cargo build --release -q -p host --no-default-features
-host=target/release/host
+host=${CARGO_TARGET_DIR:-target}/release/host
 model="$run/alexnet-int8.axq"
 rm -rf "$run"
 
