@@ -8,8 +8,9 @@
 //! int8 with the panel's [`RowStage`], in registers on aarch64.
 //!
 //! [`reference`] holds the plain definitions; the NEON forms (aarch64), the
-//! AVX2 ones (x86-64) and the [`portable`] ones (every other host, and the
-//! x86-64 fallback) are tested against them.
+//! AVX-512 VNNI and AVX2 ones (x86-64, every level the CPU has) and the
+//! [`portable`] ones (every other host, and the x86-64 fallback) are tested
+//! against them.
 
 pub mod portable;
 pub mod reference;
@@ -28,6 +29,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Every kernel level this CPU runs (x86-64 picks one at run time).
+    #[cfg(target_arch = "x86_64")]
+    fn each_level(
+        mut check: impl FnMut(&str, &dyn Fn(&[i8], &[i8]) -> [[i32; 4]; 4], &dyn Fn(&[i8], &[i8]) -> [i32; 4]),
+    ) {
+        use crate::kernels::x86_64::tile::{levels, panel_dot_on, tile_on};
+        for l in levels() {
+            check(&format!("{l:?}"), &|w, x| tile_on(l, w, x), &|w, x| panel_dot_on(l, w, x));
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn each_level(
+        mut check: impl FnMut(&str, &dyn Fn(&[i8], &[i8]) -> [[i32; 4]; 4], &dyn Fn(&[i8], &[i8]) -> [i32; 4]),
+    ) {
+        check("fast", &|w, x| tile(w, x), &|w, x| panel_dot(w, x));
+    }
+
     /// Weights as the packer makes them: never -128.
     fn weight() -> impl Strategy<Value = i8> {
         -127i8..=127
@@ -42,12 +61,17 @@ mod tests {
         ) {
             let (w, x) = (&seed[..steps * 64], &cols[..steps * 64]);
             let want = tile_ref(w, x);
-            prop_assert_eq!(tile(w, x), want);
-            prop_assert_eq!(portable::tile(w, x), want);
             let v = &cols[..steps * 16];
-            let want = panel_dot_ref(w, v);
-            prop_assert_eq!(panel_dot(w, v), want);
-            prop_assert_eq!(portable::panel_dot(w, v), want);
+            let want_dot = panel_dot_ref(w, v);
+            prop_assert_eq!(portable::tile(w, x), want);
+            prop_assert_eq!(portable::panel_dot(w, v), want_dot);
+            let mut wrong = None;
+            each_level(|name, tile, dot| {
+                if tile(w, x) != want || dot(w, v) != want_dot {
+                    wrong.get_or_insert(name.to_string());
+                }
+            });
+            prop_assert_eq!(wrong, None);
         }
 
         #[test]
@@ -60,6 +84,10 @@ mod tests {
             let want: [[i8; 4]; 4] = core::array::from_fn(|r| sums[r].map(|a| stage.apply_ref(r, a)));
             prop_assert_eq!(tile_i8(&seed, &cols, &stage), want);
             prop_assert_eq!(portable::tile_i8(&seed, &cols, &stage), want);
+            #[cfg(target_arch = "x86_64")]
+            for l in crate::kernels::x86_64::tile::levels() {
+                prop_assert_eq!(crate::kernels::x86_64::tile::tile_i8_on(l, &seed, &cols, &stage), want, "{:?}", l);
+            }
             let v = &cols[..3 * 16];
             let sums = panel_dot_ref(&seed, v);
             let want: [i8; 4] = core::array::from_fn(|r| stage.apply_ref(r, sums[r]));
@@ -97,8 +125,10 @@ mod tests {
         for (wv, xv) in [(127i8, -128i8), (-127, -128), (127, 127), (-127, 127)] {
             let (w, x) = ([wv; 64 * 3], [xv; 64 * 3]);
             let want = 48 * wv as i32 * xv as i32;
-            assert_eq!(tile(&w, &x), [[want; 4]; 4]);
-            assert_eq!(panel_dot(&w, &x[..48]), [want; 4]);
+            each_level(|name, tile, dot| {
+                assert_eq!(tile(&w, &x), [[want; 4]; 4], "{name}");
+                assert_eq!(dot(&w, &x[..48]), [want; 4], "{name}");
+            });
         }
     }
 }
