@@ -9,8 +9,18 @@ use crate::spec::Shape;
 use core::ops::Range;
 
 /// Output channels `channels` of the LRN of `input` (CHW, `shape`) into
-/// `output`, which holds those channels.
+/// `output`, which holds those channels: AVX-512 on x86-64 CPUs that have
+/// it, else the sliding window below.
 pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize>, output: &mut [i8]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::x86_64::lrn::available() {
+        return super::x86_64::lrn::lrn_i8(p, shape, input, channels, output);
+    }
+    lrn_i8_sliding(p, shape, input, channels, output)
+}
+
+/// [`lrn_i8`] in plain code: each pixel's window slides across the channels.
+pub fn lrn_i8_sliding(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize>, output: &mut [i8]) {
     let (c, hw) = check_lrn_i8(p, shape, input, &channels, output);
     let half = p.size as usize / 2;
     if channels.is_empty() {
@@ -50,7 +60,7 @@ mod tests {
         #[test]
         fn sliding_windows_equal_the_reference(
             channels in 1u32..12,
-            hw in 1u32..20,
+            hw in 1u32..150,
             size in prop_oneof![Just(1u32), Just(3), Just(5), Just(7)],
             zero_in in -128i32..=127,
             zero_out in -128i32..=127,
@@ -71,8 +81,40 @@ mod tests {
             let mut want = std::vec![0i8; range.len() * plane];
             lrn_i8_channels(&p, shape, &input, range.clone(), &mut want);
             let mut got = std::vec![0i8; range.len() * plane];
-            lrn_i8(&p, shape, &input, range, &mut got);
-            prop_assert_eq!(got, want);
+            lrn_i8_sliding(&p, shape, &input, range.clone(), &mut got);
+            prop_assert_eq!(&got, &want);
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::x86_64::lrn::available() {
+                got.fill(0);
+                crate::kernels::x86_64::lrn::lrn_i8(&p, shape, &input, range, &mut got);
+                prop_assert_eq!(&got, &want);
+            }
+        }
+    }
+
+    /// Every input at the far end from the zero point: the largest window
+    /// sums, which read the table's last segment.
+    #[test]
+    fn largest_sums_read_the_last_table_segment() {
+        let spec = LrnSpec::PAPER;
+        for (value, zero_point) in [(-128i8, 127i32), (127, -128)] {
+            let q = QParams { scale: 0.05, zero_point };
+            let mut table = std::vec![0i32; lrn_table_len(spec.size)];
+            let table_params = build_lrn_table(&spec, q, q, &mut table).unwrap();
+            let p = LrnI8Params {
+                size: spec.size,
+                input_zero_point: zero_point,
+                output_zero_point: zero_point,
+                table_params,
+                table: &table,
+            };
+            let shape = Shape::new(9, 3, 30);
+            let input = std::vec![value; shape.len()];
+            let mut want = std::vec![0i8; shape.len()];
+            lrn_i8_channels(&p, shape, &input, 0..9, &mut want);
+            let mut got = std::vec![0i8; shape.len()];
+            lrn_i8(&p, shape, &input, 0..9, &mut got);
+            assert_eq!(got, want);
         }
     }
 }

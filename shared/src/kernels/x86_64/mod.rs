@@ -10,3 +10,4 @@
 #![allow(unsafe_code)]
 
 pub mod tile;
+pub mod lrn;
