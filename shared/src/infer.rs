@@ -4,7 +4,7 @@
 //! CHW, already resized to the spec's input shape.
 
 use crate::format::{InputQuant, LayerQuant, Model};
-use crate::kernels::conv_i8::conv2d_i8_on;
+use crate::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch, DENSE_BATCH};
 use crate::kernels::lrn_i8::lrn_i8;
 use crate::layers::conv::conv2d_i8_ref;
 use crate::layers::lrn::lrn_i8_channels;
@@ -13,7 +13,7 @@ use crate::layers::softmax::top_k;
 use crate::parallel::{run_on_ranges, share, OneCore, Workers};
 use crate::plan::{MemoryPlan, Step};
 use crate::quant::requantize;
-use crate::spec::{Layer, Shape, SpecError};
+use crate::spec::{Layer, LayerInfo, Shape, SpecError};
 use core::fmt;
 use core::ops::Range;
 use heapless::Vec;
@@ -204,39 +204,91 @@ impl<'m> Engine<'m> {
         let spec = self.model.spec();
         let plane = spec.input.h as usize * spec.input.w as usize;
         quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()], workers);
-        let scratch_offset = self.plan.scratch_offset;
         for ((info, quant), step) in spec.walk().zip(&self.model.meta().layers).zip(&self.plan.steps) {
-            let (input, output, scratch) = split(buf, step, scratch_offset);
-            match (info.layer, quant) {
-                (Layer::Conv(_), LayerQuant::Conv(w)) | (Layer::Dense(_), LayerQuant::Dense(w)) => {
-                    let params = self.model.weighted_params(&info, w);
-                    match self.kernels {
-                        Kernels::Fast => conv2d_i8_on(&params, input, output, scratch, workers),
-                        Kernels::Reference => conv2d_i8_ref(&params, input, output),
-                    }
-                }
-                (Layer::Lrn(l), LayerQuant::Lrn(q)) => {
-                    let params = self.model.lrn_params(l.size, q);
-                    let plane = info.input.h as usize * info.input.w as usize;
-                    by_channels(workers, info.input.c as usize, plane, output, |channels, out| match self.kernels {
-                        Kernels::Fast => lrn_i8(&params, info.input, input, channels, out),
-                        Kernels::Reference => lrn_i8_channels(&params, info.input, input, channels, out),
-                    })
-                }
-                (Layer::MaxPool(p), LayerQuant::MaxPool(_)) => {
-                    let (in_plane, out_plane) = (info.input.h * info.input.w, info.output.h * info.output.w);
-                    by_channels(workers, info.input.c as usize, out_plane as usize, output, |channels, out| {
-                        let part = Shape::new(channels.len() as u32, info.input.h, info.input.w);
-                        let plane = in_plane as usize;
-                        max_pool(&p, part, &input[channels.start * plane..channels.end * plane], out)
-                    })
-                }
-                // `Model::parse` checked that quantization follows the spec.
-                _ => unreachable!("layer kinds validated at parse"),
-            }
+            self.run_layer(&info, quant, step, buf, workers);
             after_layer(info.index);
         }
+        Ok(self.top5(buf))
+    }
+
+    /// The five largest int8 logits left by the last run, ties to the lower
+    /// class.
+    pub fn top5(&self, buf: &[u8]) -> Top5 {
         let logits = self.logits(buf);
-        Ok(top_k::<i8, 5>(logits).iter().map(|&c| Prediction { class: c as u16, logit: logits[c] }).collect())
+        top_k::<i8, 5>(logits).iter().map(|&c| Prediction { class: c as u16, logit: logits[c] }).collect()
+    }
+
+    /// Runs the image written to each buffer's
+    /// [`input_region`](Engine::input_region), on one core, layer by layer
+    /// over all of them: dense layers take [`DENSE_BATCH`] images at a time
+    /// and read each weight once for all of them (on the paper network the
+    /// dense weights are 58 MB, read per image otherwise). Each buffer ends
+    /// exactly as [`run_in_place`](Engine::run_in_place) leaves it; read its
+    /// answer with [`top5`](Engine::top5) or [`logits`](Engine::logits).
+    pub fn run_batch_in_place(&self, bufs: &mut [&mut [u8]]) -> Result<(), InferError> {
+        for buf in bufs.iter() {
+            self.check_buffer(buf)?;
+        }
+        let spec = self.model.spec();
+        let plane = spec.input.h as usize * spec.input.w as usize;
+        for buf in bufs.iter_mut() {
+            quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()], &OneCore);
+        }
+        let scratch_offset = self.plan.scratch_offset;
+        for ((info, quant), step) in spec.walk().zip(&self.model.meta().layers).zip(&self.plan.steps) {
+            match (info.layer, quant, self.kernels) {
+                (Layer::Dense(_), LayerQuant::Dense(w), Kernels::Fast) => {
+                    let params = self.model.weighted_params(&info, w);
+                    for group in bufs.chunks_mut(DENSE_BATCH) {
+                        let mut inputs: Vec<&[i8], DENSE_BATCH> = Vec::new();
+                        let mut outputs: Vec<&mut [i8], DENSE_BATCH> = Vec::new();
+                        let mut scratch = None;
+                        for buf in group.iter_mut() {
+                            let (input, output, s) = split(buf, step, scratch_offset);
+                            // At most DENSE_BATCH buffers per group: the pushes fit.
+                            let _ = (inputs.push(input), outputs.push(output));
+                            scratch.get_or_insert(s);
+                        }
+                        if let Some(scratch) = scratch {
+                            dense_i8_batch(&params, &inputs, &mut outputs, scratch);
+                        }
+                    }
+                }
+                _ => bufs.iter_mut().for_each(|buf| self.run_layer(&info, quant, step, buf, &OneCore)),
+            }
+        }
+        Ok(())
+    }
+
+    /// One layer of one image, its work split over `workers`.
+    fn run_layer(&self, info: &LayerInfo, quant: &LayerQuant, step: &Step, buf: &mut [u8], workers: &dyn Workers) {
+        let (input, output, scratch) = split(buf, step, self.plan.scratch_offset);
+        match (info.layer, quant) {
+            (Layer::Conv(_), LayerQuant::Conv(w)) | (Layer::Dense(_), LayerQuant::Dense(w)) => {
+                let params = self.model.weighted_params(info, w);
+                match self.kernels {
+                    Kernels::Fast => conv2d_i8_on(&params, input, output, scratch, workers),
+                    Kernels::Reference => conv2d_i8_ref(&params, input, output),
+                }
+            }
+            (Layer::Lrn(l), LayerQuant::Lrn(q)) => {
+                let params = self.model.lrn_params(l.size, q);
+                let plane = info.input.h as usize * info.input.w as usize;
+                by_channels(workers, info.input.c as usize, plane, output, |channels, out| match self.kernels {
+                    Kernels::Fast => lrn_i8(&params, info.input, input, channels, out),
+                    Kernels::Reference => lrn_i8_channels(&params, info.input, input, channels, out),
+                })
+            }
+            (Layer::MaxPool(p), LayerQuant::MaxPool(_)) => {
+                let (in_plane, out_plane) = (info.input.h * info.input.w, info.output.h * info.output.w);
+                by_channels(workers, info.input.c as usize, out_plane as usize, output, |channels, out| {
+                    let part = Shape::new(channels.len() as u32, info.input.h, info.input.w);
+                    let plane = in_plane as usize;
+                    max_pool(&p, part, &input[channels.start * plane..channels.end * plane], out)
+                })
+            }
+            // `Model::parse` checked that quantization follows the spec.
+            _ => unreachable!("layer kinds validated at parse"),
+        }
     }
 }

@@ -48,6 +48,28 @@ fn the_answer_does_not_depend_on_the_number_of_cores() {
 }
 
 #[test]
+fn a_batch_gives_each_image_its_own_answer() {
+    // 7 images: one full group of four for the dense layers and a partial one.
+    let spec = AlexNetConfig::small(Shape::new(3, 40, 40), 7).with_width(0.3).build().unwrap();
+    let (_, file) = common::quantized(&spec, 22, 4);
+    let model = Model::parse(&file).unwrap();
+    let engine = Engine::new(&model).unwrap();
+    let images = common::images(&spec, 7, 8);
+    let mut one = vec![0u8; engine.buffer_len()];
+    let mut bufs: Vec<Vec<u8>> = images.iter().map(|_| vec![0u8; engine.buffer_len()]).collect();
+    for (buf, image) in bufs.iter_mut().zip(&images) {
+        engine.input_region(buf).unwrap().copy_from_slice(image);
+    }
+    let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+    engine.run_batch_in_place(&mut views).unwrap();
+    for (buf, image) in bufs.iter().zip(&images) {
+        let want = engine.run(image, &mut one).unwrap();
+        assert_eq!(engine.top5(buf), want);
+        assert_eq!(engine.logits(buf), engine.logits(&one));
+    }
+}
+
+#[test]
 fn int8_tracks_float() {
     let spec = common::tiny_spec();
     let (float, file) = common::quantized(&spec, 5, 16);

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use shared::kernels::conv_i8::conv2d_i8_on;
+use shared::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch, dense_i8_batch_scratch_len, DENSE_BATCH};
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
 use shared::layers::packed::{pack_weights, PackedWeights};
@@ -115,6 +115,37 @@ proptest! {
         let mut split = vec![0i8; want.len()];
         conv2d_i8_on(&p, &case.input, &mut split, &mut scratch, &Threads(3));
         prop_assert_eq!(split, want);
+    }
+
+    /// A layer with a one-pixel output over 1..=4 images at once gives each
+    /// image what it gives alone.
+    #[test]
+    fn batched_dense_equals_one_image_at_a_time(
+        inputs in 1u32..300,
+        outputs in 1u32..11,
+        relu in any::<bool>(),
+        images in 1usize..=DENSE_BATCH,
+        seed in any::<u64>(),
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let spec = ConvSpec { out_channels: outputs, kernel: 1, stride: 1, padding: 0, groups: 1, relu };
+        let Some(case) = Case::new(spec, Shape::new(inputs, 1, 1), &mut rng) else { return Ok(()) };
+        let p = case.params();
+        let batch: Vec<Vec<i8>> = (0..images).map(|_| (0..inputs).map(|_| rng.gen()).collect()).collect();
+        let mut scratch = vec![0i8; conv2d_i8_scratch_len(&case.geometry).max(dense_i8_batch_scratch_len(&case.geometry))];
+        let want: Vec<Vec<i8>> = batch
+            .iter()
+            .map(|x| {
+                let mut y = vec![0i8; outputs as usize];
+                conv2d_i8(&p, x, &mut y, &mut scratch);
+                y
+            })
+            .collect();
+        let mut got = vec![vec![0i8; outputs as usize]; images];
+        let ins: Vec<&[i8]> = batch.iter().map(|x| x.as_slice()).collect();
+        let mut outs: Vec<&mut [i8]> = got.iter_mut().map(|y| y.as_mut_slice()).collect();
+        dense_i8_batch(&p, &ins, &mut outs, &mut scratch);
+        prop_assert_eq!(got, want);
     }
 
     /// int8 convolution is within one output step of the f32 convolution of
