@@ -4,6 +4,7 @@
 //! JSON.
 
 use crate::error::{HostError, Result};
+use crate::inference::Accuracy;
 use crate::run::{RunReport, TestImage};
 use serde::Serialize;
 use shared::format::AlignedBytes;
@@ -11,30 +12,6 @@ use shared::image::resize_bilinear;
 use shared::Model;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// Top-1 and top-5 accuracy over a set of images.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Accuracy {
-    pub images: usize,
-    pub top1: usize,
-    pub top5: usize,
-}
-
-impl Accuracy {
-    pub fn add(&mut self, label: u32, ranked: &[usize]) {
-        self.images += 1;
-        self.top1 += (ranked.first() == Some(&(label as usize))) as usize;
-        self.top5 += ranked.iter().take(5).any(|c| *c == label as usize) as usize;
-    }
-
-    pub fn top1_pct(&self) -> f64 {
-        100.0 * self.top1 as f64 / self.images.max(1) as f64
-    }
-
-    pub fn top5_pct(&self) -> f64 {
-        100.0 * self.top5 as f64 / self.images.max(1) as f64
-    }
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
@@ -99,7 +76,7 @@ pub fn compare(
         }
         inputs.push(network_input(&model, image));
     }
-    let host_top5 = crate::quantize_cmd::int8_predictions(&model, &inputs, "host int8")?;
+    let host_top5 = crate::inference::int8_predictions(&model, &inputs, "host int8")?;
     for (k, (rec, host)) in report.images.iter().zip(&host_top5).enumerate() {
         let image = &images[rec.index];
         let host_pairs: Vec<(u16, i8)> = host.iter().map(|p| (p.class, p.logit)).collect();

@@ -1,11 +1,10 @@
 //! `host eval --engine float|int8|tract|all`: top-1/top-5 error of each
 //! engine on the same test images, and how often each pair agrees.
 
-use crate::compare::Accuracy;
 use crate::data::{Dataset, Split};
 use crate::data_args::{DataArgs, NetworkInputs};
 use crate::error::{HostError, Result};
-use crate::quantize_cmd::int8_top5;
+use crate::inference::{int8_top5, Accuracy};
 use crate::run::load_model;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::command::float_logits;

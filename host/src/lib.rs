@@ -14,6 +14,7 @@ pub mod data_args;
 pub mod engines;
 pub mod error;
 pub mod flash;
+pub mod inference;
 pub mod info;
 pub mod labels;
 pub mod malloc;

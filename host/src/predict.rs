@@ -9,7 +9,7 @@ use crate::train::preprocess::eval_pixels;
 use clap::{ArgGroup, Args, ValueEnum};
 use shared::format::AlignedBytes;
 use shared::spec::Shape;
-use shared::{Engine, Model};
+use shared::Model;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -125,25 +125,15 @@ impl Network {
             Network::Float(ckpt) => crate::train::command::float_logits(ckpt, images),
             Network::Int8 { bytes, path } => {
                 let model = Self::int8(bytes, path)?;
-                let engine = Engine::new(&model).map_err(|e| HostError::Usage(e.to_string()))?;
                 let out = model
                     .meta()
                     .layers
                     .last()
                     .map(|l| l.output())
                     .ok_or_else(|| HostError::Usage(format!("{}: the model has no layers", path.display())))?;
-                let mut buf = vec![0u8; engine.buffer_len()];
-                images
-                    .iter()
-                    .map(|img| {
-                        engine.run(img, &mut buf).map_err(|e| HostError::Usage(e.to_string()))?;
-                        Ok(engine
-                            .logits(&buf)
-                            .iter()
-                            .map(|&q| (q as i32 - out.zero_point) as f32 * out.scale)
-                            .collect())
-                    })
-                    .collect()
+                crate::inference::int8_map(&model, images, None, |engine, buf| {
+                    engine.logits(buf).iter().map(|&q| (q as i32 - out.zero_point) as f32 * out.scale).collect()
+                })
             }
         }
     }

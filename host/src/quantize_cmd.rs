@@ -2,18 +2,16 @@
 //! runs (per-channel weights, activation ranges calibrated on training
 //! images), then float against int8 on the test set.
 
-use crate::compare::Accuracy;
 use crate::data::Split;
 use crate::data_args::{DataArgs, NetworkInputs};
 use crate::error::{write_atomic, HostError, Result};
-use crate::progress::Progress;
+use crate::inference::{int8_top5, Accuracy};
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::eval_pixels;
 use clap::Args;
 use shared::format::AlignedBytes;
-use shared::infer::Top5;
 use shared::quantize::{quantize, RangeMethod};
-use shared::{Engine, Model};
+use shared::Model;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Args)]
@@ -35,47 +33,6 @@ pub struct QuantizeArgs {
     /// Compare float and int8 on this many test images (default: all).
     #[arg(long)]
     pub limit: Option<usize>,
-}
-
-/// The int8 engine's top-5 (classes and logits) for each network-size
-/// image, on all cores, in image order.
-pub fn int8_predictions(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Top5>> {
-    let engine = Engine::new(model).map_err(|e| HostError::Usage(e.to_string()))?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(images.len().max(1));
-    let chunk = images.len().div_ceil(threads).max(1);
-    let progress = std::sync::Mutex::new(Progress::new(label, images.len() as u64));
-    let results: Vec<std::result::Result<Vec<Top5>, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = images
-            .chunks(chunk)
-            .map(|part| {
-                let (engine, progress) = (&engine, &progress);
-                s.spawn(move || {
-                    let mut buf = vec![0u8; engine.buffer_len()];
-                    let mut out = Vec::with_capacity(part.len());
-                    for img in part {
-                        out.push(engine.run(img, &mut buf).map_err(|e| e.to_string())?);
-                        progress.lock().expect("progress lock").inc(1, "");
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("int8 worker")).collect()
-    });
-    progress.lock().expect("progress lock").finish();
-    let mut all = Vec::with_capacity(images.len());
-    for r in results {
-        all.extend(r.map_err(HostError::Usage)?);
-    }
-    Ok(all)
-}
-
-/// Top-5 classes from the int8 engine for each image, on all cores.
-pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Vec<usize>>> {
-    Ok(int8_predictions(model, images, label)?
-        .iter()
-        .map(|top| top.iter().map(|p| p.class as usize).collect())
-        .collect())
 }
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {

@@ -117,7 +117,8 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         }
         println!("== {}: input {}, {:.1} MMAC/image", s.label, spec.input, spec.macs() as f64 / 1e6);
         let images = synthetic_images(spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
-        let mut rows = vec![host_engines::int8(&model, &images[..args.images], args.batch)?];
+        let (int8, int8_layers) = host_engines::int8(&model, &images[..args.images], args.batch)?;
+        let mut rows = vec![int8];
         if let Some(float) = &s.float {
             rows.push(host_engines::float(float, &images[..args.images], args.batch)?);
             #[cfg(feature = "tract")]
@@ -125,6 +126,7 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         }
         println!("host ({} cores)", host_engines::cores());
         host_engines::print(&rows, args.batch);
+        host_engines::print_layers(spec, &int8_layers);
         if args.board_images > 0 {
             let counts = board::count_instructions(&s.model_path, checksum, &images[..args.board_images], spec)?;
             board::print(spec, &counts);

@@ -1,0 +1,116 @@
+//! The host's int8 inference over many images, which `quantize`'s check,
+//! `compare`, `eval` and `predict` all call: shared's engine (the board's
+//! code, so the answers are the board's bit for bit) on every core, each
+//! core taking its share of the images in groups of [`DENSE_BATCH`] so the
+//! dense layers read their weights once per group. Accuracy counting sits
+//! beside it.
+
+use crate::error::{HostError, Result};
+use crate::progress::Progress;
+use serde::Serialize;
+use shared::infer::Top5;
+use shared::kernels::conv_i8::DENSE_BATCH;
+use shared::{Engine, Model};
+use std::sync::Mutex;
+
+/// Top-1 and top-5 accuracy over a set of images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Accuracy {
+    pub images: usize,
+    pub top1: usize,
+    pub top5: usize,
+}
+
+impl Accuracy {
+    pub fn add(&mut self, label: u32, ranked: &[usize]) {
+        self.images += 1;
+        self.top1 += (ranked.first() == Some(&(label as usize))) as usize;
+        self.top5 += ranked.iter().take(5).any(|c| *c == label as usize) as usize;
+    }
+
+    pub fn top1_pct(&self) -> f64 {
+        100.0 * self.top1 as f64 / self.images.max(1) as f64
+    }
+
+    pub fn top5_pct(&self) -> f64 {
+        100.0 * self.top5 as f64 / self.images.max(1) as f64
+    }
+}
+
+fn usage(e: impl ToString) -> HostError {
+    HostError::Usage(e.to_string())
+}
+
+/// Runs the int8 engine on every network-size image (on all cores, with a
+/// progress bar named `label` unless it is `None`) and returns
+/// `read(engine, buffer)` for each, in image order.
+pub fn int8_map<T: Send>(
+    model: &Model<'_>,
+    images: &[Vec<u8>],
+    label: Option<&str>,
+    read: impl Fn(&Engine<'_>, &[u8]) -> T + Sync,
+) -> Result<Vec<T>> {
+    let engine = Engine::new(model).map_err(usage)?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(images.len().max(1));
+    let share = images.len().div_ceil(threads).max(1);
+    let progress = label.map(|l| Mutex::new(Progress::new(l, images.len() as u64)));
+    let results: Vec<Result<Vec<T>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = images
+            .chunks(share)
+            .map(|part| {
+                let (engine, progress, read) = (&engine, &progress, &read);
+                s.spawn(move || run_part(engine, part, progress.as_ref(), read))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("int8 worker")).collect()
+    });
+    if let Some(p) = &progress {
+        p.lock().expect("progress lock").finish();
+    }
+    let mut all = Vec::with_capacity(images.len());
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// One core's share, a group of [`DENSE_BATCH`] images at a time.
+fn run_part<T>(
+    engine: &Engine<'_>,
+    part: &[Vec<u8>],
+    progress: Option<&Mutex<Progress>>,
+    read: &impl Fn(&Engine<'_>, &[u8]) -> T,
+) -> Result<Vec<T>> {
+    let mut bufs = vec![vec![0u8; engine.buffer_len()]; DENSE_BATCH.min(part.len())];
+    let mut out = Vec::with_capacity(part.len());
+    for group in part.chunks(DENSE_BATCH) {
+        let bufs = &mut bufs[..group.len()];
+        for (buf, image) in bufs.iter_mut().zip(group) {
+            let region = engine.input_region(buf).map_err(usage)?;
+            if region.len() != image.len() {
+                return Err(usage(shared::InferError::ImageSize { expected: region.len(), found: image.len() }));
+            }
+            region.copy_from_slice(image);
+        }
+        let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        engine.run_batch_in_place(&mut views).map_err(usage)?;
+        out.extend(bufs.iter().map(|b| read(engine, b)));
+        if let Some(p) = progress {
+            p.lock().expect("progress lock").inc(group.len() as u64, "");
+        }
+    }
+    Ok(out)
+}
+
+/// The int8 engine's top-5 (classes and logits) for each image.
+pub fn int8_predictions(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Top5>> {
+    int8_map(model, images, Some(label), |engine, buf| engine.top5(buf))
+}
+
+/// Top-5 classes from the int8 engine for each image.
+pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<Vec<Vec<usize>>> {
+    Ok(int8_predictions(model, images, label)?
+        .iter()
+        .map(|top| top.iter().map(|p| p.class as usize).collect())
+        .collect())
+}
