@@ -75,6 +75,125 @@ impl<'a> LaneWriter<'a> {
     }
 }
 
+/// Kernel rows staged per chunk: 16, so a chunk of rows of any width
+/// starts on a step boundary.
+const CHUNK_ROWS: usize = 16;
+/// The widest kernel row one 16-byte copy takes.
+const MAX_COPY_KERNEL: usize = 16;
+
+/// A chunk of one pixel's patch, gathered in order before it goes into the
+/// panel; 16 bytes of slack take the last row's over-long copy.
+#[repr(C, align(16))]
+struct Staging([i8; CHUNK_ROWS * MAX_COPY_KERNEL + 16]);
+
+/// Moves the staged rows of a chunk (`staged` bytes, starting at depth
+/// `first`) into lane `lane` of `panel`, 16 bytes a step; the last chunk
+/// (`last`) is first padded with zeros to `depth`. Every chunk but the last
+/// is 16 rows, so it ends on a step boundary.
+#[inline(always)]
+fn flush_staged(
+    stage: &mut [i8],
+    staged: usize,
+    first: usize,
+    last: bool,
+    depth: usize,
+    panel: &mut [i8],
+    lane: usize,
+) {
+    let len = if last { depth - first } else { staged };
+    if len > staged {
+        stage[staged..len].fill(0);
+    }
+    for (s, chunk) in stage[..len].chunks_exact(PANEL_DEPTH).enumerate() {
+        super::copy16(&mut panel[((first / PANEL_DEPTH + s) * TILE_COLS + lane) * PANEL_DEPTH..], chunk);
+    }
+}
+
+/// Writes pixel `px`'s patch of group `group` into lane `lane` of `panel`
+/// (one block's column panel), then the depth padding's zeros. Each kernel
+/// row goes into `staging` with one 16-byte copy (the bytes past the row
+/// are overwritten by the next one), rows of padding from `pads`; every 16
+/// staged bytes then go into the lane's next step with one more copy. A
+/// window wholly inside the input walks its rows with one offset; only
+/// rows that cross the input's left or right edge are written value by
+/// value. `g.kernel` is at most 16.
+#[allow(clippy::too_many_arguments)]
+fn pack_lane_rows(
+    g: &ConvGeometry,
+    group: usize,
+    pads: &[i8; 16],
+    input: &[i8],
+    px: usize,
+    panel: &mut [i8],
+    lane: usize,
+    depth: usize,
+    staging: &mut Staging,
+) {
+    let (ih, iw) = (g.input.h as usize, g.input.w as usize);
+    let plane_len = ih * iw;
+    let (ow, k, in_g) = (g.output.w as usize, g.kernel, g.in_per_group());
+    let (oy, ox) = (px / ow, px % ow);
+    let rows = in_g * k;
+    let stage = &mut staging.0;
+    // Columns and rows of the window, when all of them lie inside the input.
+    let x0 = (ox * g.stride).checked_sub(g.padding).filter(|x| x + k <= iw);
+    let y0 = (oy * g.stride).checked_sub(g.padding).filter(|y| y + k <= ih);
+    if let (Some(x0), Some(y0)) = (x0, y0) {
+        let base = group * in_g * plane_len + y0 * iw + x0;
+        // The last row's 16-byte read must stay inside the input.
+        if base + (in_g - 1) * plane_len + (k - 1) * iw + 16 <= input.len() {
+            let (mut src, mut ky, mut row) = (base, 0, 0);
+            let next_plane = plane_len - k * iw;
+            while row < rows {
+                let n = (rows - row).min(CHUNK_ROWS);
+                let mut at = 0;
+                for _ in 0..n {
+                    super::copy16(&mut stage[at..], &input[src..]);
+                    (at, src, ky) = (at + k, src + iw, ky + 1);
+                    if ky == k {
+                        (src, ky) = (src + next_plane, 0);
+                    }
+                }
+                flush_staged(stage, at, row * k, row + n == rows, depth, panel, lane);
+                row += n;
+            }
+            return;
+        }
+    }
+    let (mut ic, mut ky) = (0, 0);
+    let mut row = 0;
+    while row < rows {
+        let n = (rows - row).min(CHUNK_ROWS);
+        let mut at = 0;
+        for _ in 0..n {
+            let dst = &mut stage[at..];
+            let plane = (group * in_g + ic) * plane_len;
+            match (g.input_coord(oy, ky, ih as u32), x0) {
+                (None, _) => super::copy16(dst, pads),
+                (Some(iy), Some(x0)) => {
+                    let start = plane + iy * iw + x0;
+                    match input.get(start..start + 16) {
+                        Some(src) => super::copy16(dst, src),
+                        None => dst[..k].copy_from_slice(&input[start..start + k]),
+                    }
+                }
+                (Some(iy), None) => {
+                    for (kx, d) in dst[..k].iter_mut().enumerate() {
+                        *d = g.input_coord(ox, kx, iw as u32).map_or(pads[0], |ix| input[plane + iy * iw + ix]);
+                    }
+                }
+            }
+            at += k;
+            ky += 1;
+            if ky == k {
+                (ic, ky) = (ic + 1, 0);
+            }
+        }
+        flush_staged(stage, at, row * k, row + n == rows, depth, panel, lane);
+        row += n;
+    }
+}
+
 /// Unfolds group `group` of `input` into the column panels of blocks
 /// `first_block..` (as many as `cols` holds): pixel `px`'s value `k` goes to
 /// panel `px / 4`, step `k / 16`, lane `px % 4`. Depth padding is zero,
@@ -91,9 +210,15 @@ fn pack_columns(
     let pixels = g.output.h as usize * g.output.w as usize;
     let patch = g.patch_len();
     let panel_len = TILE_COLS * depth;
+    let pads = [pad_value; 16];
+    let mut staging = Staging([0; CHUNK_ROWS * MAX_COPY_KERNEL + 16]);
     for (block, panel) in cols.chunks_exact_mut(panel_len).enumerate() {
         for lane in 0..TILE_COLS {
             let px = (first_block + block) * TILE_COLS + lane;
+            if px < pixels && g.kernel <= MAX_COPY_KERNEL {
+                pack_lane_rows(g, group, &pads, input, px, panel, lane, depth, &mut staging);
+                continue;
+            }
             let mut out = LaneWriter::new(panel, lane);
             if px < pixels {
                 patch_values(g, group, pad_value, input, px, |v| out.put(v));
@@ -198,7 +323,14 @@ fn compute_panels(p: &ConvI8Params, group: usize, panels: Range<usize>, cols: &[
             let y = tile_i8(w, x, &stage);
             let (px, n) = (block * TILE_COLS, (pixels - block * TILE_COLS).min(TILE_COLS));
             for (r, row) in y.iter().enumerate().take(rows) {
-                out[r * pixels + px..][..n].copy_from_slice(&row[..n]);
+                let dst = &mut out[r * pixels + px..];
+                // A whole row as a fixed-size copy: a copy of run-time
+                // length is a `memcpy` call per row on the board.
+                if n == TILE_COLS {
+                    dst[..TILE_COLS].copy_from_slice(row);
+                } else {
+                    dst[..n].copy_from_slice(&row[..n]);
+                }
             }
         }
     }

@@ -11,3 +11,13 @@ pub mod tile;
 pub mod x86_64;
 
 pub use conv_i8::{conv2d_i8, conv2d_i8_scratch_len};
+
+#[cfg(target_arch = "aarch64")]
+pub(crate) use aarch64::copy16;
+
+/// `dst[..16] = src[..16]`.
+#[cfg(not(target_arch = "aarch64"))]
+#[inline(always)]
+pub(crate) fn copy16(dst: &mut [i8], src: &[i8]) {
+    dst[..16].copy_from_slice(&src[..16]);
+}

@@ -9,5 +9,5 @@
 //! saturating.
 #![allow(unsafe_code)]
 
-pub mod tile;
 pub mod lrn;
+pub mod tile;
