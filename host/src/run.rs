@@ -76,6 +76,8 @@ impl Connection {
             Target::Qemu { image, options } => {
                 let (qemu, transport) = Qemu::start(image, *options)?;
                 let mut client = Client::new(transport);
+                // QEMU's pipe holds what the UART has not taken yet.
+                client.pipelined = true;
                 client.await_ready(BOOT_TIMEOUT)?;
                 Ok(Connection { client, qemu: Some(qemu) })
             }

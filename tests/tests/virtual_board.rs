@@ -29,6 +29,18 @@ fn device_top5_is_bit_identical_to_host_int8() {
     let images = random_model::synthetic_images(&spec, 4, 5);
     let results = assert_device_matches_host(&mut client, &model, &images, spec.input);
     assert!(results.iter().all(|r| r.cycles > 0));
+    // Every frame of an image at once, as `host run` sends to a virtual board.
+    client.pipelined = true;
+    let sent = client.stats.frames_sent;
+    assert_device_matches_host(&mut client, &model, &native_images, native);
+    assert_device_matches_host(&mut client, &model, &images, spec.input);
+    let frames_per_image = |shape: Shape| 2 + shape.len().div_ceil(shared::link::CHUNK_LEN) as u64;
+    assert_eq!(
+        client.stats.frames_sent - sent,
+        6 * frames_per_image(native) + 4 * frames_per_image(spec.input),
+        "each image's frames sent once: {:?}",
+        client.stats
+    );
     // A slow, shared machine may time out and resend (the device drops the
     // duplicate by sequence number), but nothing on a clean link is damaged.
     assert_eq!(client.stats.naks, 0, "a clean link damages no frame: {:?}", client.stats);
@@ -43,6 +55,12 @@ fn damaged_frames_are_detected_and_resent() {
     let images = random_model::synthetic_images(&spec, 3, 9);
     assert_device_matches_host(&mut client, &model, &images, spec.input);
     assert!(client.stats.naks > 0 && client.stats.resends > 0, "{:?}", client.stats);
+    // Frames sent back to back: a damaged one sends the image again, one
+    // reply per frame.
+    client.pipelined = true;
+    let (naks, resends) = (client.stats.naks, client.stats.resends);
+    assert_device_matches_host(&mut client, &model, &images, spec.input);
+    assert!(client.stats.naks > naks && client.stats.resends > resends, "{:?}", client.stats);
     client.faults.corrupt_every = 0;
     shutdown(qemu, client, 0);
 }

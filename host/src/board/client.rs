@@ -53,6 +53,12 @@ pub struct Client {
     pub infer_timeout: Duration,
     /// Text the board printed outside frames (banner, panic messages).
     output: String,
+    /// Send an image's frames back to back instead of one per reply. Only
+    /// for a link that holds bytes while the board is busy, never drops
+    /// them: the virtual board's pipe (QEMU reads it only as fast as the
+    /// UART takes bytes). A real UART without flow control has a 16-byte
+    /// FIFO, so there the host waits for each reply.
+    pub pipelined: bool,
 }
 
 impl Client {
@@ -67,6 +73,7 @@ impl Client {
             reply_timeout: Duration::from_secs(3),
             infer_timeout: Duration::from_secs(120),
             output: String::new(),
+            pipelined: false,
         }
     }
 
@@ -197,6 +204,13 @@ impl Client {
 
     /// Sends one image (CHW bytes of `shape`) and returns the device's result.
     pub fn infer(&mut self, id: u32, image: &[u8], shape: Shape) -> Result<InferResult, BoardError> {
+        if self.pipelined {
+            if let Some(result) = self.infer_pipelined(id, image, shape)? {
+                return Ok(result);
+            }
+            // Anything short of a clean result: once more, a reply per frame.
+            self.stats.resends += 1;
+        }
         self.expect_ack(&Request::BeginImage { id, shape })?;
         for (k, chunk) in image.chunks(CHUNK_LEN).enumerate() {
             self.expect_ack(&Request::ImageChunk { id, offset: (k * CHUNK_LEN) as u32, data: chunk })?;
@@ -205,6 +219,63 @@ impl Client {
             Response::Result(r) if r.id == id => Ok(r),
             Response::Error(code) => Err(BoardError::Device(code)),
             other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// [`infer`](Client::infer) with every frame of the image sent at once,
+    /// then the replies read: one round trip per image instead of one per
+    /// frame. The board checks the whole image's CRC before it runs, so a
+    /// result means every chunk arrived; `None` (a NAK, a damaged or missing
+    /// reply, an error) leaves the image to the frame-by-frame path, whose
+    /// requests carry newer sequence numbers than any late reply to these.
+    fn infer_pipelined(&mut self, id: u32, image: &[u8], shape: Shape) -> Result<Option<InferResult>, BoardError> {
+        let requests = std::iter::once(Request::BeginImage { id, shape })
+            .chain(image.chunks(CHUNK_LEN).enumerate().map(|(k, data)| Request::ImageChunk {
+                id,
+                offset: (k * CHUNK_LEN) as u32,
+                data,
+            }))
+            .chain(std::iter::once(Request::Infer { id, crc: crc32(image) }));
+        let mut bytes = Vec::with_capacity(image.len() + 64 * (image.len() / CHUNK_LEN + 2));
+        let mut frame = [0u8; MAX_FRAME];
+        for request in requests {
+            self.seq = self.seq.wrapping_add(1);
+            let len = encode_frame(self.seq, &request, &mut frame)?;
+            self.stats.frames_sent += 1;
+            let start = bytes.len();
+            bytes.extend_from_slice(&frame[..len]);
+            let every = self.faults.corrupt_every;
+            if every > 0 && self.stats.frames_sent.is_multiple_of(every) {
+                // Damage the body, keep the delimiter so framing survives.
+                let i = start + (len - 1) / 2;
+                bytes[i] = bytes[i].wrapping_add(0x55) | 1;
+            }
+        }
+        self.transport.send(&bytes)?;
+        let (last, deadline) = (self.seq, Instant::now() + self.infer_timeout);
+        loop {
+            match self.next_reply(deadline)? {
+                Reply::Timeout => {
+                    self.stats.timeouts += 1;
+                    return Ok(None);
+                }
+                Reply::Damaged => {
+                    self.stats.bad_frames += 1;
+                    return Ok(None);
+                }
+                Reply::Frame(_, reply) if *reply == Response::Nak => {
+                    self.stats.naks += 1;
+                    return Ok(None);
+                }
+                Reply::Frame(seq, reply) if seq == last => {
+                    return Ok(match *reply {
+                        Response::Result(r) if r.id == id => Some(r),
+                        _ => None,
+                    });
+                }
+                // Acks of the image's frames, or a late reply to an earlier request.
+                Reply::Frame(..) => {}
+            }
         }
     }
 
