@@ -3,7 +3,8 @@
 //! enables the MMU with core 0's page tables, then waits for work. `Cores` is the
 //! `shared::parallel::Workers` the inference loop splits layers over: core 0 publishes a task,
 //! every core runs its part, core 0 waits for the others. No heap, no locks: a generation
-//! counter, a done counter and `wfe`/`sev`.
+//! counter, a done counter and `wfe`/`sev`. A board with a [`Doorbell`] lets idle cores sleep
+//! in `wfi` and wakes them with it; without one they wait in `wfe`.
 
 use super::pmu;
 use aarch64_cpu::registers::{CNTFRQ_EL0, CNTKCTL_EL1, CNTPCT_EL0, ReadWriteable, Readable};
@@ -47,6 +48,33 @@ struct TaskSlot(UnsafeCell<Option<*const (dyn Fn(usize) + Sync)>>);
 unsafe impl Sync for TaskSlot {}
 
 static TASK: TaskSlot = TaskSlot(UnsafeCell::new(None));
+
+/// How a board wakes a core sleeping in `wfi`: an interrupt at that core's line (IRQs stay
+/// masked, so nothing is taken; `wfi` returns when one is pending). Under QEMU's TCG a core in
+/// `wfi` is halted while one in `wfe` keeps the emulator spinning.
+#[derive(Clone, Copy)]
+pub struct Doorbell {
+    /// Lets the doorbell of `core` wake it; called once on that core.
+    pub enable: fn(usize),
+    /// Rings `core`'s doorbell.
+    pub ring: fn(usize),
+    /// Silences `core`'s doorbell, so its next `wfi` sleeps.
+    pub silence: fn(usize),
+}
+
+/// The board's doorbell: written by core 0 before it releases the others, read-only after.
+struct DoorbellSlot(UnsafeCell<Option<Doorbell>>);
+
+// SAFETY: written once by core 0 before any secondary core runs (the release in `Cores::start`
+// orders it), only read afterwards.
+unsafe impl Sync for DoorbellSlot {}
+
+static DOORBELL: DoorbellSlot = DoorbellSlot(UnsafeCell::new(None));
+
+fn doorbell() -> Option<Doorbell> {
+    // SAFETY: see `DoorbellSlot`: no write happens after the secondaries start.
+    unsafe { *DOORBELL.0.get() }
+}
 
 // Entry of cores 1-3 after `boot` has brought them to EL1: MMU (core 0's tables), FP/NEON,
 // the core's stack and the exception vectors, then Rust. x19 keeps the core number across calls.
@@ -114,14 +142,26 @@ extern "C" fn secondary_main(core: u64) -> ! {
     pmu::start_counting();
     ALIVE.fetch_or(1 << core, Ordering::Release);
     sev();
+    let bell = doorbell();
+    if let Some(b) = bell {
+        (b.enable)(core);
+    }
     let mut seen = 0;
     loop {
         let generation = loop {
+            // Silenced before the check: a ring after it (core 0 rings after publishing)
+            // stays pending, so the `wfi` below returns at once.
+            if let Some(b) = bell {
+                (b.silence)(core);
+            }
             let g = GENERATION.load(Ordering::Acquire);
             if g != seen {
                 break g;
             }
-            wfe();
+            match bell {
+                Some(_) => aarch64_cpu::asm::wfi(),
+                None => wfe(),
+            }
         };
         seen = generation;
         // SAFETY: core 0 stored the task before publishing this generation and keeps it alive
@@ -151,8 +191,11 @@ pub struct Cores {
 impl Cores {
     /// Releases cores 1-3 to `entry` (the image's `_start`) through the spin table at
     /// `spin_table` (one word per core, core 0's first) and waits up to `timeout_ms` for them;
-    /// with fewer than all of them up, runs on core 0 alone. Call once, on core 0.
-    pub fn start(spin_table: usize, entry: usize, timeout_ms: u64) -> Cores {
+    /// with fewer than all of them up, runs on core 0 alone. Idle cores sleep in `wfi` and are
+    /// woken by `doorbell` if the board has one. Call once, on core 0.
+    pub fn start(spin_table: usize, entry: usize, timeout_ms: u64, doorbell: Option<Doorbell>) -> Cores {
+        // SAFETY: no secondary core runs yet (see `DoorbellSlot`).
+        unsafe { *DOORBELL.0.get() = doorbell };
         let counting = pmu::supported();
         pmu::start_counting();
         write_to_memory(SECONDARY_RELEASE.as_ptr(), 1);
@@ -210,6 +253,10 @@ impl Workers for Cores {
             DONE.store(0, Ordering::Relaxed);
             GENERATION.fetch_add(1, Ordering::Release);
             sev();
+            if let Some(b) = doorbell() {
+                // `sev` began with a `dsb`: the new generation is visible before any ring.
+                (1..self.count).for_each(b.ring);
+            }
             let mine = counted(task, 0);
             while DONE.load(Ordering::Acquire) != self.count - 1 {
                 wfe();

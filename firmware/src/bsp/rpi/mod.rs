@@ -3,6 +3,8 @@
 mod gpio;
 pub mod memory_map;
 mod uart;
+#[cfg(feature = "rpi3")]
+mod wake;
 
 #[cfg(all(feature = "rpi3", feature = "rpi4"))]
 compile_error!("select exactly one board feature: `rpi3` or `rpi4`, not both");
@@ -57,7 +59,11 @@ impl Board {
 /// Starts cores 1-3 for inference (see `arch::aarch64::smp`); one core if they do not answer.
 pub fn start_cores() -> Cores {
     // A core comes up in microseconds; QEMU may take longer to schedule it.
-    Cores::start(memory_map::SPIN_TABLE, memory_map::IMAGE_LOAD_ADDRESS, 500)
+    #[cfg(feature = "rpi3")]
+    let doorbell = Some(wake::DOORBELL);
+    #[cfg(feature = "rpi4")]
+    let doorbell = None;
+    Cores::start(memory_map::SPIN_TABLE, memory_map::IMAGE_LOAD_ADDRESS, 500, doorbell)
 }
 
 /// Ends the program: under QEMU (with `-semihosting`) exits with `status`; otherwise parks.
