@@ -6,6 +6,7 @@
 use crate::format::{InputQuant, LayerQuant, Model};
 use crate::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch, DENSE_BATCH};
 use crate::kernels::lrn_i8::lrn_i8;
+use crate::kernels::pool_i8::max_pool_i8;
 use crate::layers::conv::conv2d_i8_ref;
 use crate::layers::lrn::lrn_i8_channels;
 use crate::layers::pool::max_pool;
@@ -284,7 +285,11 @@ impl<'m> Engine<'m> {
                 by_channels(workers, info.input.c as usize, out_plane as usize, output, |channels, out| {
                     let part = Shape::new(channels.len() as u32, info.input.h, info.input.w);
                     let plane = in_plane as usize;
-                    max_pool(&p, part, &input[channels.start * plane..channels.end * plane], out)
+                    let input = &input[channels.start * plane..channels.end * plane];
+                    match self.kernels {
+                        Kernels::Fast => max_pool_i8(&p, part, input, out),
+                        Kernels::Reference => max_pool(&p, part, input, out),
+                    }
                 })
             }
             // `Model::parse` checked that quantization follows the spec.

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use shared::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch, dense_i8_batch_scratch_len, DENSE_BATCH};
+use shared::kernels::pool_i8::{max_pool_i8, MAX_POOL_ROW};
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
 use shared::layers::packed::{pack_weights, PackedWeights};
@@ -185,6 +186,29 @@ proptest! {
         max_pool(&spec, shape, &f, &mut fo);
         let back: Vec<f32> = qo.iter().map(|v| qp.dequantize(*v)).collect();
         prop_assert_eq!(back, fo);
+    }
+
+    #[test]
+    fn fast_max_pool_equals_reference(
+        c in 1u32..5,
+        h in 1u32..20,
+        w in prop_oneof![1u32..40, (MAX_POOL_ROW as u32 - 2)..(MAX_POOL_ROW as u32 + 3)],
+        k in 1u32..5,
+        s in 1u32..4,
+        seed in any::<u64>(),
+    ) {
+        // Windows as tall and wide as the map, 1-pixel maps, and rows on
+        // either side of the fast path's widest.
+        let spec = PoolSpec { kernel: k.min(h).min(w), stride: s };
+        let shape = Shape::new(c, h, w);
+        let out_shape = output_shape(0, &Layer::MaxPool(spec), shape).unwrap();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let input: Vec<i8> = (0..shape.len()).map(|_| rng.gen()).collect();
+        let mut want = vec![0i8; out_shape.len()];
+        let mut got = vec![0i8; out_shape.len()];
+        max_pool(&spec, shape, &input, &mut want);
+        max_pool_i8(&spec, shape, &input, &mut got);
+        prop_assert_eq!(got, want);
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod aarch64;
 pub mod conv_i8;
 pub mod lrn_i8;
+pub mod pool_i8;
 pub mod tile;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
