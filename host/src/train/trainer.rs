@@ -325,7 +325,13 @@ pub fn train<D: TrainDevice>(
         let transform = Arc::new(move |img: Image, pos: usize| transform(img, pos + skip));
         let loader = Loader::new(train_set.clone(), positions, hyper.batch, config.workers, 4, transform);
 
-        let label = format!("epoch {}/{}", epoch + 1, hyper.epochs);
+        // A time budget's epoch count is an estimate from the measured speed
+        // until the run ends: say so rather than show a total that moves.
+        let label = match (budgeted, announced) {
+            (false, _) => format!("epoch {}/{}", epoch + 1, hyper.epochs),
+            (true, false) => format!("epoch {}", epoch + 1),
+            (true, true) => format!("epoch {} of about {}", epoch + 1, hyper.epochs),
+        };
         let mut bar = Progress::new(&label, (train_len - skip) as u64);
         let (mut loss_sum, mut correct, mut seen, mut skipped) = (0.0f64, 0usize, 0usize, 0usize);
         let epoch_start = Instant::now();
