@@ -40,7 +40,8 @@ pub struct PredictArgs {
     pub labels: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Resize::Auto)]
     pub resize: Resize,
-    /// Convert colour images for a grey network, and grey ones for a colour network.
+    /// Convert colour images for a grey network. Grey images are always
+    /// converted for a colour network, as torchvision's loaders do.
     #[arg(long)]
     pub convert: bool,
 }
@@ -64,15 +65,15 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     p
 }
 
-/// Network-size pixels for one file, refusing a colour mismatch unless
-/// `convert` (a silent conversion would hide that the wrong model was picked).
+/// Network-size pixels for one file. A grey photo for a colour network is
+/// converted (a few percent of ImageNet-style photos are grey); a colour
+/// image for a grey network is refused unless `convert`, since it more
+/// likely means the wrong model was picked.
 pub fn load_image(path: &Path, input: Shape, resize: Resize, convert: bool) -> Result<Vec<u8>> {
     let img = open_image(path)?;
-    let colour = img.color().has_color();
-    if !convert && colour != (input.c == 3) {
-        let (have, want) = if colour { ("colour", "grey (1 channel)") } else { ("grey", "colour (3 channels)") };
+    if !convert && img.color().has_color() && input.c != 3 {
         return Err(HostError::Usage(format!(
-            "{}: a {have} image, but the network takes {want} input; pass --convert to convert it",
+            "{}: a colour image, but the network takes grey (1 channel) input; pass --convert to convert it",
             path.display()
         )));
     }
@@ -149,19 +150,39 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let network = Network::open(args)?;
     let (input, classes) = network.input_and_classes()?;
     let names = network.names(args.labels.as_deref(), classes, input.c)?;
-    let images =
-        args.images.iter().map(|p| load_image(p, input, args.resize, args.convert)).collect::<Result<Vec<_>>>()?;
+    // An unreadable file does not cost the other images their predictions;
+    // it is reported after them, and the exit status says something failed.
+    let (mut paths, mut images, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for path in &args.images {
+        match load_image(path, input, args.resize, args.convert) {
+            Ok(pixels) => {
+                paths.push(path);
+                images.push(pixels);
+            }
+            Err(e) => failed.push(e),
+        }
+    }
     let engine = match network {
         Network::Float(_) => "float",
         Network::Int8 { .. } => "int8",
     };
-    for (path, logits) in args.images.iter().zip(network.logits(&images)?) {
-        println!("{} ({engine})", path.display());
-        for (k, r) in rank(&logits).iter().enumerate() {
-            println!("  {}. {:<24} {:6.2}%", k + 1, names[r.class], 100.0 * r.probability);
+    if !images.is_empty() {
+        for (path, logits) in paths.iter().zip(network.logits(&images)?) {
+            println!("{} ({engine})", path.display());
+            for (k, r) in rank(&logits).iter().enumerate() {
+                println!("  {}. {:<24} {:6.2}%", k + 1, names[r.class], 100.0 * r.probability);
+            }
         }
     }
-    Ok(())
+    match failed.len() {
+        0 => Ok(()),
+        1 => Err(failed.remove(0)),
+        n => Err(HostError::Usage(format!(
+            "{n} of {} images could not be read: {}",
+            args.images.len(),
+            failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -210,3 +210,30 @@ fn ten_crop_evaluation_runs_on_photo_folders_only() {
     let (grey, _) = tiny_network(&dir);
     assert_one_error_line(&host(&[p("eval"), p("--checkpoint"), &grey, p("--ten-crop")]), "--ten-crop");
 }
+
+#[test]
+fn grey_photo_for_a_colour_network_is_converted() {
+    let dir = Scratch::new("grey_for_colour");
+    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), vec!["cat".to_string(), "dog".to_string()]);
+    let ckpt_path = dir.path("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+    let grey = dir.path("grey.png");
+    write_grey_png(&grey);
+    let out = host(&[p("predict"), p("--checkpoint"), &ckpt_path, &grey]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("grey.png (float)"));
+}
+
+#[test]
+fn one_unreadable_photo_does_not_stop_the_others() {
+    let dir = Scratch::new("partial_predict");
+    let (_, model) = tiny_network(&dir);
+    let (bad, good) = (dir.path("broken.jpg"), dir.path("good.png"));
+    std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    write_grey_png(&good);
+    let out = host(&[p("predict"), p("--model"), &model, &bad, &good]);
+    assert_one_error_line(&out, "broken.jpg: cannot decode image");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("good.png (int8)") && !stdout.contains("broken.jpg"), "{stdout}");
+}
