@@ -70,8 +70,12 @@ pub enum Command {
     Compare(crate::board_cmds::CompareArgs),
     /// Show what an int8 model file holds: spec, quantization, memory plan, checksum.
     Info {
-        /// The model file.
-        model: PathBuf,
+        /// The int8 model file.
+        #[arg(long, required_unless_present = "bare_model")]
+        model: Option<PathBuf>,
+        /// The model as a bare argument: the older spelling, still accepted.
+        #[arg(hide = true, conflicts_with = "model")]
+        bare_model: Option<PathBuf>,
     },
     /// Build the boot image for a board with MODEL appended: the virtual
     /// board's image, or kernel8.img and config.txt for a Pi's SD card.
@@ -117,7 +121,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Quantize(args) => crate::quantize_cmd::run(&args),
         Command::Run(args) => crate::board_cmds::run(&args),
         Command::Compare(args) => crate::board_cmds::run_compare(&args),
-        Command::Info { model } => crate::info::run(&model),
+        Command::Info { model, bare_model } => {
+            crate::info::run(&model.or(bare_model).expect("clap requires --model or the bare form"))
+        }
         Command::Flash { model, board, out, baud } => {
             crate::flash::run(&model, board, out.as_deref(), baud).map(|_| ())
         }

@@ -105,7 +105,7 @@ fn model_file_from_a_newer_format_version_is_refused() {
     bytes[8..10].copy_from_slice(&(version + 1).to_le_bytes());
     let newer = dir.path("newer.axq");
     std::fs::write(&newer, bytes).unwrap();
-    assert_one_error_line(&host(&[p("info"), &newer]), "version");
+    assert_one_error_line(&host(&[p("info"), p("--model"), &newer]), "version");
     let img = dir.path("x.png");
     write_grey_png(&img);
     assert_one_error_line(&host(&[p("predict"), p("--model"), &newer, &img]), "version");
