@@ -83,34 +83,42 @@ impl ConvGeometry {
     pub fn input_coord(&self, o: usize, k: usize, size: u32) -> Option<usize> {
         (o * self.stride + k).checked_sub(self.padding).filter(|i| *i < size as usize)
     }
+
+    /// Calls `tap(input_index, patch_index)` for each tap of output pixel
+    /// (`oy`, `ox`) of a channel in `group` that falls inside the input
+    /// (padding taps are zero and skipped), in the references' summation
+    /// order: input channel, kernel row, kernel column. `patch_index` is
+    /// the tap's place in one output channel's weights.
+    #[inline(always)]
+    pub fn for_each_tap(&self, group: usize, oy: usize, ox: usize, mut tap: impl FnMut(usize, usize)) {
+        let (ih, iw, in_g, k) = (self.input.h, self.input.w, self.in_per_group(), self.kernel);
+        for ic in 0..in_g {
+            let channel = group * in_g + ic;
+            for ky in 0..k {
+                let Some(iy) = self.input_coord(oy, ky, ih) else { continue };
+                for kx in 0..k {
+                    let Some(ix) = self.input_coord(ox, kx, iw) else { continue };
+                    tap((channel * ih as usize + iy) * iw as usize + ix, (ic * k + ky) * k + kx);
+                }
+            }
+        }
+    }
 }
 
 /// Plain f32 convolution: `out[o][y][x] = bias[o] + sum w * in`, then ReLU if asked.
 pub fn conv2d_f32_ref(g: &ConvGeometry, input: &[f32], weights: &[f32], bias: &[f32], relu: bool, output: &mut [f32]) {
-    let (ih, iw) = (g.input.h, g.input.w);
     let (oh, ow) = (g.output.h as usize, g.output.w as usize);
-    let (in_g, out_g, k) = (g.in_per_group(), g.out_per_group(), g.kernel);
+    let (out_g, patch) = (g.out_per_group(), g.patch_len());
     assert_eq!(input.len(), g.input.len());
     assert_eq!(weights.len(), g.weight_len());
     assert_eq!(bias.len(), g.output.c as usize);
     assert_eq!(output.len(), g.output.len());
     for oc in 0..g.output.c as usize {
-        let group = oc / out_g;
+        let channel_weights = &weights[oc * patch..(oc + 1) * patch];
         for oy in 0..oh {
             for ox in 0..ow {
                 let mut acc = bias[oc];
-                for ic in 0..in_g {
-                    let channel = group * in_g + ic;
-                    for ky in 0..k {
-                        let Some(iy) = g.input_coord(oy, ky, ih) else { continue };
-                        for kx in 0..k {
-                            let Some(ix) = g.input_coord(ox, kx, iw) else { continue };
-                            let x = input[(channel * ih as usize + iy) * iw as usize + ix];
-                            let w = weights[((oc * in_g + ic) * k + ky) * k + kx];
-                            acc += w * x;
-                        }
-                    }
-                }
+                g.for_each_tap(oc / out_g, oy, ox, |i, t| acc += channel_weights[t] * input[i]);
                 output[(oc * oh + oy) * ow + ox] = if relu { acc.max(0.0) } else { acc };
             }
         }
@@ -168,26 +176,15 @@ impl ConvI8Params<'_> {
 pub fn conv2d_i8_ref(p: &ConvI8Params, input: &[i8], output: &mut [i8]) {
     p.check(input, output);
     let g = &p.geometry;
-    let (ih, iw) = (g.input.h, g.input.w);
     let (oh, ow) = (g.output.h as usize, g.output.w as usize);
-    let (in_g, out_g, k) = (g.in_per_group(), g.out_per_group(), g.kernel);
+    let out_g = g.out_per_group();
     for oc in 0..g.output.c as usize {
-        let group = oc / out_g;
         for oy in 0..oh {
             for ox in 0..ow {
                 let mut acc: i32 = 0;
-                for ic in 0..in_g {
-                    let channel = group * in_g + ic;
-                    for ky in 0..k {
-                        let Some(iy) = g.input_coord(oy, ky, ih) else { continue };
-                        for kx in 0..k {
-                            let Some(ix) = g.input_coord(ox, kx, iw) else { continue };
-                            let x = input[(channel * ih as usize + iy) * iw as usize + ix] as i32;
-                            let w = p.weights.at(oc, (ic * k + ky) * k + kx) as i32;
-                            acc += w * (x + p.input_offset);
-                        }
-                    }
-                }
+                g.for_each_tap(oc / out_g, oy, ox, |i, t| {
+                    acc += p.weights.at(oc, t) as i32 * (input[i] as i32 + p.input_offset)
+                });
                 // The spec bounds the patch length so the sum cannot overflow;
                 // the bias comes from a file, so its addition wraps.
                 output[(oc * oh + oy) * ow + ox] = p.output.apply(oc, acc.wrapping_add(p.bias[oc]));
