@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// The int8 model the board runs (flashed with `host flash`; the virtual
-    /// board's image is rebuilt when the model is newer).
+    /// board's image is rebuilt when the model or the firmware is newer).
     #[arg(long)]
     pub model: PathBuf,
     /// Boot the virtual board (QEMU raspi3b) for this run.

@@ -249,12 +249,16 @@ pub fn load_model(path: &Path) -> Result<(AlignedBytes, u32)> {
     Ok((bytes, checksum))
 }
 
-/// The QEMU image for `model`, rebuilt when missing or older than the model.
+/// The QEMU image for `model`, rebuilt when missing or older than the model
+/// or than the firmware and kernel sources (an image left by an older
+/// checkout would run old code).
 pub fn qemu_image_for(model: &Path) -> Result<PathBuf> {
     let dir = model.parent().map(Path::to_path_buf).unwrap_or_default().join("qemu");
     let image = crate::flash::image_path(&dir, BoardKind::Qemu);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let fresh = matches!((modified(&image), modified(model)), (Some(i), Some(m)) if i >= m);
+    let sources = crate::board::firmware_image::newest_source();
+    let fresh = matches!((modified(&image), modified(model)), (Some(i), Some(m)) if i >= m)
+        && modified(&image).zip(sources).is_none_or(|(i, s)| i >= s);
     if !fresh {
         crate::flash::run(model, BoardKind::Qemu, Some(&dir), shared::settings::FLASH_BAUD)?;
     }

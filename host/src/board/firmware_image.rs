@@ -4,6 +4,7 @@
 use super::BoardError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BoardKind {
@@ -21,6 +22,33 @@ pub fn firmware_dir() -> PathBuf {
     std::env::var_os("ALEXNET_FIRMWARE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("firmware"))
+}
+
+/// The newest modification time among the files an image is built from:
+/// the firmware's sources and build files and the `shared` crate beside it
+/// (the kernels the board runs), build outputs (`target/`) excluded. A
+/// virtual board's image older than this was built by other code.
+pub fn newest_source() -> Option<SystemTime> {
+    let firmware = firmware_dir();
+    let shared = firmware.join("..").join("shared");
+    [firmware, shared].iter().filter_map(|dir| newest_under(dir)).max()
+}
+
+/// The newest modification time of a file under `dir`, skipping `target`
+/// and hidden directories; `None` when there is no file.
+pub fn newest_under(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else { continue };
+        let time =
+            if kind.is_dir() { newest_under(&entry.path()) } else { entry.metadata().and_then(|m| m.modified()).ok() };
+        newest = newest.max(time);
+    }
+    newest
 }
 
 /// Builds `out`: firmware for `board` with `model` appended and its UART set
@@ -51,4 +79,26 @@ pub fn build(model: &Path, board: BoardKind, out: &Path, baud: u32) -> Result<()
         return Err(BoardError::FirmwareBuild { dir, reason: last });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_source_skips_build_outputs() {
+        let dir = std::env::temp_dir().join(format!("alexnet-newest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src/nested")).unwrap();
+        std::fs::create_dir_all(dir.join("target")).unwrap();
+        std::fs::write(dir.join("src/nested/a.rs"), "").unwrap();
+        let source = newest_under(&dir).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.join("target/out.bin"), "").unwrap();
+        assert_eq!(newest_under(&dir), Some(source), "a build output is not a source");
+        std::fs::write(dir.join("src/b.rs"), "").unwrap();
+        assert!(newest_under(&dir).unwrap() > source, "a newer source file counts, wherever it is");
+        assert_eq!(newest_under(&dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
