@@ -237,3 +237,32 @@ fn one_unreadable_photo_does_not_stop_the_others() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("good.png (int8)") && !stdout.contains("broken.jpg"), "{stdout}");
 }
+
+#[test]
+fn training_and_validation_folders_must_name_the_same_classes() {
+    let dir = Scratch::new("class_mismatch");
+    let root = dir.path("photos");
+    for (split, class) in [("train", "cat"), ("train", "dog"), ("val", "cat"), ("val", "bird")] {
+        let folder = root.join(split).join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        write_rgb_png(&folder.join("0.png"));
+    }
+    let out = host(&[
+        p("train"),
+        p("--dataset"),
+        p("folder"),
+        p("--data"),
+        &root,
+        p("--input"),
+        p("3x32x32"),
+        p("--classes"),
+        p("2"),
+        p("--width"),
+        p("0.0625"),
+        p("--max-steps"),
+        p("1"),
+        p("--out"),
+        &dir.path("run"),
+    ]);
+    assert_one_error_line(&out, "only in training: [dog]; only in validation: [bird]");
+}
