@@ -18,6 +18,8 @@ pub struct NetworkInputs {
     pub images: Vec<Vec<u8>>,
     pub labels: Vec<u32>,
     pub skipped: usize,
+    /// The dataset's class names; `labels` index them.
+    pub classes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -43,7 +45,12 @@ impl DataArgs {
         let set = self.open(Split::Test, spec.input.c)?;
         let n = limit.unwrap_or(usize::MAX).min(set.len());
         let fixed = set.image_shape().is_some();
-        let mut out = NetworkInputs { images: Vec::with_capacity(n), labels: Vec::with_capacity(n), skipped: 0 };
+        let mut out = NetworkInputs {
+            images: Vec::with_capacity(n),
+            labels: Vec::with_capacity(n),
+            skipped: 0,
+            classes: set.classes().to_vec(),
+        };
         for i in 0..n {
             match set.image(i) {
                 Ok(img) => {

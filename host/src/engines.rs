@@ -209,7 +209,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     };
     // Refused before any long work.
     let ten_crop = args.ten_crop.then(|| ten_crop_set(&args.data, &spec)).transpose()?;
-    let NetworkInputs { images, labels, skipped } = args.data.network_inputs(&spec, args.limit)?;
+    let NetworkInputs { images, labels, skipped, classes } = args.data.network_inputs(&spec, args.limit)?;
+    // Accuracy compares class indices: they must mean the same classes.
+    if let Some(ckpt) = ckpt.as_ref().filter(|c| !c.classes.is_empty()) {
+        if let Some(difference) =
+            crate::data::class_difference(("the checkpoint", &ckpt.classes), ("the data", &classes))
+        {
+            return Err(HostError::Usage(format!(
+                "the checkpoint was trained on other classes than the test data's ({difference}); pass the data it was trained on"
+            )));
+        }
+    }
     let mut runs = Vec::new();
     if want(EngineKind::Float) {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--engine float needs --checkpoint".into()))?;

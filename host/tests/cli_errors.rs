@@ -266,3 +266,20 @@ fn training_and_validation_folders_must_name_the_same_classes() {
     ]);
     assert_one_error_line(&out, "only in training: [dog]; only in validation: [bird]");
 }
+
+#[test]
+fn eval_refuses_test_data_of_other_classes() {
+    let dir = Scratch::new("eval_classes");
+    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), vec!["cat".to_string(), "dog".to_string()]);
+    let ckpt_path = dir.path("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+    let root = dir.path("photos");
+    for class in ["bird", "cat"] {
+        let folder = root.join("val").join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        write_rgb_png(&folder.join("0.png"));
+    }
+    let out = host(&[p("eval"), p("--checkpoint"), &ckpt_path, p("--dataset"), p("folder"), p("--data"), &root]);
+    assert_one_error_line(&out, "only in the checkpoint: [dog]; only in the data: [bird]");
+}

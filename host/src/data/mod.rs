@@ -130,6 +130,23 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
 /// (RGB->grey by ITU-R BT.601 luma, rounded; grey->RGB by copying), while IDX
 /// (1 channel) and CIFAR (3) must match or give [`DataError::Channels`]. The
 /// check comes before any file is read, so a mismatch fails fast.
+/// How two class lists differ, for an error message (`None` when equal).
+/// Labels are class indices, so a different order is a difference too.
+pub fn class_difference(first: (&str, &[String]), second: (&str, &[String])) -> Option<String> {
+    if first.1 == second.1 {
+        return None;
+    }
+    let missing = |from: &[String], other: &[String]| {
+        from.iter().filter(|c| !other.contains(c)).cloned().collect::<Vec<_>>().join(", ")
+    };
+    let (only_first, only_second) = (missing(first.1, second.1), missing(second.1, first.1));
+    Some(if only_first.is_empty() && only_second.is_empty() {
+        "the same classes in another order".to_string()
+    } else {
+        format!("only in {}: [{only_first}]; only in {}: [{only_second}]", first.0, second.0)
+    })
+}
+
 pub fn open(kind: &DatasetKind, dir: Option<&Path>, split: Split, channels: u32) -> Result<Box<dyn Dataset>> {
     match kind {
         DatasetKind::FashionMnist => {

@@ -146,23 +146,14 @@ fn check_labels(set: &dyn Dataset, classes: usize) -> Result<()> {
 /// only when both sets name the same classes in the same order (two image
 /// folders can differ: a class missing from one, a typo in a folder name).
 fn check_same_classes(train: &dyn Dataset, val: &dyn Dataset) -> Result<()> {
-    if train.classes() == val.classes() {
-        return Ok(());
+    match crate::data::class_difference(("training", train.classes()), ("validation", val.classes())) {
+        None => Ok(()),
+        Some(difference) => Err(HostError::Usage(format!(
+            "{} and {} name different classes ({difference}); give both the same class folders",
+            train.describe(),
+            val.describe()
+        ))),
     }
-    let missing = |from: &dyn Dataset, other: &dyn Dataset| {
-        from.classes().iter().filter(|c| !other.classes().contains(c)).cloned().collect::<Vec<_>>().join(", ")
-    };
-    let (only_train, only_val) = (missing(train, val), missing(val, train));
-    let difference = if only_train.is_empty() && only_val.is_empty() {
-        "the same classes in another order".to_string()
-    } else {
-        format!("only in training: [{only_train}]; only in validation: [{only_val}]")
-    };
-    Err(HostError::Usage(format!(
-        "{} and {} name different classes ({difference}); give both the same class folders",
-        train.describe(),
-        val.describe()
-    )))
 }
 
 /// Runs the network over `set` (the first `limit` images) in evaluation mode.
