@@ -5,8 +5,9 @@
 use crate::app::Memory;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// Inference arena: activations plus convolution scratch.
-pub const BUFFER_LEN: usize = 6 << 20;
+/// Inference arena: activations plus convolution scratch (the host checks
+/// models against the same constant).
+pub const BUFFER_LEN: usize = shared::plan::BOARD_ARENA_LEN;
 /// Largest image at native size (3x256x256 fits).
 pub const IMAGE_LEN: usize = 256 << 10;
 

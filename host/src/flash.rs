@@ -4,6 +4,7 @@
 use crate::board::firmware_image::{self, BoardKind};
 use crate::error::{read_file, HostError, Result};
 use shared::format::AlignedBytes;
+use shared::plan::{MemoryPlan, BOARD_ARENA_LEN};
 use shared::Model;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,26 @@ pub fn image_path(dir: &Path, board: BoardKind) -> PathBuf {
     }
 }
 
+/// Refuses a model whose activations and scratch exceed the firmware's
+/// static arena: the board would only say so after booting.
+fn check_fits_board(path: &Path, model: &Model) -> Result<()> {
+    let plan = MemoryPlan::new(model.spec()).map_err(|e| HostError::Usage(format!("{}: {e}", path.display())))?;
+    let (needed, available) = (plan.total_len(), BOARD_ARENA_LEN);
+    if needed > available {
+        let mb = |bytes: usize| bytes as f64 / 1e6;
+        return Err(HostError::Usage(format!(
+            "{}: needs {:.1} MB of working memory on the board (activations {:.1} MB + scratch {:.1} MB), \
+             but the firmware reserves {:.1} MB; use a smaller --input or --width",
+            path.display(),
+            mb(needed),
+            mb(plan.arena_len),
+            mb(needed - plan.arena_len),
+            mb(available)
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>, baud: u32) -> Result<PathBuf> {
     if !shared::settings::BAUD_RANGE.contains(&baud) {
         let (lo, hi) = (shared::settings::BAUD_RANGE.start(), shared::settings::BAUD_RANGE.end());
@@ -41,6 +62,7 @@ pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>, baud: u32) -
     // Refuse a bad model here rather than on the board.
     let bytes = AlignedBytes::new(&read_file(model_path)?);
     let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: model_path.to_path_buf(), source })?;
+    check_fits_board(model_path, &model)?;
     let dir = match out {
         Some(d) => d.to_path_buf(),
         None => {

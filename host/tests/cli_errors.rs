@@ -283,3 +283,30 @@ fn eval_refuses_test_data_of_other_classes() {
     let out = host(&[p("eval"), p("--checkpoint"), &ckpt_path, p("--dataset"), p("folder"), p("--data"), &root]);
     assert_one_error_line(&out, "only in the checkpoint: [dog]; only in the data: [bird]");
 }
+
+#[test]
+fn flash_refuses_a_model_the_board_has_no_memory_for() {
+    // Few weights, but 1024x1024 maps: conv1's unfolded input alone is
+    // larger than the firmware's arena.
+    let dir = Scratch::new("too_large");
+    let model = dir.path("wide.axq");
+    let made = host(&[
+        p("random-model"),
+        p("--arch"),
+        p("small"),
+        p("--input"),
+        p("1x1024x1024"),
+        p("--width"),
+        p("0.0625"),
+        p("--classes"),
+        p("2"),
+        p("--calibration-images"),
+        p("2"),
+        p("--out"),
+        &model,
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = host(&[p("flash"), p("--model"), &model, p("--board"), p("qemu")]);
+    assert_one_error_line(&out, "MB of working memory on the board");
+    assert!(!dir.path("qemu").exists(), "no image is built for a model the board cannot run");
+}

@@ -32,6 +32,11 @@ impl Step {
     }
 }
 
+/// The working memory the firmware reserves for a plan ([`MemoryPlan::total_len`]):
+/// the paper network needs 1.7 MB. `host flash` refuses a model whose plan
+/// needs more, before building an image the board could not run.
+pub const BOARD_ARENA_LEN: usize = 6 << 20;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryPlan {
     pub steps: Vec<Step, MAX_LAYERS>,
