@@ -2,6 +2,8 @@
 //! thin wrapper over [`cli`], and the end-to-end tests in `tests/` drive the
 //! same modules (board link, QEMU, quantization) directly.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod arch;
 pub mod bench_infer;
 pub mod board;
