@@ -122,14 +122,6 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })
 }
 
-/// Opens a dataset split. `dir` None = the default location (Fashion-MNIST
-/// only: /usr/share/datasets/fashion-mnist, installed by the Debian package
-/// `dataset-fashion-mnist`).
-///
-/// `channels`: 1 or 3, what the network wants; folder images are converted
-/// (RGB->grey by ITU-R BT.601 luma, rounded; grey->RGB by copying), while IDX
-/// (1 channel) and CIFAR (3) must match or give [`DataError::Channels`]. The
-/// check comes before any file is read, so a mismatch fails fast.
 /// How two class lists differ, for an error message (`None` when equal).
 /// Labels are class indices, so a different order is a difference too.
 pub fn class_difference(first: (&str, &[String]), second: (&str, &[String])) -> Option<String> {
@@ -147,6 +139,14 @@ pub fn class_difference(first: (&str, &[String]), second: (&str, &[String])) -> 
     })
 }
 
+/// Opens a dataset split. `dir` None = the default location (Fashion-MNIST
+/// only: /usr/share/datasets/fashion-mnist, installed by the Debian package
+/// `dataset-fashion-mnist`).
+///
+/// `channels`: 1 or 3, what the network wants; folder images are converted
+/// (RGB->grey by ITU-R BT.601 luma, rounded; grey->RGB by copying), while IDX
+/// (1 channel) and CIFAR (3) must match or give [`DataError::Channels`]. The
+/// check comes before any file is read, so a mismatch fails fast.
 pub fn open(kind: &DatasetKind, dir: Option<&Path>, split: Split, channels: u32) -> Result<Box<dyn Dataset>> {
     match kind {
         DatasetKind::FashionMnist => {
