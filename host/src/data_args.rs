@@ -18,8 +18,6 @@ pub struct NetworkInputs {
     pub images: Vec<Vec<u8>>,
     pub labels: Vec<u32>,
     pub skipped: usize,
-    /// The dataset's class names; `labels` index them.
-    pub classes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -42,28 +40,7 @@ impl DataArgs {
     /// The first `limit` test images at network size, preprocessed as in
     /// evaluation, with their labels. Undecodable files are skipped and counted.
     pub fn network_inputs(&self, spec: &ModelSpec, limit: Option<usize>) -> Result<NetworkInputs> {
-        let set = self.open(Split::Test, spec.input.c)?;
-        let n = limit.unwrap_or(usize::MAX).min(set.len());
-        let fixed = set.image_shape().is_some();
-        let mut out = NetworkInputs {
-            images: Vec::with_capacity(n),
-            labels: Vec::with_capacity(n),
-            skipped: 0,
-            classes: set.classes().to_vec(),
-        };
-        for i in 0..n {
-            match set.image(i) {
-                Ok(img) => {
-                    out.images.push(eval_pixels(&img, spec.input, fixed));
-                    out.labels.push(set.label(i));
-                }
-                Err(e) => {
-                    out.skipped += 1;
-                    eprintln!("skipping: {e}");
-                }
-            }
-        }
-        Ok(out)
+        Ok(network_inputs_of(self.open(Split::Test, spec.input.c)?.as_ref(), spec, limit))
     }
 
     /// The first `limit` test images as a board receives them: native size
@@ -93,4 +70,25 @@ impl DataArgs {
         }
         Ok((images, skipped))
     }
+}
+
+/// [`DataArgs::network_inputs`] of a set already open (so a caller can
+/// check it, e.g. its classes, before the decoding).
+pub fn network_inputs_of(set: &dyn Dataset, spec: &ModelSpec, limit: Option<usize>) -> NetworkInputs {
+    let n = limit.unwrap_or(usize::MAX).min(set.len());
+    let fixed = set.image_shape().is_some();
+    let mut out = NetworkInputs { images: Vec::with_capacity(n), labels: Vec::with_capacity(n), skipped: 0 };
+    for i in 0..n {
+        match set.image(i) {
+            Ok(img) => {
+                out.images.push(eval_pixels(&img, spec.input, fixed));
+                out.labels.push(set.label(i));
+            }
+            Err(e) => {
+                out.skipped += 1;
+                eprintln!("skipping: {e}");
+            }
+        }
+    }
+    out
 }

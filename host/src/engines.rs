@@ -2,7 +2,7 @@
 //! engine on the same test images, and how often each pair agrees.
 
 use crate::data::{Dataset, Split};
-use crate::data_args::{DataArgs, NetworkInputs};
+use crate::data_args::{network_inputs_of, DataArgs, NetworkInputs};
 use crate::error::{HostError, Result};
 use crate::inference::{int8_top5, Accuracy};
 use crate::run::load_model;
@@ -209,17 +209,18 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     };
     // Refused before any long work.
     let ten_crop = args.ten_crop.then(|| ten_crop_set(&args.data, &spec)).transpose()?;
-    let NetworkInputs { images, labels, skipped, classes } = args.data.network_inputs(&spec, args.limit)?;
+    let test_set = args.data.open(Split::Test, spec.input.c)?;
     // Accuracy compares class indices: they must mean the same classes.
     if let Some(ckpt) = ckpt.as_ref().filter(|c| !c.classes.is_empty()) {
         if let Some(difference) =
-            crate::data::class_difference(("the checkpoint", &ckpt.classes), ("the data", &classes))
+            crate::data::class_difference(("the checkpoint", &ckpt.classes), ("the data", test_set.classes()))
         {
             return Err(HostError::Usage(format!(
                 "the checkpoint was trained on other classes than the test data's ({difference}); pass the data it was trained on"
             )));
         }
     }
+    let NetworkInputs { images, labels, skipped } = network_inputs_of(test_set.as_ref(), &spec, args.limit);
     let mut runs = Vec::new();
     if want(EngineKind::Float) {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--engine float needs --checkpoint".into()))?;
