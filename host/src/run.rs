@@ -257,8 +257,8 @@ pub fn qemu_image_for(model: &Path) -> Result<PathBuf> {
     let image = crate::flash::image_path(&dir, BoardKind::Qemu);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let sources = crate::board::firmware_image::newest_source();
-    let fresh = matches!((modified(&image), modified(model)), (Some(i), Some(m)) if i >= m)
-        && modified(&image).zip(sources).is_none_or(|(i, s)| i >= s);
+    let fresh =
+        modified(&image).is_some_and(|i| modified(model).is_some_and(|m| i >= m) && sources.is_none_or(|s| i >= s));
     if !fresh {
         crate::flash::run(model, BoardKind::Qemu, Some(&dir), shared::settings::FLASH_BAUD)?;
     }
