@@ -74,6 +74,26 @@ fn write_rgb_png(path: &Path) {
     image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])).save(path).unwrap();
 }
 
+/// An untrained colour (3x32x32) network's checkpoint for the classes cat and dog.
+fn colour_checkpoint(dir: &Scratch) -> PathBuf {
+    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), vec!["cat".to_string(), "dog".to_string()]);
+    let path = dir.path("checkpoint.safetensors");
+    ckpt.save(&path).unwrap();
+    path
+}
+
+/// `per_folder` RGB photos in each `root/<split>/<class>` of `folders`.
+fn photo_folders(root: &Path, folders: &[(&str, &str)], per_folder: usize) {
+    for (split, class) in folders {
+        let folder = root.join(split).join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for k in 0..per_folder {
+            write_rgb_png(&folder.join(format!("{k}.png")));
+        }
+    }
+}
+
 #[test]
 fn predict_prints_five_named_classes_from_either_network() {
     let dir = Scratch::new("predict");
@@ -175,21 +195,9 @@ fn colour_image_for_a_grey_network_needs_convert() {
 #[test]
 fn ten_crop_evaluation_runs_on_photo_folders_only() {
     let dir = Scratch::new("ten_crop");
-    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
-    let classes = vec!["cat".to_string(), "dog".to_string()];
-    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), classes.clone());
-    let ckpt_path = dir.path("checkpoint.safetensors");
-    ckpt.save(&ckpt_path).unwrap();
+    let ckpt_path = colour_checkpoint(&dir);
     let root = dir.path("photos");
-    for split in ["train", "val"] {
-        for class in &classes {
-            let folder = root.join(split).join(class);
-            std::fs::create_dir_all(&folder).unwrap();
-            for k in 0..3 {
-                write_rgb_png(&folder.join(format!("{k}.png")));
-            }
-        }
-    }
+    photo_folders(&root, &[("train", "cat"), ("train", "dog"), ("val", "cat"), ("val", "dog")], 3);
     let out = host(&[
         p("eval"),
         p("--checkpoint"),
@@ -214,10 +222,7 @@ fn ten_crop_evaluation_runs_on_photo_folders_only() {
 #[test]
 fn grey_photo_for_a_colour_network_is_converted() {
     let dir = Scratch::new("grey_for_colour");
-    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
-    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), vec!["cat".to_string(), "dog".to_string()]);
-    let ckpt_path = dir.path("checkpoint.safetensors");
-    ckpt.save(&ckpt_path).unwrap();
+    let ckpt_path = colour_checkpoint(&dir);
     let grey = dir.path("grey.png");
     write_grey_png(&grey);
     let out = host(&[p("predict"), p("--checkpoint"), &ckpt_path, &grey]);
@@ -242,11 +247,7 @@ fn one_unreadable_photo_does_not_stop_the_others() {
 fn training_and_validation_folders_must_name_the_same_classes() {
     let dir = Scratch::new("class_mismatch");
     let root = dir.path("photos");
-    for (split, class) in [("train", "cat"), ("train", "dog"), ("val", "cat"), ("val", "bird")] {
-        let folder = root.join(split).join(class);
-        std::fs::create_dir_all(&folder).unwrap();
-        write_rgb_png(&folder.join("0.png"));
-    }
+    photo_folders(&root, &[("train", "cat"), ("train", "dog"), ("val", "cat"), ("val", "bird")], 1);
     let out = host(&[
         p("train"),
         p("--dataset"),
@@ -270,16 +271,9 @@ fn training_and_validation_folders_must_name_the_same_classes() {
 #[test]
 fn eval_refuses_test_data_of_other_classes() {
     let dir = Scratch::new("eval_classes");
-    let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 2).with_width(0.0625).build().unwrap();
-    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), vec!["cat".to_string(), "dog".to_string()]);
-    let ckpt_path = dir.path("checkpoint.safetensors");
-    ckpt.save(&ckpt_path).unwrap();
+    let ckpt_path = colour_checkpoint(&dir);
     let root = dir.path("photos");
-    for class in ["bird", "cat"] {
-        let folder = root.join("val").join(class);
-        std::fs::create_dir_all(&folder).unwrap();
-        write_rgb_png(&folder.join("0.png"));
-    }
+    photo_folders(&root, &[("val", "bird"), ("val", "cat")], 1);
     let out = host(&[p("eval"), p("--checkpoint"), &ckpt_path, p("--dataset"), p("folder"), p("--data"), &root]);
     assert_one_error_line(&out, "only in the checkpoint: [dog]; only in the data: [bird]");
 }
