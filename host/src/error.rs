@@ -18,6 +18,8 @@ pub enum HostError {
     Checkpoint { path: PathBuf, reason: String },
     #[error("training diverged: the loss is not finite at epoch {epoch}, step {step} (learning rate {lr:.2e}); the last good checkpoint is {checkpoint}; resume from it with a lower --lr")]
     Diverged { epoch: u32, step: u64, lr: f32, checkpoint: PathBuf },
+    #[error("quantization failed: {0}")]
+    Quantize(#[from] shared::quantize::QuantizeError),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]

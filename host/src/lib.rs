@@ -1,30 +1,26 @@
 //! The workstation side of the project as a library: the `host` binary is a
 //! thin wrapper over [`cli`], and the end-to-end tests in `tests/` drive the
 //! same modules (board link, QEMU, quantization) directly.
+//!
+//! - `commands`: one module per subcommand (arguments and handler);
+//! - `args`: argument groups the commands share;
+//! - `inference`: the host's float, int8 and tract engines behind one interface;
+//! - `board`: the serial link, QEMU, firmware images and board sessions;
+//! - `data`: datasets (IDX, CIFAR, image folders), loading, class names;
+//! - `train`: training on dfdx; `onnx`: the ONNX export;
+//! - `error`, `progress`, `malloc`, `spec_table`: small shared pieces.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-pub mod arch;
-pub mod bench_infer;
+pub mod args;
 pub mod board;
-pub mod board_cmds;
-pub mod calibrate;
 pub mod cli;
-pub mod compare;
+pub mod commands;
 pub mod data;
-pub mod data_args;
-pub mod engines;
 pub mod error;
-pub mod flash;
 pub mod inference;
-pub mod info;
-pub mod labels;
 pub mod malloc;
 pub mod onnx;
-pub mod predict;
 pub mod progress;
-pub mod quantize_cmd;
-pub mod random_model;
-pub mod run;
-pub mod summary;
+pub mod spec_table;
 pub mod train;

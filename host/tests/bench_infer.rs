@@ -25,7 +25,7 @@ fn bench_infer_times_every_engine_and_counts_the_boards_instructions() {
         .with_width(0.125)
         .build()
         .unwrap();
-    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::labels::builtin(10, 1));
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::data::labels::builtin(10, 1));
     let ckpt_path = dir.join("checkpoint.safetensors");
     ckpt.save(&ckpt_path).unwrap();
 

@@ -54,7 +54,7 @@ fn tiny_network(dir: &Scratch) -> (PathBuf, PathBuf) {
         .with_width(0.0625)
         .build()
         .unwrap();
-    let classes = host::labels::builtin(10, 1);
+    let classes = host::data::labels::builtin(10, 1);
     let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), classes);
     let ckpt_path = dir.path("checkpoint.safetensors");
     ckpt.save(&ckpt_path).unwrap();
@@ -107,7 +107,7 @@ fn predict_prints_five_named_classes_from_either_network() {
         let lines: Vec<&str> = stdout.lines().collect();
         assert!(lines[0].ends_with(&format!("shoe.png ({engine})")), "{stdout}");
         assert_eq!(lines.len(), 6, "{stdout}");
-        let names = host::labels::builtin(10, 1);
+        let names = host::data::labels::builtin(10, 1);
         for (k, line) in lines[1..].iter().enumerate() {
             assert!(line.trim_start().starts_with(&format!("{}. ", k + 1)), "{line}");
             assert!(names.iter().any(|n| line.contains(n.as_str())), "{line}");

@@ -6,9 +6,10 @@
 #![cfg(feature = "tract")]
 
 use dfdx::prelude::*;
-use host::onnx::{export, TractRunner};
+use host::inference::top5;
+use host::inference::tract::TractRunner;
+use host::onnx::export;
 use host::train::model::AlexNet;
-use host::train::trainer::top5;
 use shared::float::FloatModel;
 use shared::spec::AlexNetConfig;
 
@@ -17,7 +18,7 @@ fn paper_network_agrees_across_reference_dfdx_and_tract() {
     let spec = AlexNetConfig::paper().build().unwrap();
     assert_eq!(spec.param_count(), 60_965_224);
     let float = FloatModel::random(&spec, 2012);
-    let images = host::random_model::synthetic_images(&spec, 2, 5);
+    let images = shared::synthetic::images(&spec, 2, 5);
     let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
 
     let reference: Vec<Vec<f32>> = images.iter().map(|im| float.forward(im)).collect();

@@ -28,6 +28,8 @@ pub mod spec;
 pub mod float;
 #[cfg(any(feature = "alloc", test))]
 pub mod quantize;
+#[cfg(any(feature = "std", test))]
+pub mod synthetic;
 
 pub use format::{FormatError, Model};
 pub use infer::{Engine, InferError, Prediction, Top5};

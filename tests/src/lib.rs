@@ -28,8 +28,8 @@ pub fn boot(dir: &Path, model_bytes: &[u8]) -> (Qemu, Client, DeviceInfo) {
     firmware_image::build(&model, BoardKind::Qemu, &image, shared::settings::FLASH_BAUD).expect("build firmware image");
     let (qemu, transport) = Qemu::start(&image, QemuOptions::default()).expect("start qemu");
     let mut client = Client::new(transport);
-    client.await_ready(host::run::BOOT_TIMEOUT).expect("board boots");
-    let info = client.hello(host::run::BOOT_TIMEOUT).expect("board answers hello");
+    client.await_ready(host::board::session::BOOT_TIMEOUT).expect("board boots");
+    let info = client.hello(host::board::session::BOOT_TIMEOUT).expect("board answers hello");
     (qemu, client, info)
 }
 

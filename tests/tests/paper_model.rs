@@ -2,9 +2,10 @@
 //! random weights) on the virtual board: one image, bit-identical to the host.
 
 use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
-use host::random_model;
+use shared::float::FloatModel;
 use shared::format::AlignedBytes;
 use shared::spec::{AlexNetConfig, Shape};
+use shared::synthetic;
 use std::time::Instant;
 
 #[test]
@@ -18,7 +19,7 @@ fn paper_alexnet_on_the_virtual_board_matches_host() {
     let mut resized = vec![0u8; spec.input.len()];
     shared::image::resize_bilinear(&image, shape, &mut resized, spec.input);
     let t = Instant::now();
-    let (_, bytes) = random_model::build_calibrated(&spec, 2012, &[resized]).unwrap();
+    let bytes = synthetic::quantize_calibrated(&FloatModel::random(&spec, 2012), &[resized]).unwrap();
     let model = AlignedBytes::new(&bytes);
     assert!(model.len() > 61_000_000);
     println!("quantized paper model: {} bytes in {:.1?}", model.len(), t.elapsed());

@@ -6,9 +6,10 @@
 use e2e_tests::scratch_dir;
 use host::board::firmware_image::{self, BoardKind};
 use host::board::qemu::QemuOptions;
-use host::compare::compare;
+use host::board::session::{run_images_on_boards, Target, TestImage};
+use host::commands::compare::compare;
 use host::data::{open, DatasetKind, Split};
-use host::run::{run_images_on_boards, Target, TestImage};
+use host::inference::HostEngine;
 use host::train::preprocess::{eval_pixels, Augment};
 use host::train::recipe::{Hyper, RecipeKind};
 use host::train::trainer::{fresh, train, TrainConfig};
@@ -54,8 +55,8 @@ fn trained_model_on_the_virtual_board_matches_host_int8_on_100_images() {
         (0..test_set.len()).map(|i| eval_pixels(&test_set.image(i).unwrap(), spec.input, true)).collect();
     let onnx = dir.join("model.onnx");
     host::onnx::export(&ckpt.model, &onnx).unwrap();
-    let tract = host::engines::tract_run(&onnx, &spec, &test_inputs).unwrap();
-    let float = host::train::command::float_top5(&ckpt, &test_inputs).unwrap();
+    let tract = HostEngine::Tract { onnx: &onnx, spec: &spec }.run(&test_inputs).unwrap();
+    let float = HostEngine::Float(&ckpt.model).run(&test_inputs).unwrap().top5;
     let same = float.iter().zip(&tract.top5).filter(|(f, t)| f[0] == t[0]).count();
     println!("float vs tract: same top-1 on {same} of {} test images", float.len());
     assert!(same * 1000 >= float.len() * 999, "float and tract agree on only {same} of {}", float.len());
@@ -80,11 +81,11 @@ fn trained_model_on_the_virtual_board_matches_host_int8_on_100_images() {
     // takes half of the images and the report comes back in image order.
     let target = Target::Qemu { image, options: QemuOptions::default() };
     let checksum = shared::Model::parse(&bytes).unwrap().checksum();
-    let report = run_images_on_boards(&target, 2, checksum, &images, host::run::BOOT_TIMEOUT).unwrap();
+    let report = run_images_on_boards(&target, 2, checksum, &images, host::board::session::BOOT_TIMEOUT).unwrap();
     assert!(report.images.iter().enumerate().all(|(i, r)| r.index == i && r.label == images[i].label));
 
     let cmp = compare(&bytes, None, &report, &images).unwrap();
-    print!("{}", host::compare::table(&cmp));
+    print!("{}", host::commands::compare::table(&cmp));
     assert_eq!(cmp.images, 100);
     assert_eq!(cmp.bit_exact, 100, "device differs from host int8 on {:?}", cmp.mismatches);
     // Chance is 10%; a few hundred steps on Fashion-MNIST reach far more.

@@ -2,14 +2,14 @@
 //! the host: bit-identical results, refused models, damaged frames.
 
 use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
-use host::random_model;
 use shared::format::{crc32, AlignedBytes};
 use shared::link::{ErrorCode, ModelError};
 use shared::spec::{AlexNetConfig, Shape};
+use shared::synthetic;
 
 fn tiny_model() -> (shared::ModelSpec, AlignedBytes) {
     let spec = AlexNetConfig::small(Shape::new(1, 32, 32), 10).with_width(0.25).build().unwrap();
-    let (_, bytes) = random_model::build(&spec, 21, 4).unwrap();
+    let (_, bytes) = synthetic::random_model(&spec, 21, 4).unwrap();
     (spec, AlignedBytes::new(&bytes))
 }
 
@@ -26,7 +26,7 @@ fn device_top5_is_bit_identical_to_host_int8() {
     let native_images: Vec<Vec<u8>> =
         (0..6).map(|k| (0..native.len()).map(|i| ((i * (k + 3)) % 251) as u8).collect()).collect();
     assert_device_matches_host(&mut client, &model, &native_images, native);
-    let images = random_model::synthetic_images(&spec, 4, 5);
+    let images = synthetic::images(&spec, 4, 5);
     let results = assert_device_matches_host(&mut client, &model, &images, spec.input);
     assert!(results.iter().all(|r| r.cycles > 0));
     // Every frame of an image at once, as `host run` sends to a virtual board.
@@ -52,7 +52,7 @@ fn damaged_frames_are_detected_and_resent() {
     let (spec, model) = tiny_model();
     let (qemu, mut client, _) = boot(&scratch_dir("damaged_frames"), &model);
     client.faults.corrupt_every = 3;
-    let images = random_model::synthetic_images(&spec, 3, 9);
+    let images = synthetic::images(&spec, 3, 9);
     assert_device_matches_host(&mut client, &model, &images, spec.input);
     assert!(client.stats.naks > 0 && client.stats.resends > 0, "{:?}", client.stats);
     // Frames sent back to back: a damaged one sends the image again, one
@@ -73,7 +73,7 @@ fn corrupted_model_is_refused_with_an_error_reply() {
     bad[mid] ^= 0x40;
     let (qemu, mut client, info) = boot(&scratch_dir("corrupted_model"), &bad);
     assert_eq!(info.model, Err(ErrorCode::Model(ModelError::ChecksumMismatch)));
-    let image = random_model::synthetic_images(&spec, 1, 1).remove(0);
+    let image = synthetic::images(&spec, 1, 1).remove(0);
     let err = client.infer(0, &image, spec.input).unwrap_err();
     assert!(matches!(err, host::board::BoardError::Device(ErrorCode::Model(ModelError::ChecksumMismatch))), "{err}");
     shutdown(qemu, client, 3);
@@ -94,7 +94,7 @@ fn newer_format_version_is_refused() {
 fn a_failing_board_stops_the_run_with_its_own_error() {
     use host::board::firmware_image::{self, BoardKind};
     use host::board::qemu::QemuOptions;
-    use host::run::{run_images_on_boards, Target, TestImage, BOOT_TIMEOUT};
+    use host::board::session::{run_images_on_boards, Target, TestImage, BOOT_TIMEOUT};
 
     let (spec, model) = tiny_model();
     let dir = scratch_dir("failing_board");
@@ -102,7 +102,7 @@ fn a_failing_board_stops_the_run_with_its_own_error() {
     std::fs::write(&model_path, &model[..]).unwrap();
     let image = dir.join("qemu.img");
     firmware_image::build(&model_path, BoardKind::Qemu, &image, shared::settings::FLASH_BAUD).unwrap();
-    let mut images: Vec<TestImage> = random_model::synthetic_images(&spec, 40, 2)
+    let mut images: Vec<TestImage> = synthetic::images(&spec, 40, 2)
         .into_iter()
         .map(|pixels| TestImage { pixels, shape: spec.input, label: 0 })
         .collect();

@@ -1,11 +1,13 @@
 //! Talking to a board over its serial link: the transport (a QEMU child
-//! process or a serial port), the retrying client, firmware images, and
-//! running a set of images on the device.
+//! process or a serial port), the retrying client, the firmware image and
+//! boot files, and a session running a set of images on the device.
 
+pub mod boot_files;
 pub mod client;
 pub mod firmware_image;
 pub mod qemu;
 pub mod serial;
+pub mod session;
 pub mod transport;
 
 use shared::link::{ErrorCode, LinkError};

@@ -1,7 +1,8 @@
 //! Labelled image datasets: Fashion-MNIST (IDX), CIFAR-10 (binary batches)
 //! and folders of photos in the torchvision ImageFolder layout, behind one
 //! [`Dataset`] trait so training and evaluation do not care which; plus a
-//! [`loader::Loader`] that decodes batches off the training thread.
+//! [`loader::Loader`] that decodes batches off the training thread, and the
+//! class names printed with predictions ([`labels`]).
 //!
 //! Fixed-format sets (IDX, CIFAR) are small enough to hold in memory and are
 //! validated completely at open, so reading an image cannot fail; folders can
@@ -11,6 +12,7 @@
 pub mod cifar10;
 pub mod fashion_mnist;
 pub mod image_folder;
+pub mod labels;
 pub mod loader;
 
 use shared::spec::Shape;

@@ -19,10 +19,6 @@ use shared::spec::{Layer, LayerInfo};
 use std::path::Path;
 
 pub mod proto;
-#[cfg(feature = "tract")]
-mod tract_runner;
-#[cfg(feature = "tract")]
-pub use tract_runner::TractRunner;
 
 /// Opset 13: every operator used here has its current form there.
 pub const OPSET: i64 = 13;

@@ -7,17 +7,13 @@
 //! a time. The fused CPU op writes over the layer's output in place and
 //! takes one parallel pass each way.
 
-use super::model::TrainDevice;
+use super::tensor::{Bias, Planes};
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-/// B x C x I.
-pub type Planes<D, T> = Tensor<(usize, usize, usize), f32, D, T>;
-pub type Bias<D> = Tensor<(usize,), f32, D>;
-
 /// Bias and ReLU as dfdx tensor ops: every backend, and the reference for
 /// the fused CPU op.
-pub fn bias_act_composed<D: TrainDevice, T: Tape<f32, D> + Merge<T>>(
+pub fn bias_act_composed<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(
     y: Planes<D, T>,
     bias: &Bias<D>,
     relu: bool,

@@ -4,14 +4,14 @@
 //!
 //! Autograd gives the backward pass, on any backend.
 
-use super::model::{Image4, TrainDevice};
+use super::tensor::Image4;
 use dfdx::prelude::*;
 use rayon::prelude::*;
 use shared::spec::LrnSpec;
 
 /// LRN composed of dfdx tensor ops: runs on every backend, and is the
 /// reference for the fused CPU kernel below.
-pub fn lrn_composed<D: TrainDevice, T: Tape<f32, D> + Merge<T>>(x: Image4<D, T>, spec: &LrnSpec) -> Image4<D, T> {
+pub fn lrn_composed<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(x: Image4<D, T>, spec: &LrnSpec) -> Image4<D, T> {
     let (b, c, h, w) = *x.shape();
     let half = spec.size as usize / 2;
     let dev = x.device().clone();

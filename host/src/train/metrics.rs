@@ -104,9 +104,4 @@ impl MetricsLog {
         }
         crate::error::write_atomic(&self.path, text.as_bytes())
     }
-
-    /// Draws the curves (see `plot`).
-    pub fn plot(&self, path: &Path) -> Result<()> {
-        super::plot::curves(&self.rows, path)
-    }
 }

@@ -1,9 +1,18 @@
-//! `host train`: AlexNet on dfdx (CPU, or CUDA with the `cuda` feature).
+//! Training AlexNet on dfdx (CPU, or CUDA with the `cuda` feature), in
+//! layers that import only downwards:
+//!
+//! - `tensor`, `rng`: tensor shapes and the seeded random streams;
+//! - `lrn`, `bias_act`, `sgd_update`: ops, composed and fused for the CPU;
+//! - `device`: which op each device runs;
+//! - `model`: the network's parameters and forward pass;
+//! - `optim`, `step`: SGD over the network, one batch's gradients;
+//! - `trainer`: epochs, validation, checkpoints, metrics (`metrics`, `plot`);
+//! - beside them: `recipe` (hyperparameters and initialization),
+//!   `preprocess` (pixels to tensors), `checkpoint` (the file format).
 
-pub mod bench;
 pub mod bias_act;
 pub mod checkpoint;
-pub mod command;
+pub mod device;
 pub mod lrn;
 pub mod metrics;
 pub mod model;
@@ -11,5 +20,8 @@ pub mod optim;
 pub mod plot;
 pub mod preprocess;
 pub mod recipe;
+pub mod rng;
+pub mod sgd_update;
 pub mod step;
+pub mod tensor;
 pub mod trainer;

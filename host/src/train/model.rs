@@ -4,107 +4,12 @@
 //! Layouts match `shared::FloatModel` and PyTorch (OIHW conv weights,
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
-use super::bias_act::{bias_act_composed, bias_act_fused_cpu, Bias, Planes};
-use super::lrn::{lrn_composed, lrn_fused_cpu};
-use super::optim::{sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
-use super::step::{StepInput, StepOutput};
+use super::device::TrainDevice;
+use super::tensor::{Image4, Matrix};
 use dfdx::prelude::*;
-use dfdx::tensor_ops::{use_released_cpu_conv2d, use_released_cpu_pool2d};
-use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryConv2D, TryPool2D};
+use dfdx::tensor_ops::{Pool2DKind, TryConv2D, TryPool2D};
 use shared::float::{FloatModel, LayerParams};
-use shared::spec::{Layer, LrnSpec, ModelSpec};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static RELEASED_ON_CPU: AtomicBool = AtomicBool::new(false);
-
-/// Makes the CPU train as dfdx 0.13.0 released would (its conv and pooling
-/// kernels; LRN, bias + ReLU and SGD composed of its tensor ops) instead of
-/// with this project's kernels, process-wide: the baseline of
-/// `host bench-train`.
-pub fn use_released_cpu_kernels(released: bool) {
-    use_released_cpu_conv2d(released);
-    use_released_cpu_pool2d(released);
-    RELEASED_ON_CPU.store(released, Ordering::Relaxed);
-}
-
-fn released_on_cpu() -> bool {
-    RELEASED_ON_CPU.load(Ordering::Relaxed)
-}
-
-/// A device the trainer runs on: dfdx's CPU or CUDA backend.
-pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
-    /// LRN on this device: a fused kernel where there is one, otherwise the
-    /// composition of tensor ops.
-    fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
-        lrn_composed(x, spec)
-    }
-
-    /// A layer's bias and optional ReLU over its B x C x I output.
-    fn bias_act<T: Tape<f32, Self> + Merge<T>>(y: Planes<Self, T>, bias: &Bias<Self>, relu: bool) -> Planes<Self, T> {
-        bias_act_composed(y, bias, relu)
-    }
-
-    /// Logits, loss and gradients of one training batch.
-    fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self>
-    where
-        Self: Sized,
-    {
-        super::step::unsplit(net, dev, input)
-    }
-
-    /// Momentum SGD on one parameter tensor and its velocity.
-    fn sgd_update<S: dfdx::shapes::Shape>(
-        w: &mut Tensor<S, f32, Self>,
-        v: &mut Tensor<S, f32, Self>,
-        grads: &Gradients<f32, Self>,
-        rule: UpdateRule,
-    ) where
-        Self: Sized,
-    {
-        sgd_update_by_ops(w, v, grads, rule)
-    }
-}
-
-impl TrainDevice for Cpu {
-    fn lrn<T: Tape<f32, Self> + Merge<T>>(x: Image4<Self, T>, spec: &LrnSpec) -> Image4<Self, T> {
-        if released_on_cpu() {
-            lrn_composed(x, spec)
-        } else {
-            lrn_fused_cpu(x, spec)
-        }
-    }
-
-    fn bias_act<T: Tape<f32, Self> + Merge<T>>(y: Planes<Self, T>, bias: &Bias<Self>, relu: bool) -> Planes<Self, T> {
-        if released_on_cpu() {
-            bias_act_composed(y, bias, relu)
-        } else {
-            bias_act_fused_cpu(y, bias, relu)
-        }
-    }
-
-    fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self> {
-        super::step::sharded_cpu(net, dev, input)
-    }
-
-    fn sgd_update<S: dfdx::shapes::Shape>(
-        w: &mut Tensor<S, f32, Self>,
-        v: &mut Tensor<S, f32, Self>,
-        grads: &Gradients<f32, Self>,
-        rule: UpdateRule,
-    ) {
-        if released_on_cpu() {
-            sgd_update_by_ops(w, v, grads, rule)
-        } else {
-            sgd_update_on_cpu(w, v, grads, rule)
-        }
-    }
-}
-
-#[cfg(feature = "cuda")]
-impl TrainDevice for Cuda {}
-
-pub type Image4<D, T> = Tensor<(usize, usize, usize, usize), f32, D, T>;
-pub type Matrix<D, T> = Tensor<(usize, usize), f32, D, T>;
+use shared::spec::{Layer, ModelSpec};
 
 /// Trainable tensors of one layer (empty for LRN and pooling).
 pub struct Params<D: TrainDevice> {
@@ -274,7 +179,7 @@ mod tests {
             let spec = AlexNetConfig::small(input, 7).with_width(width).build().unwrap();
             let float = FloatModel::random(&spec, 11);
             let net = AlexNet::from_float(&float, &dev);
-            let images = crate::random_model::synthetic_images(&spec, 3, 4);
+            let images = shared::synthetic::images(&spec, 3, 4);
             let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
             let (c, h, w) = (input.c as usize, input.h as usize, input.w as usize);
             let x = dev.tensor_from_vec(batch, (images.len(), c, h, w));

@@ -13,9 +13,11 @@
 //! masks are drawn for the whole batch and then split, so the random stream
 //! does not depend on it either.
 
-use super::model::{AlexNet, Image4, TrainDevice, TrainMode};
+use super::device::TrainDevice;
+use super::model::{AlexNet, TrainMode};
 use super::recipe::Hyper;
-use super::trainer::{dropout_mask, stream, DROPOUT};
+use super::rng::{dropout_mask, stream, DROPOUT};
+use super::tensor::Image4;
 use dfdx::prelude::*;
 use shared::spec::{Layer, ModelSpec};
 use std::ops::Range;
@@ -125,6 +127,24 @@ pub fn shard<D: TrainDevice>(
 pub fn unsplit<D: TrainDevice>(net: &AlexNet<D>, dev: &D, input: &StepInput) -> StepOutput<D> {
     shard(net, dev, input, &input.dropout_masks(), 0..input.batch())
 }
+
+/// A device's way of computing one step's gradients: the CPU splits the
+/// batch (above), other devices take it whole.
+pub trait StepDevice: TrainDevice {
+    /// Logits, loss and gradients of one training batch.
+    fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self> {
+        unsplit(net, dev, input)
+    }
+}
+
+impl StepDevice for Cpu {
+    fn step_gradients(net: &AlexNet<Self>, dev: &Self, input: &StepInput) -> StepOutput<Self> {
+        sharded_cpu(net, dev, input)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl StepDevice for Cuda {}
 
 /// Row ranges of `shards` nearly equal parts (fewer for tiny batches).
 fn shard_rows(batch: usize, shards: usize) -> Vec<Range<usize>> {

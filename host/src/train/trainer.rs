@@ -8,17 +8,20 @@
 //! would have done.
 
 use super::checkpoint::{Checkpoint, Progress as TrainProgress};
+use super::device::TrainDevice;
 use super::metrics::{EpochRow, MetricsLog};
-use super::model::{AlexNet, Params, TrainDevice};
+use super::model::{AlexNet, Params};
 use super::optim::Sgd;
 use super::preprocess::{eval_pixels, normalize_batch, train_pixels, Augment};
 use super::recipe::{Hyper, Schedule};
-use super::step::{StepInput, StepOutput};
+use super::rng::{epoch_order, stream, AUGMENT};
+use super::step::{StepDevice, StepInput, StepOutput};
 use crate::data::{loader::Loader, Dataset, Image};
 use crate::error::{HostError, Result};
 use crate::progress::Progress;
 use dfdx::prelude::*;
-use shared::float::{FloatModel, LayerParams, SplitMix64};
+use shared::float::{FloatModel, LayerParams};
+use shared::layers::softmax::top_k;
 use shared::spec::ModelSpec;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,29 +71,6 @@ pub fn checkpoint_path(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoint.safetensors")
 }
 
-/// A generator for one purpose and index, independent of any running state.
-pub fn stream(seed: u64, purpose: u64, index: u64) -> SplitMix64 {
-    let mut mix = SplitMix64::new(seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    for _ in 0..2 {
-        mix.next_u64();
-    }
-    SplitMix64::new(mix.next_u64() ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03))
-}
-
-const SHUFFLE: u64 = 1;
-const AUGMENT: u64 = 2;
-pub(crate) const DROPOUT: u64 = 3;
-
-/// Epoch `epoch`'s visiting order of `len` images (Fisher-Yates).
-pub fn epoch_order(seed: u64, epoch: u32, len: usize) -> Vec<usize> {
-    let mut rng = stream(seed, SHUFFLE, epoch as u64);
-    let mut order: Vec<usize> = (0..len).collect();
-    for i in (1..len).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
-    order
-}
-
 fn to_tensor<D: TrainDevice>(
     dev: &D,
     spec: &ModelSpec,
@@ -108,26 +88,6 @@ fn targets<D: TrainDevice>(dev: &D, labels: &[u32], classes: usize, smoothing: f
         t[i * classes + l as usize] += 1.0 - smoothing;
     }
     dev.tensor_from_vec(t, (labels.len(), classes))
-}
-
-/// Inverted-dropout multipliers: 0 with probability `p`, else 1/(1-p), so
-/// inference needs no rescaling.
-pub fn dropout_mask(rng: &mut SplitMix64, n: usize, p: f32) -> Vec<f32> {
-    if p <= 0.0 {
-        return vec![1.0; n];
-    }
-    // Compare 24 random bits with p * 2^24: exact for p = 0.5 and cheap.
-    let threshold = (p as f64 * (1u64 << 24) as f64) as u64;
-    let keep = 1.0 / (1.0 - p);
-    (0..n).map(|_| if rng.next_u64() >> 40 < threshold { 0.0 } else { keep }).collect()
-}
-
-/// Indices of the five largest logits, best first.
-pub fn top5(logits: &[f32]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..logits.len()).collect();
-    idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-    idx.truncate(5);
-    idx
 }
 
 fn check_labels(set: &dyn Dataset, classes: usize) -> Result<()> {
@@ -187,7 +147,7 @@ pub fn evaluate<D: TrainDevice>(
         loss_sum += loss.as_vec()[0] as f64 * b.images.len() as f64;
         let values = logits.as_vec();
         for (row, &label) in values.chunks_exact(classes).zip(&b.labels) {
-            let best = top5(row);
+            let best = top_k::<f32, 5>(row);
             top1 += (best[0] == label as usize) as usize;
             top5_hits += best.contains(&(label as usize)) as usize;
         }
@@ -263,7 +223,7 @@ impl Saver<'_> {
 
 /// Trains from `start` (fresh weights or a checkpoint) and returns where the
 /// final checkpoint is.
-pub fn train<D: TrainDevice>(
+pub fn train<D: StepDevice>(
     dev: &D,
     config: &TrainConfig,
     train_set: Arc<dyn Dataset>,
@@ -376,7 +336,7 @@ pub fn train<D: TrainDevice>(
             loss_sum += loss_value as f64 * b.images.len() as f64;
             seen += b.images.len();
             for (row, &label) in values.chunks_exact(classes).zip(&b.labels) {
-                correct += (top5(row)[0] == label as usize) as usize;
+                correct += (top_k::<f32, 1>(row).first() == Some(&(label as usize))) as usize;
             }
             let rate = seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
             bar.inc(
@@ -502,7 +462,7 @@ pub fn train<D: TrainDevice>(
         last_val =
             Some(evaluate(&net, val_set.clone(), config.val_limit, hyper.batch.max(64), config.workers, "validate")?);
     }
-    metrics.plot(&config.run_dir.join("curves.png"))?;
+    super::plot::curves(&metrics.rows, &config.run_dir.join("curves.png"))?;
     Ok(TrainOutcome { checkpoint: checkpoint_path(&config.run_dir), final_val: last_val, progress: state })
 }
 

@@ -1,15 +1,14 @@
 //! `host eval --engine float|int8|tract|all`: top-1/top-5 error of each
 //! engine on the same test images, and how often each pair agrees.
 
+use crate::args::data::{network_inputs_of, DataArgs, NetworkInputs, TestSetArgs};
 use crate::data::{Dataset, Split};
-use crate::data_args::{network_inputs_of, DataArgs, NetworkInputs};
 use crate::error::{HostError, Result};
-use crate::inference::{int8_top5, Accuracy};
-use crate::run::load_model;
+use crate::inference::engine::NO_TRACT;
+use crate::inference::int8::load_model;
+use crate::inference::{float, top5, Accuracy, EngineRun, HostEngine};
 use crate::train::checkpoint::Checkpoint;
-use crate::train::command::float_logits;
 use crate::train::preprocess::ten_crops;
-use crate::train::trainer::top5;
 use clap::{Args, ValueEnum};
 use shared::layers::softmax::softmax_f32;
 use shared::ModelSpec;
@@ -43,48 +42,13 @@ pub struct EvalArgs {
     #[arg(long)]
     pub onnx: Option<PathBuf>,
     #[command(flatten)]
-    pub data: DataArgs,
-    /// Evaluate on the first N test images only.
-    #[arg(long)]
-    pub limit: Option<usize>,
+    pub test: TestSetArgs,
     /// Also run the float network the paper's way (section 4.1): softmax
     /// averaged over ten patches, the corner and centre crops of the
     /// 256/227-scaled image and their mirrors (image folders only).
     #[arg(long)]
     pub ten_crop: bool,
 }
-
-/// What one engine said about every image.
-pub struct EngineRun {
-    pub name: &'static str,
-    pub top5: Vec<Vec<usize>>,
-    /// Float logits (float and tract only).
-    pub logits: Option<Vec<Vec<f32>>>,
-}
-
-#[cfg(feature = "tract")]
-pub fn tract_run(onnx: &std::path::Path, spec: &ModelSpec, images: &[Vec<u8>]) -> Result<EngineRun> {
-    let batch = 64;
-    let runner = crate::onnx::TractRunner::load(onnx, spec, batch)?;
-    let classes = spec.classes() as usize;
-    let mut logits = Vec::with_capacity(images.len());
-    let mut progress = crate::progress::Progress::new("tract", images.len() as u64);
-    for chunk in images.chunks(batch) {
-        let out = runner.logits(&crate::train::preprocess::normalize_batch(spec, chunk.iter().map(Vec::as_slice)))?;
-        logits.extend(out.chunks_exact(classes).map(<[f32]>::to_vec));
-        progress.inc(chunk.len() as u64, "");
-    }
-    progress.finish();
-    Ok(EngineRun { name: "tract", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) })
-}
-
-#[cfg(not(feature = "tract"))]
-pub fn tract_run(_: &std::path::Path, _: &ModelSpec, _: &[Vec<u8>]) -> Result<EngineRun> {
-    Err(HostError::Usage(NO_TRACT.into()))
-}
-
-const NO_TRACT: &str =
-    "this host was built without tract: build it with its default features (cargo build --release -p host)";
 
 /// The test set, if ten-crop evaluation makes sense for it.
 fn ten_crop_set(data: &DataArgs, spec: &ModelSpec) -> Result<Arc<dyn Dataset>> {
@@ -118,7 +82,7 @@ fn ten_crop_run(ckpt: &Checkpoint, set: &dyn Dataset, limit: Option<usize>, labe
                 batch_labels.push(set.label(i));
             }
         }
-        let logits = float_logits(ckpt, &crops)?;
+        let logits = float::logits_of(&ckpt.model, &crops, "10-crop");
         let mut probabilities = vec![0f32; classes];
         for patches in logits.chunks_exact(10) {
             let mut mean = vec![0f32; classes];
@@ -208,8 +172,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         (None, None) => return Err(HostError::Usage("give --checkpoint and/or --model".into())),
     };
     // Refused before any long work.
-    let ten_crop = args.ten_crop.then(|| ten_crop_set(&args.data, &spec)).transpose()?;
-    let test_set = args.data.open(Split::Test, spec.input.c)?;
+    let ten_crop = args.ten_crop.then(|| ten_crop_set(&args.test.data, &spec)).transpose()?;
+    let test_set = args.test.data.open(Split::Test, spec.input.c)?;
     // Accuracy compares class indices: they must mean the same classes.
     if let Some(ckpt) = ckpt.as_ref().filter(|c| !c.classes.is_empty()) {
         if let Some(difference) =
@@ -220,16 +184,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             )));
         }
     }
-    let NetworkInputs { images, labels, skipped } = network_inputs_of(test_set.as_ref(), &spec, args.limit);
+    let NetworkInputs { images, labels, skipped } = network_inputs_of(test_set.as_ref(), &spec, args.test.limit);
     let mut runs = Vec::new();
     if want(EngineKind::Float) {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--engine float needs --checkpoint".into()))?;
-        let logits = float_logits(ckpt, &images)?;
-        runs.push(EngineRun { name: "float", top5: logits.iter().map(|l| top5(l)).collect(), logits: Some(logits) });
+        runs.push(HostEngine::Float(&ckpt.model).run(&images)?);
     }
     if let Some(set) = &ten_crop {
         let ckpt = ckpt.as_ref().ok_or_else(|| HostError::Usage("--ten-crop needs --checkpoint".into()))?;
-        runs.push(ten_crop_run(ckpt, set.as_ref(), args.limit, &labels)?);
+        runs.push(ten_crop_run(ckpt, set.as_ref(), args.test.limit, &labels)?);
     }
     if want(EngineKind::Int8) {
         match &int8 {
@@ -238,7 +201,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 if *model.spec() != spec {
                     return Err(HostError::Usage("the int8 model is not the checkpoint's network".into()));
                 }
-                runs.push(EngineRun { name: "int8", top5: int8_top5(&model, &images, "int8")?, logits: None });
+                runs.push(HostEngine::Int8(&model).run(&images)?);
             }
             None if args.engine == EngineKind::Int8 => {
                 return Err(HostError::Usage("--engine int8 needs --model".into()))
@@ -258,7 +221,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             }
             (None, None) => return Err(HostError::Usage("--engine tract needs --onnx or --checkpoint".into())),
         };
-        let run = tract_run(&onnx, &spec, &images);
+        let run = HostEngine::Tract { onnx: &onnx, spec: &spec }.run(&images);
         if args.onnx.is_none() {
             let _ = std::fs::remove_file(&onnx);
         }

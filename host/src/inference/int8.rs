@@ -1,40 +1,25 @@
-//! The host's int8 inference over many images, which `quantize`'s check,
-//! `compare`, `eval` and `predict` all call: shared's engine (the board's
-//! code, so the answers are the board's bit for bit) on every core, each
-//! core taking its share of the images in groups of [`DENSE_BATCH`] so the
-//! dense layers read their weights once per group. Accuracy counting sits
-//! beside it.
+//! The host's int8 inference over many images: shared's engine (the
+//! board's code, so the answers are the board's bit for bit) on every core,
+//! each core taking its share of the images in groups of [`DENSE_BATCH`] so
+//! the dense layers read their weights once per group.
 
+use crate::error::read_file;
 use crate::error::{HostError, Result};
 use crate::progress::Progress;
-use serde::Serialize;
+use shared::format::AlignedBytes;
 use shared::infer::Top5;
 use shared::kernels::conv_i8::DENSE_BATCH;
 use shared::{Engine, Model};
+use std::path::Path;
 use std::sync::Mutex;
 
-/// Top-1 and top-5 accuracy over a set of images.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Accuracy {
-    pub images: usize,
-    pub top1: usize,
-    pub top5: usize,
-}
-
-impl Accuracy {
-    pub fn add(&mut self, label: u32, ranked: &[usize]) {
-        self.images += 1;
-        self.top1 += (ranked.first() == Some(&(label as usize))) as usize;
-        self.top5 += ranked.iter().take(5).any(|c| *c == label as usize) as usize;
-    }
-
-    pub fn top1_pct(&self) -> f64 {
-        100.0 * self.top1 as f64 / self.images.max(1) as f64
-    }
-
-    pub fn top5_pct(&self) -> f64 {
-        100.0 * self.top5 as f64 / self.images.max(1) as f64
-    }
+/// Loads and checks a model file, returning its bytes (aligned, so the
+/// engine reads the weights in place) and checksum.
+pub fn load_model(path: &Path) -> Result<(AlignedBytes, u32)> {
+    let bytes = AlignedBytes::new(&read_file(path)?);
+    let checksum =
+        Model::parse(&bytes).map_err(|source| HostError::Model { path: path.to_path_buf(), source })?.checksum();
+    Ok((bytes, checksum))
 }
 
 fn usage(e: impl ToString) -> HostError {
@@ -113,4 +98,12 @@ pub fn int8_top5(model: &Model<'_>, images: &[Vec<u8>], label: &str) -> Result<V
         .iter()
         .map(|top| top.iter().map(|p| p.class as usize).collect())
         .collect())
+}
+
+/// The int8 engine's logits for each image, dequantized to floats.
+pub fn dequantized_logits(model: &Model<'_>, images: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
+    let out = model.meta().layers.last().map(|l| l.output()).ok_or_else(|| usage("the model has no layers"))?;
+    int8_map(model, images, None, |engine, buf| {
+        engine.logits(buf).iter().map(|&q| (q as i32 - out.zero_point) as f32 * out.scale).collect()
+    })
 }

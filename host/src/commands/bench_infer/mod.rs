@@ -7,13 +7,13 @@
 mod board;
 mod host_engines;
 
-use crate::arch::ArchName;
+use crate::args::arch::ArchName;
 use crate::error::{HostError, Result};
-use crate::random_model::{quantize_on_synthetic, synthetic_images};
-use crate::run::load_model;
+use crate::inference::int8::load_model;
 use clap::Args;
 use shared::float::FloatModel;
 use shared::spec::{AlexNetConfig, ModelSpec, Normalize, Shape};
+use shared::synthetic::{images as synthetic_images, quantize_on_synthetic};
 use shared::Model;
 use std::path::{Path, PathBuf};
 

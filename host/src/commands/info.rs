@@ -1,13 +1,27 @@
-//! `host info MODEL`: what an int8 model file holds: spec, parameters and
-//! MACs per layer, quantization of every layer, memory plan, checksum.
+//! `host info --model MODEL`: what an int8 model file holds: spec,
+//! parameters and MACs per layer, quantization of every layer, memory plan,
+//! checksum.
 
 use crate::error::{HostError, Result};
-use crate::run::load_model;
+use crate::inference::int8::load_model;
+use crate::spec_table::print_spec;
+use clap::Args;
 use shared::format::LayerQuant;
 use shared::{Engine, Model};
-use std::path::Path;
+use std::path::PathBuf;
 
-pub fn run(path: &Path) -> Result<()> {
+#[derive(Clone, Debug, Args)]
+pub struct InfoArgs {
+    /// The int8 model file.
+    #[arg(long, required_unless_present = "bare_model")]
+    pub model: Option<PathBuf>,
+    /// The model as a bare argument: the older spelling, still accepted.
+    #[arg(hide = true, conflicts_with = "model")]
+    pub bare_model: Option<PathBuf>,
+}
+
+pub fn run(args: &InfoArgs) -> Result<()> {
+    let path = args.model.as_ref().or(args.bare_model.as_ref()).expect("clap requires --model or the bare form");
     let (bytes, _) = load_model(path)?;
     let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: path.to_path_buf(), source })?;
     println!(
@@ -17,7 +31,7 @@ pub fn run(path: &Path) -> Result<()> {
         model.file_len(),
         model.checksum()
     );
-    crate::summary::print_spec(model.spec());
+    print_spec(model.spec());
     let input = model.meta().input;
     println!("\nquantization (real = scale * (q - zero_point))");
     println!("input   scale {:.6} zero point {}", input.output.scale, input.output.zero_point);

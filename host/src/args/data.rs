@@ -1,8 +1,9 @@
-//! Command-line choice of dataset, shared by every command that reads images.
+//! Command-line choice of dataset, shared by every command that reads
+//! images, and of how much of its test set to use.
 
+use crate::board::session::TestImage;
 use crate::data::{self, Dataset, DatasetKind, Split};
 use crate::error::Result;
-use crate::run::TestImage;
 use crate::train::preprocess::eval_pixels;
 use clap::Args;
 use shared::spec::ModelSpec;
@@ -69,6 +70,29 @@ impl DataArgs {
             }
         }
         Ok((images, skipped))
+    }
+}
+
+/// A dataset and how many of its test images to use: `eval`, `quantize`'s
+/// check and `run`.
+#[derive(Clone, Debug, Args)]
+pub struct TestSetArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Use the first N test images only (default: all).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+impl TestSetArgs {
+    /// See [`DataArgs::network_inputs`].
+    pub fn network_inputs(&self, spec: &ModelSpec) -> Result<NetworkInputs> {
+        self.data.network_inputs(spec, self.limit)
+    }
+
+    /// See [`DataArgs::test_images`].
+    pub fn test_images(&self, spec: &ModelSpec) -> Result<(Vec<TestImage>, usize)> {
+        self.data.test_images(spec, self.limit)
     }
 }
 

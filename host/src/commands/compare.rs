@@ -3,15 +3,19 @@
 //! engine and the device's cycles per image, printed and written as CSV and
 //! JSON.
 
+use crate::args::data::DataArgs;
+use crate::board::session::{default_report, read_report, RunReport, TestImage};
 use crate::error::{HostError, Result};
-use crate::inference::Accuracy;
-use crate::run::{RunReport, TestImage};
+use crate::inference::int8::{int8_predictions, load_model};
+use crate::inference::{Accuracy, HostEngine};
+use crate::train::checkpoint::Checkpoint;
+use clap::Args;
 use serde::Serialize;
 use shared::format::AlignedBytes;
 use shared::image::resize_bilinear;
 use shared::Model;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
@@ -76,7 +80,7 @@ pub fn compare(
         }
         inputs.push(network_input(&model, image));
     }
-    let host_top5 = crate::inference::int8_predictions(&model, &inputs, "host int8")?;
+    let host_top5 = int8_predictions(&model, &inputs, "host int8")?;
     for (k, (rec, host)) in report.images.iter().zip(&host_top5).enumerate() {
         let image = &images[rec.index];
         let host_pairs: Vec<(u16, i8)> = host.iter().map(|p| (p.class, p.logit)).collect();
@@ -140,4 +144,67 @@ pub fn write_outputs(dir: &Path, cmp: &Comparison, report: &RunReport) -> Result
     crate::error::write_atomic(&dir.join("compare.csv"), csv.as_bytes())?;
     let json = serde_json::to_vec_pretty(cmp).map_err(|e| HostError::Usage(e.to_string()))?;
     crate::error::write_atomic(&dir.join("compare.json"), &json)
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct CompareArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The device's answers from `host run` (default: MODEL with extension .run.json).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// The training checkpoint, to add the float network's accuracy.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Directory for compare.csv and compare.json (default: next to the model).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: &CompareArgs) -> Result<()> {
+    let (bytes, _) = load_model(&args.model)?;
+    let spec =
+        Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
+    let report = read_report(&args.report.clone().unwrap_or_else(|| default_report(&args.model)))?;
+    let needed = report.images.iter().map(|r| r.index + 1).max().unwrap_or(0);
+    let (images, _) = args.data.test_images(&spec, Some(needed))?;
+    let float = match &args.checkpoint {
+        Some(path) => {
+            let ckpt = Checkpoint::load(path)?;
+            if ckpt.model.spec != spec {
+                return Err(HostError::Usage(format!(
+                    "{} is not the network of {}",
+                    path.display(),
+                    args.model.display()
+                )));
+            }
+            let inputs: Vec<Vec<u8>> = report
+                .images
+                .iter()
+                .filter_map(|r| images.get(r.index))
+                .map(|img| {
+                    let mut out = vec![0u8; spec.input.len()];
+                    resize_bilinear(&img.pixels, img.shape, &mut out, spec.input);
+                    out
+                })
+                .collect();
+            Some(HostEngine::Float(&ckpt.model).run(&inputs)?.top5)
+        }
+        None => None,
+    };
+    let cmp = compare(&bytes, float.as_deref(), &report, &images)?;
+    print!("{}", table(&cmp));
+    let dir = args.out.clone().unwrap_or_else(|| args.model.parent().map(Path::to_path_buf).unwrap_or_default());
+    write_outputs(&dir, &cmp, &report)?;
+    println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
+    if cmp.bit_exact != cmp.images {
+        return Err(HostError::Usage(format!(
+            "the device differs from host int8 on {} of {} images",
+            cmp.images - cmp.bit_exact,
+            cmp.images
+        )));
+    }
+    Ok(())
 }

@@ -2,8 +2,10 @@
 //! a float checkpoint or an int8 model, preprocessed as evaluation does.
 
 use crate::data::image_folder::{open_image, to_chw};
+use crate::data::labels;
 use crate::error::{HostError, Result};
-use crate::labels;
+use crate::inference::int8::{dequantized_logits, load_model};
+use crate::inference::{float, top5};
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::eval_pixels;
 use clap::{ArgGroup, Args, ValueEnum};
@@ -90,7 +92,7 @@ impl Network {
     fn open(args: &PredictArgs) -> Result<Network> {
         match (&args.checkpoint, &args.model) {
             (Some(ckpt), _) => Ok(Network::Float(Box::new(Checkpoint::load(ckpt)?))),
-            (None, Some(path)) => Ok(Network::Int8 { bytes: crate::run::load_model(path)?.0, path: path.clone() }),
+            (None, Some(path)) => Ok(Network::Int8 { bytes: load_model(path)?.0, path: path.clone() }),
             (None, None) => Err(HostError::Usage("pass --checkpoint or --model".into())),
         }
     }
@@ -123,19 +125,8 @@ impl Network {
     /// Logits as floats: the float network's, or the int8 ones dequantized.
     fn logits(&self, images: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
         match self {
-            Network::Float(ckpt) => crate::train::command::float_logits(ckpt, images),
-            Network::Int8 { bytes, path } => {
-                let model = Self::int8(bytes, path)?;
-                let out = model
-                    .meta()
-                    .layers
-                    .last()
-                    .map(|l| l.output())
-                    .ok_or_else(|| HostError::Usage(format!("{}: the model has no layers", path.display())))?;
-                crate::inference::int8_map(&model, images, None, |engine, buf| {
-                    engine.logits(buf).iter().map(|&q| (q as i32 - out.zero_point) as f32 * out.scale).collect()
-                })
-            }
+            Network::Float(ckpt) => Ok(float::logits_of(&ckpt.model, images, "float")),
+            Network::Int8 { bytes, path } => dequantized_logits(&Self::int8(bytes, path)?, images),
         }
     }
 }
@@ -143,7 +134,7 @@ impl Network {
 /// The five most likely classes, ties to the lower index (as the board ranks).
 pub fn rank(logits: &[f32]) -> Vec<Ranked> {
     let p = softmax(logits);
-    crate::train::trainer::top5(logits).into_iter().map(|class| Ranked { class, probability: p[class] }).collect()
+    top5(logits).into_iter().map(|class| Ranked { class, probability: p[class] }).collect()
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {

@@ -1,9 +1,10 @@
-//! `host summary`: the spec as a table, with the int8 memory plan.
+//! A network's layers as a table: operator, output shape, parameters and
+//! their share, MACs. `host summary` prints it for a spec, `host info` for
+//! a model file.
 
-use crate::error::Result;
 use shared::spec::{Layer, ModelSpec};
-use shared::MemoryPlan;
 
+/// Prints the table for `spec`.
 pub fn print_spec(spec: &ModelSpec) {
     let total = spec.param_count().max(1);
     println!("{:<6} {:<28} {:>12} {:>12} {:>7} {:>14}", "layer", "op", "output", "params", "share", "MACs");
@@ -35,16 +36,4 @@ pub fn print_spec(spec: &ModelSpec) {
         );
     }
     println!("input {}  parameters {}  MACs/image {}", spec.input, spec.param_count(), spec.macs());
-}
-
-pub fn run(spec: &ModelSpec) -> Result<()> {
-    print_spec(spec);
-    let plan = MemoryPlan::new(spec)?;
-    println!(
-        "int8 memory plan: activations {} B + scratch {} B = {} B",
-        plan.arena_len,
-        plan.scratch_len,
-        plan.total_len()
-    );
-    Ok(())
 }

@@ -4,10 +4,8 @@
 //! image then widened, exactly as `shared::quantize::Calibration::collect`
 //! does, so the two agree up to float rounding (tested).
 
+use super::float::FloatNet;
 use crate::progress::Progress;
-use crate::train::model::AlexNet;
-use crate::train::preprocess::normalize_batch;
-use dfdx::prelude::*;
 use shared::float::FloatModel;
 use shared::quantize::{Calibration, RangeMethod};
 
@@ -16,24 +14,20 @@ const BATCH: usize = 16;
 
 /// Observes every layer's output on `images` (network input size).
 pub fn collect(model: &FloatModel, images: &[Vec<u8>], method: RangeMethod) -> Calibration {
-    let spec = &model.spec;
-    let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-    let dev = Cpu::default();
-    let net = AlexNet::from_float(model, &dev);
+    let net = FloatNet::new(model);
     let mut cal = Calibration::empty(model.layers.len());
     let mut progress = Progress::new("calibrate", images.len() as u64);
     for batch in images.chunks(BATCH) {
-        let data = normalize_batch(spec, batch.iter().map(Vec::as_slice));
-        for image in data.chunks_exact(c * h * w) {
+        let x = net.input(batch.iter().map(Vec::as_slice));
+        for image in x.as_vec().chunks_exact(model.spec.input.len()) {
             cal.observe(None, image, method);
         }
-        let x = dev.tensor_from_vec(data, (batch.len(), c, h, w));
         let mut observe = |layer: usize, values: Vec<f32>| {
             for image in values.chunks_exact(values.len() / batch.len()) {
                 cal.observe(Some(layer), image, method);
             }
         };
-        net.forward_observed(x, None, Some(&mut observe));
+        net.net.forward_observed(x, None, Some(&mut observe));
         progress.inc(batch.len() as u64, "");
     }
     progress.finish();
@@ -49,7 +43,7 @@ mod tests {
     fn ranges_equal_the_reference_path_up_to_rounding() {
         let spec = AlexNetConfig::small(Shape::new(3, 48, 48), 10).with_width(0.25).build().unwrap();
         let model = FloatModel::random(&spec, 7);
-        let images = crate::random_model::synthetic_images(&spec, 2 * BATCH + 3, 11);
+        let images = shared::synthetic::images(&spec, 2 * BATCH + 3, 11);
         for method in [RangeMethod::MinMax, RangeMethod::Percentile(99.9)] {
             let fast = collect(&model, &images, method);
             let reference = Calibration::collect(&model, images.iter().map(Vec::as_slice), method);

@@ -9,8 +9,8 @@
 //! never measured.
 
 use crate::board::qemu::QemuOptions;
+use crate::board::session::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
-use crate::run::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
 use shared::infer::Prediction;
 use shared::link::{encode_frame, InferResult, Request, Response, CHUNK_LEN, MAX_FRAME};
 use shared::spec::{Layer, ModelSpec, Shape};

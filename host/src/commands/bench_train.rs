@@ -3,11 +3,14 @@
 //! throughput as the yardstick for "percent of peak", the peak RSS and the
 //! page faults per step (memory the kernel had to map and zero again).
 
-use super::model::{use_released_cpu_kernels, AlexNet, TrainDevice};
-use super::optim::Sgd;
-use super::recipe::{init, Hyper, RecipeKind};
-use super::step::{unsplit, StepInput};
+use crate::args::arch::ArchArgs;
 use crate::error::Result;
+use crate::train::device::use_released_cpu_kernels;
+use crate::train::model::AlexNet;
+use crate::train::optim::Sgd;
+use crate::train::recipe::{init, Hyper, RecipeKind};
+use crate::train::step::{unsplit, StepDevice, StepInput};
+use clap::Args;
 use dfdx::prelude::*;
 use shared::float::SplitMix64;
 use shared::spec::ModelSpec;
@@ -103,7 +106,23 @@ pub fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-pub fn run(spec: &ModelSpec, batch: usize, steps: usize, released_steps: usize) -> Result<()> {
+#[derive(Clone, Debug, Args)]
+pub struct BenchTrainArgs {
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Timed steps with this build's kernels.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Timed steps with the released kernels (0 = skip; they are slow).
+    #[arg(long, default_value_t = 2)]
+    pub released_steps: usize,
+}
+
+pub fn run(args: &BenchTrainArgs) -> Result<()> {
+    let spec = &args.arch.spec()?;
+    let (batch, steps, released_steps) = (args.batch, args.steps.max(1), args.released_steps);
     let ceiling = gemm_ceiling();
     println!(
         "network {} -> {} classes, {:.1} MMAC/image, batch {batch}, {} threads; GEMM ceiling {ceiling:.1} GFLOP/s",

@@ -1,14 +1,14 @@
-//! `host train` and `host eval`: command-line options to a training run.
+//! `host train`: command-line options to a training run, a new one or one
+//! resumed from its run directory.
 
-use super::checkpoint::Checkpoint;
-use super::model::AlexNet;
-use super::preprocess::Augment;
-use super::recipe::{Hyper, RecipeKind, Schedule};
-use super::trainer::{checkpoint_path, fresh, train, TrainConfig};
-use crate::arch::ArchArgs;
+use crate::args::arch::ArchArgs;
+use crate::args::data::DataArgs;
 use crate::data::Split;
-use crate::data_args::DataArgs;
 use crate::error::{HostError, Result};
+use crate::train::checkpoint::Checkpoint;
+use crate::train::preprocess::Augment;
+use crate::train::recipe::{Hyper, RecipeKind, Schedule};
+use crate::train::trainer::{checkpoint_path, fresh, train, TrainConfig, TrainOutcome};
 use clap::{Args, ValueEnum};
 use dfdx::prelude::*;
 use std::path::PathBuf;
@@ -102,7 +102,7 @@ impl TrainArgs {
     }
 }
 
-pub fn run_train(args: &TrainArgs) -> Result<()> {
+pub fn run(args: &TrainArgs) -> Result<()> {
     let (run_dir, start) = match &args.resume {
         Some(dir) => {
             let mut ckpt = Checkpoint::load(&checkpoint_path(dir))?;
@@ -187,7 +187,7 @@ fn train_cuda(
     train_set: std::sync::Arc<dyn crate::data::Dataset>,
     val_set: std::sync::Arc<dyn crate::data::Dataset>,
     start: Checkpoint,
-) -> Result<super::trainer::TrainOutcome> {
+) -> Result<TrainOutcome> {
     let dev = Cuda::try_seed_from_u64(config.hyper.seed)
         .map_err(|e| HostError::Usage(format!("cannot open the CUDA device: {e:?}")))?;
     train(&dev, config, train_set, val_set, start)
@@ -199,32 +199,8 @@ fn train_cuda(
     _: std::sync::Arc<dyn crate::data::Dataset>,
     _: std::sync::Arc<dyn crate::data::Dataset>,
     _: Checkpoint,
-) -> Result<super::trainer::TrainOutcome> {
+) -> Result<TrainOutcome> {
     Err(HostError::Usage(
         "this host was built without CUDA: build it with `cargo build --release -p host --features cuda`".into(),
     ))
-}
-
-/// Logits of the float network (dfdx, CPU) for network-size images.
-pub fn float_logits(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<f32>>> {
-    let dev = Cpu::default();
-    let net = AlexNet::from_float(&ckpt.model, &dev);
-    let spec = &ckpt.model.spec;
-    let classes = spec.classes() as usize;
-    let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-    let mut out = Vec::with_capacity(images.len());
-    let mut progress = crate::progress::Progress::new("float", images.len() as u64);
-    for batch in images.chunks(128) {
-        let data = super::preprocess::normalize_batch(spec, batch.iter().map(Vec::as_slice));
-        let logits = net.forward(dev.tensor_from_vec(data, (batch.len(), c, h, w)), None).as_vec();
-        out.extend(logits.chunks_exact(classes).map(<[f32]>::to_vec));
-        progress.inc(batch.len() as u64, "");
-    }
-    progress.finish();
-    Ok(out)
-}
-
-/// Top-5 classes of the float network (dfdx, CPU) for network-size images.
-pub fn float_top5(ckpt: &Checkpoint, images: &[Vec<u8>]) -> Result<Vec<Vec<usize>>> {
-    Ok(float_logits(ckpt, images)?.iter().map(|l| super::trainer::top5(l)).collect())
 }

@@ -1,11 +1,12 @@
-//! `host run`: sends test images to a board (the virtual one, started and
-//! stopped here, or a real one on a serial port) and records its top-5 and
-//! cycle counts in a JSON report for `host compare`.
+//! A board session: test images sent to a board (the virtual one, started
+//! and stopped here, or a real one on a serial port), its top-5 and cycle
+//! counts collected into the JSON report `host run` writes and
+//! `host compare` reads.
 
-use crate::board::client::{Client, LinkStats};
-use crate::board::firmware_image::BoardKind;
-use crate::board::qemu::{Qemu, QemuOptions};
-use crate::board::BoardError;
+use super::client::{Client, LinkStats};
+use super::firmware_image::BoardKind;
+use super::qemu::{Qemu, QemuOptions};
+use super::BoardError;
 use crate::error::{read_file, HostError, Result};
 use crate::progress::Progress;
 use serde::{Deserialize, Serialize};
@@ -241,28 +242,28 @@ pub fn run_images_on_boards(
     Ok(report(&info, model_checksum, records, start, stats))
 }
 
-/// Loads and checks a model file, returning its bytes (aligned) and checksum.
-pub fn load_model(path: &Path) -> Result<(AlignedBytes, u32)> {
-    let bytes = AlignedBytes::new(&read_file(path)?);
-    let checksum =
-        Model::parse(&bytes).map_err(|source| HostError::Model { path: path.to_path_buf(), source })?.checksum();
-    Ok((bytes, checksum))
-}
-
 /// The QEMU image for `model`, rebuilt when missing or older than the model
 /// or than the firmware and kernel sources (an image left by an older
 /// checkout would run old code).
 pub fn qemu_image_for(model: &Path) -> Result<PathBuf> {
     let dir = model.parent().map(Path::to_path_buf).unwrap_or_default().join("qemu");
-    let image = crate::flash::image_path(&dir, BoardKind::Qemu);
+    let image = super::boot_files::image_path(&dir, BoardKind::Qemu);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let sources = crate::board::firmware_image::newest_source();
     let fresh =
         modified(&image).is_some_and(|i| modified(model).is_some_and(|m| i >= m) && sources.is_none_or(|s| i >= s));
     if !fresh {
-        crate::flash::run(model, BoardKind::Qemu, Some(&dir), shared::settings::FLASH_BAUD)?;
+        let bytes = AlignedBytes::new(&read_file(model)?);
+        let parsed = Model::parse(&bytes).map_err(|source| HostError::Model { path: model.to_path_buf(), source })?;
+        super::boot_files::write(model, &parsed, BoardKind::Qemu, &dir, shared::settings::FLASH_BAUD)?;
+        println!("built the virtual board's image {}", image.display());
     }
     Ok(image)
+}
+
+/// Where `host run` writes, and `host compare` reads, a model's report.
+pub fn default_report(model: &Path) -> PathBuf {
+    model.with_extension("run.json")
 }
 
 pub fn write_report(path: &Path, report: &RunReport) -> Result<()> {

@@ -2,10 +2,10 @@
 //! runs (per-channel weights, activation ranges calibrated on training
 //! images), then float against int8 on the test set.
 
-use crate::data::Split;
-use crate::data_args::{DataArgs, NetworkInputs};
+use crate::args::data::{NetworkInputs, TestSetArgs};
+use crate::data::{labels, Split};
 use crate::error::{write_atomic, HostError, Result};
-use crate::inference::{int8_top5, Accuracy};
+use crate::inference::{calibrate, Accuracy, HostEngine};
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::eval_pixels;
 use clap::Args;
@@ -22,17 +22,16 @@ pub struct QuantizeArgs {
     /// The int8 model file to write.
     #[arg(long)]
     pub out: PathBuf,
+    // The training images calibrate; float and int8 are compared on the
+    // test images.
     #[command(flatten)]
-    pub data: DataArgs,
+    pub test: TestSetArgs,
     /// Training images used to calibrate activation ranges (spread over the set).
     #[arg(long, default_value_t = 500)]
     pub calibration: usize,
     /// Use the per-image P-th percentile of |activation| instead of min/max.
     #[arg(long)]
     pub percentile: Option<f32>,
-    /// Compare float and int8 on this many test images (default: all).
-    #[arg(long)]
-    pub limit: Option<usize>,
 }
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {
@@ -40,7 +39,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let spec = &ckpt.model.spec;
     let input = spec.input;
 
-    let train = args.data.open(Split::Train, input.c)?;
+    let train = args.test.data.open(Split::Train, input.c)?;
     let n = args.calibration.clamp(1, train.len().max(1));
     let fixed = train.image_shape().is_some();
     let mut calibration_images = Vec::with_capacity(n);
@@ -56,20 +55,20 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         None => RangeMethod::MinMax,
     };
     println!("calibrating on {} training images ({method:?})", calibration_images.len());
-    let cal = crate::calibrate::collect(&ckpt.model, &calibration_images, method);
-    let bytes = quantize(&ckpt.model, &cal).map_err(|e| HostError::Usage(format!("quantization failed: {e}")))?;
+    let cal = calibrate::collect(&ckpt.model, &calibration_images, method);
+    let bytes = quantize(&ckpt.model, &cal)?;
     write_atomic(&args.out, &bytes)?;
     let aligned = AlignedBytes::new(&bytes);
     let model = Model::parse(&aligned).map_err(|source| HostError::Model { path: args.out.clone(), source })?;
     println!("wrote {} ({} bytes, crc32 {:#010x})", args.out.display(), bytes.len(), model.checksum());
-    let names = crate::labels::sidecar_path(&args.out);
-    crate::labels::write(&names, &ckpt.classes)?;
+    let names = labels::sidecar_path(&args.out);
+    labels::write(&names, &ckpt.classes)?;
     println!("wrote {} (class names for `host predict`)", names.display());
 
     // Float and int8 on the same network-size test images.
-    let NetworkInputs { images, labels, .. } = args.data.network_inputs(spec, args.limit)?;
-    let int8 = int8_top5(&model, &images, "int8")?;
-    let float = crate::train::command::float_top5(&ckpt, &images)?;
+    let NetworkInputs { images, labels, .. } = args.test.network_inputs(spec)?;
+    let int8 = HostEngine::Int8(&model).run(&images)?.top5;
+    let float = HostEngine::Float(&ckpt.model).run(&images)?.top5;
     let (mut acc_f, mut acc_q, mut same_top1) = (Accuracy::default(), Accuracy::default(), 0);
     for ((f, q), &label) in float.iter().zip(&int8).zip(&labels) {
         acc_f.add(label, f);

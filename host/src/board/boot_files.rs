@@ -1,9 +1,9 @@
-//! `host flash`: a bootable image for the virtual board, or the SD-card boot
-//! files for a real Pi with the steps to install them.
+//! The boot files for a board: the firmware image with a model appended,
+//! and for a real Pi the `config.txt` its firmware reads. A model that
+//! would not fit the board's memory is refused here, before any upload.
 
-use crate::board::firmware_image::{self, BoardKind};
-use crate::error::{read_file, HostError, Result};
-use shared::format::AlignedBytes;
+use super::firmware_image::{self, BoardKind};
+use crate::error::{HostError, Result};
 use shared::plan::{MemoryPlan, BOARD_ARENA_LEN};
 use shared::Model;
 use std::path::{Path, PathBuf};
@@ -54,40 +54,31 @@ fn check_fits_board(path: &Path, model: &Model) -> Result<()> {
     Ok(())
 }
 
-pub fn run(model_path: &Path, board: BoardKind, out: Option<&Path>, baud: u32) -> Result<PathBuf> {
+/// What [`write`] put in the boot directory.
+pub struct BootFiles {
+    pub image: PathBuf,
+    /// A real Pi's `config.txt` (none for the virtual board).
+    pub config: Option<PathBuf>,
+}
+
+/// Builds `board`'s boot files for the model file `model_path` (already
+/// parsed as `model`) in `dir`, its UART at `baud`.
+pub fn write(model_path: &Path, model: &Model, board: BoardKind, dir: &Path, baud: u32) -> Result<BootFiles> {
     if !shared::settings::BAUD_RANGE.contains(&baud) {
         let (lo, hi) = (shared::settings::BAUD_RANGE.start(), shared::settings::BAUD_RANGE.end());
         return Err(HostError::Usage(format!("--baud {baud} is outside {lo}..={hi} (the UART's 48 MHz clock)")));
     }
-    // Refuse a bad model here rather than on the board.
-    let bytes = AlignedBytes::new(&read_file(model_path)?);
-    let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: model_path.to_path_buf(), source })?;
-    check_fits_board(model_path, &model)?;
-    let dir = match out {
-        Some(d) => d.to_path_buf(),
-        None => {
-            model_path.parent().map(Path::to_path_buf).unwrap_or_default().join(format!("{board:?}").to_lowercase())
-        }
-    };
-    std::fs::create_dir_all(&dir).map_err(|source| HostError::File { path: dir.clone(), source })?;
-    let image = image_path(&dir, board);
+    check_fits_board(model_path, model)?;
+    std::fs::create_dir_all(dir).map_err(|source| HostError::File { path: dir.to_path_buf(), source })?;
+    let image = image_path(dir, board);
     firmware_image::build(model_path, board, &image, baud)?;
-    println!("model {} (crc32 {:#010x}, input {})", model_path.display(), model.checksum(), model.spec().input);
-    match board {
-        BoardKind::Qemu => println!("virtual board image: {} (serial {baud} baud)", image.display()),
+    let config = match board {
+        BoardKind::Qemu => None,
         BoardKind::Rpi3 | BoardKind::Rpi4 => {
             let config = dir.join("config.txt");
             crate::error::write_atomic(&config, config_txt(board).as_bytes())?;
-            println!("boot files: {} and {}", image.display(), config.display());
-            println!("to install on an SD card whose FAT boot partition holds the Raspberry Pi firmware");
-            println!("(bootcode.bin, start*.elf, fixup*.dat, from Raspberry Pi OS or the firmware repository):");
-            println!("  1. copy kernel8.img and config.txt onto the boot partition (replace config.txt)");
-            println!("  2. connect a 3.3 V USB-serial adapter: GND, GPIO14 (TXD) -> RX, GPIO15 (RXD) -> TX");
-            println!(
-                "  3. power the board, then: host run --serial /dev/ttyUSB0 --baud {baud} --model {}",
-                model_path.display()
-            );
+            Some(config)
         }
-    }
-    Ok(image)
+    };
+    Ok(BootFiles { image, config })
 }

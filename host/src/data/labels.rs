@@ -2,13 +2,13 @@
 //! checkpoint's dataset, or the built-in tables (Fashion-MNIST, CIFAR-10,
 //! ImageNet-1k with its WordNet synsets).
 
-use crate::data::{cifar10, fashion_mnist};
+use super::{cifar10, fashion_mnist};
 use crate::error::{read_file, HostError, Result};
 use std::path::{Path, PathBuf};
 
 /// ILSVRC-2012's 1000 classes in index order (sorted synset ids, the order
 /// torchvision's ImageFolder gives them): `synset<TAB>names, comma separated`.
-const IMAGENET: &str = include_str!("../assets/imagenet_classes.tsv");
+const IMAGENET: &str = include_str!("../../assets/imagenet_classes.tsv");
 
 /// `(synset, short name)` for every ImageNet class, in index order.
 pub fn imagenet() -> impl Iterator<Item = (&'static str, &'static str)> {

@@ -95,7 +95,7 @@ pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<(Engi
     // core takes a share of the images, dense layers four images at a time.
     let batch_images: Vec<Vec<u8>> = images.iter().cycle().take(batch).cloned().collect();
     let batch_images_per_s =
-        best_rate(batch, || crate::inference::int8_map(model, &batch_images, None, |_, _| ()).map(|_| ()))?;
+        best_rate(batch, || crate::inference::int8::int8_map(model, &batch_images, None, |_, _| ()).map(|_| ()))?;
     Ok((EngineTimes { name: "host int8", single_core_ms, all_cores_ms, batch_images_per_s }, layer_times))
 }
 
@@ -132,7 +132,7 @@ pub fn float(model: &FloatModel, images: &[Vec<u8>], batch: usize) -> Result<Eng
 /// tract f32 on the exported ONNX graph (tract runs on one core).
 #[cfg(feature = "tract")]
 pub fn tract(model: &FloatModel, images: &[Vec<u8>], batch: usize, dir: &std::path::Path) -> Result<EngineTimes> {
-    use crate::onnx::TractRunner;
+    use crate::inference::tract::TractRunner;
     let spec = &model.spec;
     let onnx = dir.join(format!("{}.onnx", spec.input));
     crate::onnx::export(model, &onnx)?;

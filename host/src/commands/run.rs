@@ -1,15 +1,14 @@
-//! `host run` and `host compare` on the command line: which board, which
-//! model, which test images, and where the report goes.
+//! `host run`: test images to a board (the virtual one, or a real one on a
+//! serial port) and its answers into a JSON report for `host compare`.
 
+use crate::args::data::TestSetArgs;
 use crate::board::qemu::QemuOptions;
-use crate::compare::{compare, table, write_outputs};
-use crate::data_args::DataArgs;
+use crate::board::session::{default_report, qemu_image_for, run_images_on_boards, write_report, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
-use crate::run::{load_model, qemu_image_for, read_report, run_images_on_boards, write_report, Target, BOOT_TIMEOUT};
+use crate::inference::int8::load_model;
 use clap::Args;
-use shared::image::resize_bilinear;
 use shared::Model;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
@@ -27,10 +26,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = shared::settings::FLASH_BAUD)]
     pub baud: u32,
     #[command(flatten)]
-    pub data: DataArgs,
-    /// Send the first N test images only.
-    #[arg(long)]
-    pub limit: Option<usize>,
+    pub test: TestSetArgs,
     /// Where the device's answers go (default: MODEL with extension .run.json).
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -43,10 +39,6 @@ pub struct RunArgs {
     pub boards: Option<usize>,
 }
 
-pub fn default_report(model: &Path) -> PathBuf {
-    model.with_extension("run.json")
-}
-
 pub fn run(args: &RunArgs) -> Result<()> {
     let (bytes, checksum) = load_model(&args.model)?;
     let spec =
@@ -55,7 +47,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (Some(path), _) => Target::Serial { path: path.clone(), baud: args.baud },
         (None, _) => Target::Qemu { image: qemu_image_for(&args.model)?, options: QemuOptions { icount: args.icount } },
     };
-    let (mut images, skipped) = args.data.test_images(&spec, args.limit)?;
+    let (mut images, skipped) = args.test.test_images(&spec)?;
     // An image larger than the network's input travels at the input's size: the board would
     // resize it with the same integer code, so its answer is the same bits, and the serial
     // link (a paper-size photo takes seconds at 921,600 baud) carries less.
@@ -91,68 +83,5 @@ pub fn run(args: &RunArgs) -> Result<()> {
         report.resends,
         path.display()
     );
-    Ok(())
-}
-
-#[derive(Clone, Debug, Args)]
-pub struct CompareArgs {
-    #[arg(long)]
-    pub model: PathBuf,
-    /// The device's answers from `host run` (default: MODEL with extension .run.json).
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// The training checkpoint, to add the float network's accuracy.
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// Directory for compare.csv and compare.json (default: next to the model).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-pub fn run_compare(args: &CompareArgs) -> Result<()> {
-    let (bytes, _) = load_model(&args.model)?;
-    let spec =
-        Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
-    let report = read_report(&args.report.clone().unwrap_or_else(|| default_report(&args.model)))?;
-    let needed = report.images.iter().map(|r| r.index + 1).max().unwrap_or(0);
-    let (images, _) = args.data.test_images(&spec, Some(needed))?;
-    let float = match &args.checkpoint {
-        Some(path) => {
-            let ckpt = crate::train::checkpoint::Checkpoint::load(path)?;
-            if ckpt.model.spec != spec {
-                return Err(HostError::Usage(format!(
-                    "{} is not the network of {}",
-                    path.display(),
-                    args.model.display()
-                )));
-            }
-            let inputs: Vec<Vec<u8>> = report
-                .images
-                .iter()
-                .filter_map(|r| images.get(r.index))
-                .map(|img| {
-                    let mut out = vec![0u8; spec.input.len()];
-                    resize_bilinear(&img.pixels, img.shape, &mut out, spec.input);
-                    out
-                })
-                .collect();
-            Some(crate::train::command::float_top5(&ckpt, &inputs)?)
-        }
-        None => None,
-    };
-    let cmp = compare(&bytes, float.as_deref(), &report, &images)?;
-    print!("{}", table(&cmp));
-    let dir = args.out.clone().unwrap_or_else(|| args.model.parent().map(Path::to_path_buf).unwrap_or_default());
-    write_outputs(&dir, &cmp, &report)?;
-    println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
-    if cmp.bit_exact != cmp.images {
-        return Err(HostError::Usage(format!(
-            "the device differs from host int8 on {} of {} images",
-            cmp.images - cmp.bit_exact,
-            cmp.images
-        )));
-    }
     Ok(())
 }

@@ -2,7 +2,28 @@
 //! float engine `host eval --engine tract` and the tests compare against.
 
 use crate::error::{HostError, Result};
+use crate::progress::Progress;
+use crate::train::preprocess::normalize_batch;
+use shared::spec::ModelSpec;
 use std::path::Path;
+
+/// Images per run when many are run.
+const BATCH: usize = 64;
+
+/// Logits of every network-size image, a batch at a time, with progress.
+pub fn logits_of(onnx: &Path, spec: &ModelSpec, images: &[Vec<u8>], label: &str) -> Result<Vec<Vec<f32>>> {
+    let runner = TractRunner::load(onnx, spec, BATCH)?;
+    let classes = spec.classes() as usize;
+    let mut logits = Vec::with_capacity(images.len());
+    let mut progress = Progress::new(label, images.len() as u64);
+    for chunk in images.chunks(BATCH) {
+        let out = runner.logits(&normalize_batch(spec, chunk.iter().map(Vec::as_slice)))?;
+        logits.extend(out.chunks_exact(classes).map(<[f32]>::to_vec));
+        progress.inc(chunk.len() as u64, "");
+    }
+    progress.finish();
+    Ok(logits)
+}
 
 /// The exported graph loaded in tract with a fixed batch size.
 pub struct TractRunner {
@@ -13,7 +34,7 @@ pub struct TractRunner {
 }
 
 impl TractRunner {
-    pub fn load(path: &Path, spec: &shared::ModelSpec, batch: usize) -> Result<TractRunner> {
+    pub fn load(path: &Path, spec: &ModelSpec, batch: usize) -> Result<TractRunner> {
         use tract_onnx::prelude::*;
         let err = |e: TractError| HostError::Usage(format!("{}: tract: {e:#}", path.display()));
         let image = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);

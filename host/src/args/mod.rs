@@ -1,0 +1,5 @@
+//! Argument groups several commands share (`#[command(flatten)]`): which
+//! network, and which dataset.
+
+pub mod arch;
+pub mod data;

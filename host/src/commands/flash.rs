@@ -1,0 +1,55 @@
+//! `host flash`: a bootable image for the virtual board, or the SD-card boot
+//! files for a real Pi with the steps to install them.
+
+use crate::board::boot_files::{self, BootFiles};
+use crate::board::firmware_image::BoardKind;
+use crate::error::{read_file, HostError, Result};
+use clap::Args;
+use shared::format::AlignedBytes;
+use shared::Model;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Args)]
+pub struct FlashArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long, value_enum, default_value_t = BoardKind::Qemu)]
+    pub board: BoardKind,
+    /// Directory for the boot files (default: next to the model).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Serial rate the board's UART runs at; `host run --baud` must match.
+    /// Up to 3,000,000 where the USB-serial adapter allows.
+    #[arg(long, default_value_t = shared::settings::FLASH_BAUD)]
+    pub baud: u32,
+}
+
+/// The directory `host flash` writes `board`'s files to by default.
+pub fn default_dir(model: &Path, board: BoardKind) -> PathBuf {
+    model.parent().map(Path::to_path_buf).unwrap_or_default().join(format!("{board:?}").to_lowercase())
+}
+
+pub fn run(args: &FlashArgs) -> Result<()> {
+    let (model_path, board, baud) = (&args.model, args.board, args.baud);
+    // Refuse a bad model here rather than on the board.
+    let bytes = AlignedBytes::new(&read_file(model_path)?);
+    let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: model_path.to_path_buf(), source })?;
+    let dir = args.out.clone().unwrap_or_else(|| default_dir(model_path, board));
+    let BootFiles { image, config } = boot_files::write(model_path, &model, board, &dir, baud)?;
+    println!("model {} (crc32 {:#010x}, input {})", model_path.display(), model.checksum(), model.spec().input);
+    match config {
+        None => println!("virtual board image: {} (serial {baud} baud)", image.display()),
+        Some(config) => {
+            println!("boot files: {} and {}", image.display(), config.display());
+            println!("to install on an SD card whose FAT boot partition holds the Raspberry Pi firmware");
+            println!("(bootcode.bin, start*.elf, fixup*.dat, from Raspberry Pi OS or the firmware repository):");
+            println!("  1. copy kernel8.img and config.txt onto the boot partition (replace config.txt)");
+            println!("  2. connect a 3.3 V USB-serial adapter: GND, GPIO14 (TXD) -> RX, GPIO15 (RXD) -> TX");
+            println!(
+                "  3. power the board, then: host run --serial /dev/ttyUSB0 --baud {baud} --model {}",
+                model_path.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! The subcommands of `host`, one file each: its clap arguments beside its
+//! handler. A command calls the library modules (`inference`, `board`,
+//! `data`, `train`, `onnx`, `args`), never another command.
+
+pub mod bench_infer;
+pub mod bench_train;
+pub mod compare;
+pub mod eval;
+pub mod export_onnx;
+pub mod flash;
+pub mod info;
+pub mod predict;
+pub mod quantize;
+pub mod random_model;
+pub mod run;
+pub mod summary;
+pub mod train;
