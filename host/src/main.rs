@@ -4,7 +4,23 @@
 
 use clap::Parser;
 
+/// Lets a closed pipe end the process quietly, as it ends `ls` or `cat`:
+/// Rust ignores SIGPIPE, so `host info --model m.bin | head` would panic on
+/// the next print ("failed printing to stdout") with a backtrace.
+#[cfg(unix)]
+fn die_on_closed_pipe() {
+    // SAFETY: restores the default action of one signal before any other
+    // thread exists; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn die_on_closed_pipe() {}
+
 fn main() {
+    die_on_closed_pipe();
     host::malloc::keep_freed_memory();
     let cli = host::cli::Cli::parse();
     if let Err(e) = host::cli::run(cli) {

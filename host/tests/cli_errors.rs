@@ -304,3 +304,22 @@ fn flash_refuses_a_model_the_board_has_no_memory_for() {
     assert_one_error_line(&out, "MB of working memory on the board");
     assert!(!dir.path("qemu").exists(), "no image is built for a model the board cannot run");
 }
+
+/// Output piped into a reader that has gone (`host summary | head -1`)
+/// ends the process quietly, as it ends `cat`: no panic, no backtrace.
+#[cfg(unix)]
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_host"))
+        .args(["summary", "--arch", "paper"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run host");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "stderr: {stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
