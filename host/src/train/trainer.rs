@@ -339,10 +339,15 @@ pub fn train<D: StepDevice>(
                 correct += (top_k::<f32, 1>(row).first() == Some(&(label as usize))) as usize;
             }
             let rate = seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+            // Under a time budget, the time is what the run knows for sure.
+            let budget = config.minutes.map_or(String::new(), |m| {
+                let spent = seconds_before + session_start.elapsed().as_secs_f64();
+                format!(" | {} of {} spent", clock(spent), clock(m * 60.0))
+            });
             bar.inc(
                 (b.images.len() + b.skipped.len()) as u64,
                 &format!(
-                    "loss {:.4} acc {:.2}% lr {lr:.2e} {rate:.0} img/s",
+                    "loss {:.4} acc {:.2}% lr {lr:.2e} {rate:.0} img/s{budget}",
                     loss_sum / seen as f64,
                     100.0 * correct as f64 / seen as f64
                 ),
@@ -472,6 +477,15 @@ fn val_len(config: &TrainConfig, val: &Arc<dyn Dataset>) -> usize {
 
 /// Steps that fit in `seconds` at `per_step`, leaving time for one
 /// validation pass per epoch (a forward pass costs about a third of a step).
+/// Seconds as `m:ss`, or `h:mm:ss` from an hour on.
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s / 3600 {
+        0 => format!("{}:{:02}", s / 60, s % 60),
+        h => format!("{h}:{:02}:{:02}", s / 60 % 60, s % 60),
+    }
+}
+
 fn budget_steps(seconds: f64, per_step: f64, batch: usize, val_images: usize, steps_per_epoch: u64) -> u64 {
     let per_val = per_step * val_images as f64 / batch as f64 / 3.0;
     let per_epoch = per_step * steps_per_epoch as f64 + per_val;
@@ -485,4 +499,18 @@ pub fn fresh(spec: &ModelSpec, hyper: Hyper, classes: Vec<String>) -> Checkpoint
     let model: FloatModel = super::recipe::init(spec, hyper.recipe, hyper.seed);
     let momentum = vec![LayerParams::default(); model.layers.len()];
     Checkpoint { model, momentum, hyper, progress: TrainProgress::default(), classes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock;
+
+    #[test]
+    fn clock_reads_like_a_timer() {
+        assert_eq!(clock(0.0), "0:00");
+        assert_eq!(clock(59.6), "1:00");
+        assert_eq!(clock(30.0 * 60.0), "30:00");
+        assert_eq!(clock(3600.0 + 62.0), "1:01:02");
+        assert_eq!(clock(-3.0), "0:00");
+    }
 }
