@@ -3,9 +3,7 @@
 //! over a batch on all cores.
 
 use crate::error::{HostError, Result};
-use crate::train::model::AlexNet;
-use crate::train::preprocess::normalize_batch;
-use dfdx::prelude::*;
+use crate::inference::float::FloatNet;
 use shared::float::FloatModel;
 use shared::parallel::Threads;
 use shared::{Engine, Model};
@@ -101,14 +99,8 @@ pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<(Engi
 
 /// The float network in dfdx (the engine `host eval` and training use).
 pub fn float(model: &FloatModel, images: &[Vec<u8>], batch: usize) -> Result<EngineTimes> {
-    let spec = &model.spec;
-    let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-    let dev = Cpu::default();
-    let net = AlexNet::from_float(model, &dev);
-    let forward = |imgs: &[&Vec<u8>]| {
-        let data = normalize_batch(spec, imgs.iter().map(|v| v.as_slice()));
-        net.forward(dev.tensor_from_vec(data, (imgs.len(), c, h, w)), None).as_vec()
-    };
+    let net = FloatNet::new(model);
+    let forward = |imgs: &[&Vec<u8>]| net.logits(imgs.iter().map(|v| v.as_slice()));
     let one_at_a_time = || {
         forward(&[&images[0]]);
         let start = Instant::now();
@@ -133,6 +125,7 @@ pub fn float(model: &FloatModel, images: &[Vec<u8>], batch: usize) -> Result<Eng
 #[cfg(feature = "tract")]
 pub fn tract(model: &FloatModel, images: &[Vec<u8>], batch: usize, dir: &std::path::Path) -> Result<EngineTimes> {
     use crate::inference::tract::TractRunner;
+    use crate::train::preprocess::normalize_batch;
     let spec = &model.spec;
     let onnx = dir.join(format!("{}.onnx", spec.input));
     crate::onnx::export(model, &onnx)?;
