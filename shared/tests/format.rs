@@ -115,6 +115,41 @@ fn rejects_weights_the_fast_kernels_cannot_take() {
     assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer: 0 });
 }
 
+/// A good file with an LRN layer's gain table changed by `edit`, checksum
+/// resealed, and that layer's index.
+fn with_lrn_table_edited(edit: impl FnOnce(&mut [i32])) -> (AlignedBytes, u16) {
+    let file = good_file();
+    let model = Model::parse(&file).unwrap();
+    let (layer, l) = model
+        .meta()
+        .layers
+        .iter()
+        .enumerate()
+        .find_map(|(i, q)| match q {
+            LayerQuant::Lrn(l) => Some((i as u16, *l)),
+            _ => None,
+        })
+        .expect("the tiny net has an LRN layer");
+    let mut table: Vec<i32> = model.tensor_i32(l.table).to_vec();
+    edit(&mut table);
+    let mut data = model.tensor_data().to_vec();
+    let at = model.meta().tensors[l.table as usize].offset as usize;
+    for (i, v) in table.iter().enumerate() {
+        data[at + 4 * i..at + 4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    (AlignedBytes::new(&write_file(model.meta(), &data).unwrap()), layer)
+}
+
+#[test]
+fn rejects_lrn_tables_the_fast_kernels_cannot_take() {
+    assert!(Model::parse(&with_lrn_table_edited(|_| {}).0).is_ok());
+    // Entries outside 0..2^30: the NEON kernel takes differences in 32 bits.
+    for bad in [-1, 1 << 30, i32::MAX, i32::MIN] {
+        let (f, layer) = with_lrn_table_edited(|t| t[3] = bad);
+        assert_eq!(Model::parse(&f).unwrap_err(), FormatError::BadQuantization { layer }, "entry {bad}");
+    }
+}
+
 #[test]
 fn rejects_truncated() {
     let f = good_file();

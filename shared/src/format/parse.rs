@@ -5,7 +5,7 @@
 use super::meta::{DType, LayerQuant, ModelMeta, TensorEntry, TensorId, WeightedQuant};
 use super::{align_up, crc32, FormatError, ALIGN, CRC_LEN, FORMAT_VERSION, MAGIC, PREAMBLE_LEN};
 use crate::layers::conv::{ConvGeometry, ConvI8Params, OutputStage};
-use crate::layers::lrn::{lrn_table_len, LrnI8Params};
+use crate::layers::lrn::{lrn_table_len, LrnI8Params, LRN_TABLE_LIMIT};
 use crate::layers::packed::{PackedWeights, PANEL_DEPTH, PANEL_ROWS};
 use crate::quant::{QParams, Requant};
 use crate::spec::{Layer, LayerInfo, ModelSpec};
@@ -117,7 +117,9 @@ impl<'a> Model<'a> {
                 }
                 (Layer::Lrn(spec), LayerQuant::Lrn(l)) => {
                     self.check_tensor(l.table, DType::I32, layer, lrn_table_len(spec.size))?;
-                    if !l.params.is_valid(spec.size) {
+                    // What `build_lrn_table` writes; the fast kernels rely on it.
+                    let entries_ok = self.tensor_i32(l.table).iter().all(|t| (0..LRN_TABLE_LIMIT).contains(t));
+                    if !l.params.is_valid(spec.size) || !entries_ok {
                         return Err(bad_quant);
                     }
                 }

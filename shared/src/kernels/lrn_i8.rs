@@ -9,14 +9,19 @@ use crate::spec::Shape;
 use core::ops::Range;
 
 /// Output channels `channels` of the LRN of `input` (CHW, `shape`) into
-/// `output`, which holds those channels: AVX-512 on x86-64 CPUs that have
-/// it, else the sliding window below.
+/// `output`, which holds those channels: NEON on aarch64, AVX-512 on x86-64
+/// CPUs that have it, else the sliding window below.
 pub fn lrn_i8(p: &LrnI8Params, shape: Shape, input: &[i8], channels: Range<usize>, output: &mut [i8]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::x86_64::lrn::available() {
-        return super::x86_64::lrn::lrn_i8(p, shape, input, channels, output);
+    #[cfg(target_arch = "aarch64")]
+    super::aarch64::lrn::lrn_i8(p, shape, input, channels, output);
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        #[cfg(target_arch = "x86_64")]
+        if super::x86_64::lrn::available() {
+            return super::x86_64::lrn::lrn_i8(p, shape, input, channels, output);
+        }
+        lrn_i8_sliding(p, shape, input, channels, output)
     }
-    lrn_i8_sliding(p, shape, input, channels, output)
 }
 
 /// [`lrn_i8`] in plain code: each pixel's window slides across the channels.
@@ -86,7 +91,13 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if crate::kernels::x86_64::lrn::available() {
                 got.fill(0);
-                crate::kernels::x86_64::lrn::lrn_i8(&p, shape, &input, range, &mut got);
+                crate::kernels::x86_64::lrn::lrn_i8(&p, shape, &input, range.clone(), &mut got);
+                prop_assert_eq!(&got, &want);
+            }
+            #[cfg(target_arch = "aarch64")]
+            {
+                got.fill(0);
+                crate::kernels::aarch64::lrn::lrn_i8(&p, shape, &input, range, &mut got);
                 prop_assert_eq!(&got, &want);
             }
         }

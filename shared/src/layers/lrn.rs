@@ -19,6 +19,10 @@ use crate::spec::{LrnSpec, Shape};
 /// uniform grid would be coarsest; this grid keeps the interpolation error far
 /// below one output step over the whole range.
 pub const LRN_MANTISSA_BITS: u32 = 5;
+/// Table entries are in `0..LRN_TABLE_LIMIT` (`g` is positive); a model file
+/// with others is refused, so kernels may compute differences of entries in
+/// 32 bits.
+pub const LRN_TABLE_LIMIT: i32 = 1 << 30;
 /// Largest fixed-point fraction width of table values.
 const MAX_VALUE_SHIFT: u32 = 46;
 
@@ -100,9 +104,9 @@ pub fn build_lrn_table(spec: &LrnSpec, input: QParams, output: QParams, table: &
     if !(g0.is_finite() && g0 > 0.0) {
         return None;
     }
-    // Largest fraction width keeping every entry below 2^30.
+    // Largest fraction width keeping every entry, rounded, below 2^30.
     let mut value_shift = MAX_VALUE_SHIFT;
-    while g0 * libm::pow(2.0, value_shift as f64) >= (1u64 << 30) as f64 {
+    while libm::round(g0 * libm::pow(2.0, value_shift as f64)) >= LRN_TABLE_LIMIT as f64 {
         if value_shift == 0 {
             return None;
         }
