@@ -5,6 +5,7 @@
 pub mod boot_files;
 pub mod client;
 pub mod firmware_image;
+pub mod journal;
 pub mod qemu;
 pub mod serial;
 pub mod session;

@@ -5,6 +5,7 @@
 
 use super::client::{Client, LinkStats};
 use super::firmware_image::BoardKind;
+use super::journal::{Journal, RunIdentity};
 use super::qemu::{Qemu, QemuOptions};
 use super::BoardError;
 use crate::error::{read_file, HostError, Result};
@@ -128,34 +129,6 @@ impl RunProgress {
     }
 }
 
-/// Sends `images` (numbered from `first`) to one board; `None` if it
-/// stopped early because `abort` was set (another board failed).
-fn run_chunk(
-    conn: &mut Connection,
-    images: &[TestImage],
-    first: usize,
-    progress: &Mutex<RunProgress>,
-    abort: &AtomicBool,
-) -> Result<Option<Vec<DeviceRecord>>> {
-    let mut records = Vec::with_capacity(images.len());
-    for (k, image) in images.iter().enumerate() {
-        if abort.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let index = first + k;
-        let r = conn.client.infer(index as u32, &image.pixels, image.shape)?;
-        let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
-        records.push(DeviceRecord {
-            index,
-            label: image.label,
-            top5: r.top5.iter().map(|p| (p.class, p.logit)).collect(),
-            cycles: r.cycles,
-        });
-        progress.lock().expect("progress lock").record(correct);
-    }
-    Ok(Some(records))
-}
-
 fn report(
     info: &DeviceInfo,
     model_checksum: u32,
@@ -174,11 +147,42 @@ fn report(
     }
 }
 
+/// Sends the images `indices` of `images` to one board, recording each
+/// answer in `journal`; `false` if it stopped early because `abort` was set
+/// (another board failed).
+fn run_share(
+    conn: &mut Connection,
+    images: &[TestImage],
+    indices: &[usize],
+    journal: &Mutex<&mut Journal>,
+    progress: &Mutex<RunProgress>,
+    abort: &AtomicBool,
+) -> Result<bool> {
+    for &index in indices {
+        if abort.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let image = &images[index];
+        let r = conn.client.infer(index as u32, &image.pixels, image.shape)?;
+        let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
+        let record = DeviceRecord {
+            index,
+            label: image.label,
+            top5: r.top5.iter().map(|p| (p.class, p.logit)).collect(),
+            cycles: r.cycles,
+        };
+        journal.lock().expect("journal lock").append(record)?;
+        progress.lock().expect("progress lock").record(correct);
+    }
+    Ok(true)
+}
+
 /// Runs the images on `boards` boards of `target` at once (virtual boards:
 /// one QEMU each), each taking a contiguous share, and merges their answers
 /// in image order. Every board is checked to hold the model. The first
 /// board to fail stops the others (their QEMUs are ended) and its error is
-/// the run's.
+/// the run's. The answers pass through a temporary journal; see
+/// [`run_images_journaled`] for a run that survives being stopped.
 pub fn run_images_on_boards(
     target: &Target,
     boards: usize,
@@ -186,28 +190,54 @@ pub fn run_images_on_boards(
     images: &[TestImage],
     boot_timeout: Duration,
 ) -> Result<RunReport> {
-    let boards = boards.clamp(1, images.len().max(1));
-    let share = images.len().div_ceil(boards).max(1);
+    let path = std::env::temp_dir().join(format!(
+        "alexnet-run-{}-{:?}.partial",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let mut journal = Journal::create(&path, RunIdentity::of(model_checksum, images))?;
+    let report = run_images_journaled(target, boards, model_checksum, images, boot_timeout, &mut journal);
+    journal.finish()?;
+    report
+}
+
+/// [`run_images_on_boards`] for the images `journal` has no answer to yet,
+/// each new answer written to it as it arrives; the report holds every
+/// answer, the journal's earlier ones included. Its time and link counters
+/// are this session's.
+pub fn run_images_journaled(
+    target: &Target,
+    boards: usize,
+    model_checksum: u32,
+    images: &[TestImage],
+    boot_timeout: Duration,
+    journal: &mut Journal,
+) -> Result<RunReport> {
+    let pending: Vec<usize> = (0..images.len()).filter(|i| !journal.answers.contains_key(i)).collect();
+    let boards = boards.clamp(1, pending.len().max(1));
+    let share = pending.len().div_ceil(boards).max(1);
+    // With every answer in hand, one board still says what it is.
+    let shares: Vec<&[usize]> = if pending.is_empty() { vec![&[]] } else { pending.chunks(share).collect() };
     let start = Instant::now();
-    let progress = Mutex::new(RunProgress { bar: Progress::new("device", images.len() as u64), done: 0, correct: 0 });
+    let progress = Mutex::new(RunProgress { bar: Progress::new("device", pending.len() as u64), done: 0, correct: 0 });
     let abort = AtomicBool::new(false);
-    type BoardRun = (DeviceInfo, Vec<DeviceRecord>, LinkStats);
+    let shared_journal = Mutex::new(&mut *journal);
+    type BoardRun = (DeviceInfo, LinkStats);
     let results: Vec<Result<Option<BoardRun>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = images
-            .chunks(share)
-            .enumerate()
-            .map(|(k, chunk)| {
-                let (progress, abort) = (&progress, &abort);
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|indices| {
+                let (progress, abort, journal) = (&progress, &abort, &shared_journal);
                 s.spawn(move || {
                     let one = || -> Result<Option<BoardRun>> {
                         let mut conn = Connection::open(target)?;
                         let info = check_board(&mut conn, model_checksum, boot_timeout)?;
-                        let Some(records) = run_chunk(&mut conn, chunk, k * share, progress, abort)? else {
+                        if !run_share(&mut conn, images, indices, journal, progress, abort)? {
                             return Ok(None);
-                        };
+                        }
                         let stats = conn.client.stats;
                         conn.close()?;
-                        Ok(Some((info, records, stats)))
+                        Ok(Some((info, stats)))
                     };
                     let outcome = one();
                     if outcome.is_err() {
@@ -228,17 +258,24 @@ pub fn run_images_on_boards(
             finished.push(run);
         }
     }
-    if finished.len() != images.len().div_ceil(share) {
+    if finished.len() != shares.len() {
         return Err(HostError::Usage("a virtual board stopped early without an error".into()));
     }
-    let (mut info, mut records, mut stats) = (None, Vec::with_capacity(images.len()), LinkStats::default());
-    for (i, recs, s) in finished {
+    let (mut info, mut stats) = (None, LinkStats::default());
+    for (i, s) in finished {
         info.get_or_insert(i);
-        records.extend(recs);
         stats.frames_sent += s.frames_sent;
         stats.resends += s.resends;
     }
-    let info = info.ok_or_else(|| HostError::Usage("no test images to send".into()))?;
+    let info = info.ok_or_else(|| HostError::Usage("no board answered".into()))?;
+    if journal.answers.len() != images.len() {
+        return Err(HostError::Usage(format!(
+            "{} of {} images have no answer",
+            images.len() - journal.answers.len(),
+            images.len()
+        )));
+    }
+    let records = journal.answers.values().cloned().collect();
     Ok(report(&info, model_checksum, records, start, stats))
 }
 

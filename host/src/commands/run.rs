@@ -1,9 +1,12 @@
 //! `host run`: test images to a board (the virtual one, or a real one on a
 //! serial port) and its answers into a JSON report for `host compare`.
+//! Answers are journaled as they arrive (REPORT.partial), so a stopped run
+//! continues with `--resume`.
 
 use crate::args::data::TestSetArgs;
+use crate::board::journal::{journal_path, Journal, RunIdentity};
 use crate::board::qemu::QemuOptions;
-use crate::board::session::{default_report, qemu_image_for, run_images_on_boards, write_report, Target, BOOT_TIMEOUT};
+use crate::board::session::{default_report, qemu_image_for, run_images_journaled, write_report, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
 use crate::inference::int8::load_model;
 use clap::Args;
@@ -37,6 +40,41 @@ pub struct RunArgs {
     /// (default: one per core). A real board on a serial port is one board.
     #[arg(long, conflicts_with = "serial")]
     pub boards: Option<usize>,
+    /// Continue a run that was stopped (Ctrl-C, a kill, a board reset, a
+    /// pulled cable): keep the answers journaled in REPORT.partial and send
+    /// only the images without one.
+    #[arg(long, conflicts_with = "restart")]
+    pub resume: bool,
+    /// Start afresh even though a stopped run's journal is there.
+    #[arg(long)]
+    pub restart: bool,
+}
+
+/// The journal this run writes its answers to: the stopped run's, resumed,
+/// or a new one. A journal left by a stopped run is never thrown away
+/// unasked.
+fn open_journal(args: &RunArgs, report: &std::path::Path, identity: RunIdentity) -> Result<Journal> {
+    let path = journal_path(report);
+    match (path.exists(), args.resume, args.restart) {
+        (true, true, _) => {
+            let journal = Journal::resume(&path, identity)?;
+            println!(
+                "resuming: {} of {} images already answered ({})",
+                journal.answers.len(),
+                identity.images,
+                path.display()
+            );
+            Ok(journal)
+        }
+        (false, true, _) => {
+            Err(HostError::Usage(format!("--resume: no stopped run to continue ({} does not exist)", path.display())))
+        }
+        (true, false, false) => Err(HostError::Usage(format!(
+            "a stopped run left its answers in {}: continue it with --resume, or start over with --restart",
+            path.display()
+        ))),
+        (_, false, _) => Journal::create(&path, identity),
+    }
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -66,17 +104,22 @@ pub fn run(args: &RunArgs) -> Result<()> {
             args.boards.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
         }
     };
-    let report = run_images_on_boards(&target, boards, checksum, &images, BOOT_TIMEOUT)?;
     let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
+    let mut journal = open_journal(args, &path, RunIdentity::of(checksum, &images))?;
+    let earlier = journal.answers.len();
+    let report = run_images_journaled(&target, boards, checksum, &images, BOOT_TIMEOUT, &mut journal)?;
     write_report(&path, &report)?;
+    journal.finish()?;
     let correct = report.images.iter().filter(|r| r.top5.first().is_some_and(|p| p.0 as u32 == r.label)).count();
+    let sent = report.images.len() - earlier;
     println!(
-        "{}: {} images on {boards} board{} in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent; report {}",
+        "{}: {} images{} on {boards} board{} in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent; report {}",
         report.board,
         report.images.len(),
+        if earlier > 0 { format!(" ({earlier} answered before, {sent} now)") } else { String::new() },
         if boards == 1 { "" } else { "s" },
         report.seconds,
-        report.seconds / report.images.len() as f64,
+        report.seconds / sent.max(1) as f64,
         if skipped > 0 { format!(", {skipped} undecodable skipped") } else { String::new() },
         100.0 * correct as f64 / report.images.len() as f64,
         report.frames_sent,
