@@ -182,12 +182,17 @@ fn undecodable_image_is_named() {
 }
 
 #[test]
-fn colour_image_for_a_grey_network_needs_convert() {
+fn colour_image_for_a_grey_network_is_converted_unless_exact_channels() {
     let dir = Scratch::new("channels");
     let (_, model) = tiny_network(&dir);
     let rgb = dir.path("photo.png");
     write_rgb_png(&rgb);
-    assert_one_error_line(&host(&[p("predict"), p("--model"), &model, &rgb]), "--convert");
+    let out = host(&[p("predict"), p("--model"), &model, &rgb]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("note: converted 1 of 1 images to grey").count(), 1, "{stderr}");
+    assert_one_error_line(&host(&[p("predict"), p("--model"), &model, p("--exact-channels"), &rgb]), "a colour image");
+    // The old spelling still runs.
     let out = host(&[p("predict"), p("--model"), &model, p("--convert"), &rgb]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -225,9 +230,16 @@ fn grey_photo_for_a_colour_network_is_converted() {
     let ckpt_path = colour_checkpoint(&dir);
     let grey = dir.path("grey.png");
     write_grey_png(&grey);
-    let out = host(&[p("predict"), p("--checkpoint"), &ckpt_path, &grey]);
+    let out = host(&[p("predict"), p("--checkpoint"), &ckpt_path, &grey, &grey]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("grey.png (float)"));
+    // Said once, for both.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("note: converted 2 of 2 images to colour").count(), 1, "{stderr}");
+    assert_one_error_line(
+        &host(&[p("predict"), p("--checkpoint"), &ckpt_path, p("--exact-channels"), &grey]),
+        "a grey image",
+    );
 }
 
 #[test]

@@ -42,9 +42,13 @@ pub struct PredictArgs {
     pub labels: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Resize::Auto)]
     pub resize: Resize,
-    /// Convert colour images for a grey network. Grey images are always
-    /// converted for a colour network, as torchvision's loaders do.
+    /// Refuse an image whose channels are not the network's (grey for a
+    /// colour network, colour for a grey one) instead of converting it, as
+    /// torchvision's loaders do and this command does by default.
     #[arg(long)]
+    pub exact_channels: bool,
+    /// Converting is the default now; the flag is still accepted.
+    #[arg(long, hide = true, conflicts_with = "exact_channels")]
     pub convert: bool,
 }
 
@@ -67,15 +71,17 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     p
 }
 
-/// Network-size pixels for one file. A grey photo for a colour network is
-/// converted (a few percent of ImageNet-style photos are grey); a colour
-/// image for a grey network is refused unless `convert`, since it more
-/// likely means the wrong model was picked.
-pub fn load_image(path: &Path, input: Shape, resize: Resize, convert: bool) -> Result<Vec<u8>> {
+/// Network-size pixels for one file, and whether its channels were
+/// converted to the network's (grey to RGB, or colour to grey by ITU-R 601
+/// luma); with `exact_channels` a mismatch is an error instead.
+pub fn load_image(path: &Path, input: Shape, resize: Resize, exact_channels: bool) -> Result<(Vec<u8>, bool)> {
     let img = open_image(path)?;
-    if !convert && img.color().has_color() && input.c != 3 {
+    let converted = img.color().has_color() != (input.c == 3);
+    if converted && exact_channels {
+        let (found, wanted) =
+            if input.c == 3 { ("grey", "colour (3 channels)") } else { ("colour", "grey (1 channel)") };
         return Err(HostError::Usage(format!(
-            "{}: a colour image, but the network takes grey (1 channel) input; pass --convert to convert it",
+            "{}: a {found} image, but the network takes {wanted} input (without --exact-channels it is converted)",
             path.display()
         )));
     }
@@ -85,7 +91,7 @@ pub fn load_image(path: &Path, input: Shape, resize: Resize, convert: bool) -> R
         Resize::Stretch => true,
         Resize::Crop => false,
     };
-    Ok(eval_pixels(&chw, input, stretch))
+    Ok((eval_pixels(&chw, input, stretch), converted))
 }
 
 impl Network {
@@ -143,15 +149,23 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let names = network.names(args.labels.as_deref(), classes, input.c)?;
     // An unreadable file does not cost the other images their predictions;
     // it is reported after them, and the exit status says something failed.
-    let (mut paths, mut images, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut paths, mut images, mut failed, mut converted) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for path in &args.images {
-        match load_image(path, input, args.resize, args.convert) {
-            Ok(pixels) => {
+        match load_image(path, input, args.resize, args.exact_channels) {
+            Ok((pixels, was_converted)) => {
                 paths.push(path);
                 images.push(pixels);
+                converted += was_converted as usize;
             }
             Err(e) => failed.push(e),
         }
+    }
+    if converted > 0 {
+        let to = if input.c == 3 { "colour (RGB)" } else { "grey (ITU-R 601 luma)" };
+        eprintln!(
+            "note: converted {converted} of {} images to {to}, as the network takes (--exact-channels refuses them)",
+            args.images.len()
+        );
     }
     let engine = match network {
         Network::Float(_) => "float",
