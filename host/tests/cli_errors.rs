@@ -335,3 +335,44 @@ fn closed_output_pipe_ends_quietly() {
     assert!(stderr.is_empty(), "stderr: {stderr}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
 }
+
+/// An IDX file of `count` 28x28 images holding only `stored` of them.
+fn write_idx_images(path: &Path, count: u32, stored: u32) {
+    let mut bytes = [0x0000_0803u32, count, 28, 28].map(u32::to_be_bytes).concat();
+    bytes.extend(std::iter::repeat_n(7u8, (stored * 28 * 28) as usize));
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn write_idx_labels(path: &Path, labels: &[u8]) {
+    let mut bytes = [0x0000_0801u32, labels.len() as u32].map(u32::to_be_bytes).concat();
+    bytes.extend_from_slice(labels);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn damaged_dataset_files_are_named_with_what_is_wrong() {
+    let dir = Scratch::new("damaged_data");
+    let (ckpt, _) = tiny_network(&dir);
+    let eval_with = |ckpt: &Path, dataset: &str, data: &Path| {
+        host(&[p("eval"), p("--checkpoint"), ckpt, p("--dataset"), p(dataset), p("--data"), data])
+    };
+    let eval = |dataset: &str, data: &Path| eval_with(&ckpt, dataset, data);
+    // Fashion-MNIST: a test-image file cut short, then a label out of range.
+    let idx = dir.path("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    write_idx_images(&idx.join("t10k-images-idx3-ubyte"), 3, 2);
+    write_idx_labels(&idx.join("t10k-labels-idx1-ubyte"), &[1, 2, 3]);
+    assert_one_error_line(&eval("fashion-mnist", &idx), "t10k-images-idx3-ubyte: 1584 bytes, but the header");
+    write_idx_images(&idx.join("t10k-images-idx3-ubyte"), 3, 3);
+    write_idx_labels(&idx.join("t10k-labels-idx1-ubyte"), &[1, 12, 3]);
+    assert_one_error_line(&eval("fashion-mnist", &idx), "label 12 at index 1");
+    write_idx_labels(&idx.join("t10k-labels-idx1-ubyte"), &[1, 2, 3]);
+    let out = eval("fashion-mnist", &idx);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // CIFAR-10: a test batch that is not whole records.
+    let cifar = dir.path("cifar");
+    std::fs::create_dir_all(&cifar).unwrap();
+    std::fs::write(cifar.join("test_batch.bin"), vec![1u8; 3073 + 100]).unwrap();
+    let colour = colour_checkpoint(&dir);
+    assert_one_error_line(&eval_with(&colour, "cifar10", &cifar), "test_batch.bin: 3173 bytes is not a whole number");
+}
