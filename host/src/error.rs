@@ -33,14 +33,54 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| HostError::File { path: path.to_path_buf(), source })
 }
 
-/// Writes via a temporary file and a rename, so a crash never leaves a
-/// half-written file under the final name.
+/// Writes via a temporary file and a rename, so neither a crash nor a power
+/// cut leaves a half-written file under the final name: the data reaches
+/// the disk (fsync) before the rename, and the rename before this returns
+/// (fsync of the directory). A failed write (a full disk) removes the
+/// temporary file and leaves the previous file as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |source| HostError::File { path: path.to_path_buf(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|source| HostError::File { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(err)
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()
+    });
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(HostError::File { path: tmp, source });
+    }
+    std::fs::rename(&tmp, path).map_err(err)?;
+    // Makes the rename itself durable; not every file system can open a
+    // directory for this, and the data is safe either way.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_keeps_the_previous_file() {
+        let dir = std::env::temp_dir().join(format!("alexnet-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("checkpoint.safetensors");
+        write_atomic(&path, b"old").unwrap();
+        // Something in the temporary file's place: its creation fails, as a
+        // full disk or a lost mount would fail the write.
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        std::fs::create_dir(&tmp).unwrap();
+        let err = write_atomic(&path, b"new").unwrap_err().to_string();
+        assert!(err.contains("tmp."), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        std::fs::remove_dir(&tmp).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
