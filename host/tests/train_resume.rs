@@ -83,3 +83,74 @@ fn resumed_run_ends_with_the_same_weights() {
     let _ = std::fs::remove_dir_all(whole);
     let _ = std::fs::remove_dir_all(split);
 }
+
+/// `host train` killed with SIGKILL (no destructor, no cleanup) at ten
+/// seeded points, resumed each time, ends with the weights of a run that was
+/// never interrupted, and its checkpoint loads after every kill. Checkpoints
+/// are written after every step here, so kills also land in and around
+/// their writes (temporary file, fsync, rename).
+#[test]
+fn training_killed_ten_times_ends_with_the_same_weights() {
+    use shared::float::SplitMix64;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let run = |args: &[String]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_host"));
+        cmd.arg("train").args(args).args(["--checkpoint-minutes", "0", "--workers", "2"]);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        cmd
+    };
+    // 60 steps: ten sessions of 1-4 steps each stay inside the run.
+    let fresh_args = |out: &str| {
+        let args = ["--input", "1x24x24", "--width", "0.125", "--epochs", "6", "--batch", "32"];
+        let limits = ["--train-limit", "320", "--val-limit", "64", "--out", out];
+        args.iter().chain(&limits).map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+
+    let whole = scratch("killed-whole");
+    let status = run(&fresh_args(whole.to_str().unwrap())).status().unwrap();
+    assert!(status.success(), "uninterrupted run: {status:?}");
+
+    let cut = scratch("killed-cut");
+    let cut_str = cut.to_str().unwrap().to_string();
+    let step_of = |dir: &PathBuf| Checkpoint::load(&checkpoint_path(dir)).ok().map(|c| c.progress.step);
+    let mut rng = SplitMix64::new(2012);
+    let (mut kills, mut mid_training) = (0, 0);
+    loop {
+        let args = match step_of(&cut) {
+            Some(_) => vec!["--resume".to_string(), cut_str.clone()],
+            // Killed before its first checkpoint: start again.
+            None => fresh_args(&cut_str),
+        };
+        let mut child = run(&args).spawn().unwrap();
+        if kills == 10 {
+            assert!(child.wait().unwrap().success(), "the last resume ends the run");
+            break;
+        }
+        // A seeded number of steps past where this session starts, then kill.
+        let start = step_of(&cut).unwrap_or(0);
+        let target = start + 1 + rng.next_u64() % 4;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while step_of(&cut).unwrap_or(0) < target && child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "no progress past step {start}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let running = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        mid_training += running as usize;
+        // Whatever the kill interrupted, the checkpoint on disk loads.
+        assert!(step_of(&cut).is_some(), "kill {kills}: no loadable checkpoint");
+    }
+    assert!(mid_training >= 8, "only {mid_training} of 10 kills landed while training ran");
+
+    let a = Checkpoint::load(&checkpoint_path(&whole)).unwrap();
+    let b = Checkpoint::load(&checkpoint_path(&cut)).unwrap();
+    assert_eq!(a.progress.step, b.progress.step);
+    assert!(a.model == b.model, "weights differ after ten kills");
+    assert!(a.momentum == b.momentum, "momentum differs after ten kills");
+    let _ = std::fs::remove_dir_all(whole);
+    let _ = std::fs::remove_dir_all(cut);
+}

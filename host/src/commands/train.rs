@@ -75,7 +75,8 @@ pub struct TrainArgs {
     /// Validate on this many test images only.
     #[arg(long)]
     pub val_limit: Option<usize>,
-    /// Minutes between mid-epoch checkpoints.
+    /// Minutes between mid-epoch checkpoints (0: after every step, which
+    /// costs a file write per step).
     #[arg(long, default_value_t = 5.0)]
     pub checkpoint_minutes: f64,
     /// Stop after this many optimizer steps in total (checkpointed; --resume continues).
@@ -142,16 +143,37 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             train_set.classes().len()
         )));
     }
+    // A resumed run trains on what it started with; flags given now win.
+    let stored = if args.resume.is_some() { start.data } else { None };
     let fixed = train_set.image_shape().is_some();
-    let augment = Augment {
-        flip: !args.no_flip,
-        random_crop: !fixed,
-        lighting: args.lighting.unwrap_or(if start.hyper.recipe == RecipeKind::Paper && channels == 3 {
-            0.1
-        } else {
-            0.0
-        }),
+    let augment = match stored {
+        Some(d) => Augment {
+            flip: d.augment.flip && !args.no_flip,
+            lighting: args.lighting.unwrap_or(d.augment.lighting),
+            ..d.augment
+        },
+        None => Augment {
+            flip: !args.no_flip,
+            random_crop: !fixed,
+            lighting: args.lighting.unwrap_or(if start.hyper.recipe == RecipeKind::Paper && channels == 3 {
+                0.1
+            } else {
+                0.0
+            }),
+        },
     };
+    let train_limit = args.train_limit.or(stored.and_then(|d| d.train_limit));
+    let val_limit = args.val_limit.or(stored.and_then(|d| d.val_limit));
+    if stored.is_some() {
+        let limit = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
+        println!(
+            "the run's data settings: {} training images, {} validation images, flip {}, lighting {}",
+            limit(train_limit),
+            limit(val_limit),
+            augment.flip,
+            augment.lighting
+        );
+    }
     let config = TrainConfig {
         spec,
         hyper: start.hyper,
@@ -159,9 +181,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         minutes: args.minutes,
         run_dir: run_dir.clone(),
         workers: workers(args.workers),
-        train_limit: args.train_limit,
-        val_limit: args.val_limit,
-        checkpoint_every: Duration::from_secs_f64(args.checkpoint_minutes.max(0.1) * 60.0),
+        train_limit,
+        val_limit,
+        checkpoint_every: Duration::from_secs_f64(args.checkpoint_minutes.max(0.0) * 60.0),
         stop_after_steps: args.max_steps,
     };
     let outcome = match args.device {

@@ -5,6 +5,7 @@
 //! progress as JSON in the header metadata. Written atomically, so a crash
 //! leaves the previous checkpoint intact.
 
+use super::preprocess::Augment;
 use super::recipe::Hyper;
 use crate::error::{read_file, write_atomic, HostError, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -34,6 +35,15 @@ pub struct Progress {
     pub seconds: f64,
 }
 
+/// What a run trains on besides its hyperparameters, kept so `--resume`
+/// continues on the same images with the same augmentation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunData {
+    pub train_limit: Option<usize>,
+    pub val_limit: Option<usize>,
+    pub augment: Augment,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
     pub model: FloatModel,
@@ -42,6 +52,8 @@ pub struct Checkpoint {
     pub hyper: Hyper,
     pub progress: Progress,
     pub classes: Vec<String>,
+    /// The run's data settings (absent in checkpoints of older builds).
+    pub data: Option<RunData>,
 }
 
 fn weight_shape(info: &LayerInfo) -> Option<Vec<usize>> {
@@ -86,6 +98,10 @@ impl Checkpoint {
             ("progress".to_string(), json(&self.progress)),
             ("classes".to_string(), json(&self.classes)),
         ]);
+        let mut metadata = metadata;
+        if let Some(data) = &self.data {
+            metadata.insert("data".to_string(), json(data));
+        }
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
             .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("consistent view")))
@@ -111,6 +127,8 @@ impl Checkpoint {
         let hyper: Hyper = serde_json::from_str(field("hyper")?).map_err(|e| parse_err("hyper", e))?;
         let progress: Progress = serde_json::from_str(field("progress")?).map_err(|e| parse_err("progress", e))?;
         let classes: Vec<String> = serde_json::from_str(field("classes")?).map_err(|e| parse_err("classes", e))?;
+        let data: Option<RunData> =
+            meta.get("data").map(|d| serde_json::from_str(d)).transpose().map_err(|e| parse_err("data", e))?;
 
         let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
             let t = st.tensor(name).map_err(|_| corrupt(path, format!("missing tensor {name}")))?;
@@ -143,7 +161,7 @@ impl Checkpoint {
         if classes.len() != spec.classes() as usize {
             return Err(corrupt(path, format!("{} class names for {} outputs", classes.len(), spec.classes())));
         }
-        Ok(Checkpoint { model: FloatModel { spec, layers }, momentum, hyper, progress, classes })
+        Ok(Checkpoint { model: FloatModel { spec, layers }, momentum, hyper, progress, classes, data })
     }
 }
 
@@ -165,7 +183,8 @@ mod tests {
         let progress =
             Progress { epoch: 3, batch_in_epoch: 7, step: 1234, best_val_top1_err: Some(0.125), ..Default::default() };
         let classes = ["a", "b", "c", "d"].map(String::from).to_vec();
-        Checkpoint { model, momentum, hyper: Hyper::defaults(RecipeKind::Fast), progress, classes }
+        let data = Some(RunData { train_limit: Some(320), val_limit: None, augment: Augment::NONE });
+        Checkpoint { model, momentum, hyper: Hyper::defaults(RecipeKind::Fast), progress, classes, data }
     }
 
     fn scratch(name: &str) -> std::path::PathBuf {

@@ -14,7 +14,7 @@ use shared::image::resize_bilinear;
 use shared::spec::Shape;
 
 /// Training-time augmentation.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Augment {
     /// Mirror left-right with probability 1/2.
     pub flip: bool,

@@ -7,7 +7,7 @@
 //! running state, so a resumed run replays exactly what an uninterrupted one
 //! would have done.
 
-use super::checkpoint::{Checkpoint, Progress as TrainProgress};
+use super::checkpoint::{Checkpoint, Progress as TrainProgress, RunData};
 use super::device::TrainDevice;
 use super::metrics::{EpochRow, MetricsLog};
 use super::model::{AlexNet, Params};
@@ -198,6 +198,7 @@ struct Saver<'a> {
     run_dir: &'a Path,
     hyper: Hyper,
     classes: Vec<String>,
+    data: RunData,
 }
 
 impl Saver<'_> {
@@ -215,6 +216,7 @@ impl Saver<'_> {
             hyper: self.hyper,
             progress: progress.clone(),
             classes: self.classes.clone(),
+            data: Some(self.data),
         };
         ckpt.save(&path)?;
         Ok(path)
@@ -257,7 +259,8 @@ pub fn train<D: StepDevice>(
             hyper.schedule = Schedule::WarmupCosine { warmup: warmup.min(total / 4).max(1), total };
         }
     }
-    let mut saver = Saver { run_dir: &config.run_dir, hyper, classes: train_set.classes().to_vec() };
+    let data = RunData { train_limit: config.train_limit, val_limit: config.val_limit, augment: config.augment };
+    let mut saver = Saver { run_dir: &config.run_dir, hyper, classes: train_set.classes().to_vec(), data };
     let mut metrics = MetricsLog::open(&config.run_dir.join("metrics.csv"))?;
 
     let input = spec.input;
@@ -498,7 +501,7 @@ fn budget_steps(seconds: f64, per_step: f64, batch: usize, val_images: usize, st
 pub fn fresh(spec: &ModelSpec, hyper: Hyper, classes: Vec<String>) -> Checkpoint {
     let model: FloatModel = super::recipe::init(spec, hyper.recipe, hyper.seed);
     let momentum = vec![LayerParams::default(); model.layers.len()];
-    Checkpoint { model, momentum, hyper, progress: TrainProgress::default(), classes }
+    Checkpoint { model, momentum, hyper, progress: TrainProgress::default(), classes, data: None }
 }
 
 #[cfg(test)]
