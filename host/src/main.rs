@@ -2,6 +2,8 @@
 //! own module of the `host` library; errors surface as one line on stderr and
 //! a non-zero exit.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use clap::Parser;
 
 /// Lets a closed pipe end the process quietly, as it ends `ls` or `cat`:

@@ -151,6 +151,11 @@ fn training_killed_ten_times_ends_with_the_same_weights() {
     assert_eq!(a.progress.step, b.progress.step);
     assert!(a.model == b.model, "weights differ after ten kills");
     assert!(a.momentum == b.momentum, "momentum differs after ten kills");
+    // Resuming a finished run says so and trains nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_host")).args(["train", "--resume", &cut_str]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is finished (6 of 6 epochs, step 60)"));
+    assert_eq!(Checkpoint::load(&checkpoint_path(&cut)).unwrap(), b);
     let _ = std::fs::remove_dir_all(whole);
     let _ = std::fs::remove_dir_all(cut);
 }

@@ -115,6 +115,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                     }
                 }
             }
+            if ckpt.progress.epoch >= ckpt.hyper.epochs {
+                println!(
+                    "{} is finished ({} of {} epochs, step {}): nothing to train; --epochs N trains further",
+                    dir.display(),
+                    ckpt.progress.epoch,
+                    ckpt.hyper.epochs,
+                    ckpt.progress.step
+                );
+                return Ok(());
+            }
             println!("resuming {} at epoch {}, step {}", dir.display(), ckpt.progress.epoch + 1, ckpt.progress.step);
             (dir.clone(), ckpt)
         }
