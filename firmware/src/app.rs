@@ -8,7 +8,9 @@ use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, Write};
 use shared::Model;
 use shared::device::Device;
-use shared::link::{Board, ErrorCode, Frame, FrameReader, MAX_FRAME, Request, Response, decode_frame, encode_frame};
+use shared::link::{
+    Board, ErrorCode, FRAME_GUARD, Frame, FrameReader, MAX_FRAME, Request, Response, decode_frame, encode_frame,
+};
 use shared::parallel::Workers;
 
 /// Firmware version reported in `DeviceInfo`.
@@ -118,6 +120,7 @@ where
             // Every response fits a frame (checked by shared's tests).
             let len = encode_frame(seq, &response, &mut out).unwrap_or(0);
             serial.write_all(&out[..len])?;
+            serial.write_all(&FRAME_GUARD)?;
             if let Some(status) = shutdown {
                 serial.flush()?;
                 return Ok(status);

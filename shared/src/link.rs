@@ -20,6 +20,11 @@ pub const CHUNK_LEN: usize = 512;
 pub const MAX_PAYLOAD: usize = CHUNK_LEN + 64;
 /// Largest encoded frame including COBS overhead and delimiter.
 pub const MAX_FRAME: usize = MAX_PAYLOAD + MAX_PAYLOAD / 254 + 2;
+/// Written after every frame by both ends: a second delimiter, so a line
+/// that loses or damages one byte cannot join a frame to the next one (the
+/// receiver would wait for its end until a deadline). Readers skip the
+/// empty frame it makes.
+pub const FRAME_GUARD: [u8; 1] = [0];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request<'a> {

@@ -113,3 +113,45 @@ fn a_failing_board_stops_the_run_with_its_own_error() {
     let err = run_images_on_boards(&target, 2, checksum, &images, BOOT_TIMEOUT).unwrap_err();
     assert!(err.to_string().contains("ImageIncomplete"), "the failing board's error: {err}");
 }
+
+/// Images through a line that damages 1% of the bytes each way (flipped
+/// bits, dropped and doubled bytes, stalled writes): every answer is still
+/// the host's, bit for bit, and the damage shows in the resends.
+#[test]
+fn one_percent_byte_damage_each_way_stays_bit_exact() {
+    let (spec, model) = tiny_model();
+    let (qemu, mut client, _) = boot(&scratch_dir("noisy_link"), &model);
+    client.pipelined = true;
+    client.add_noise(0.01, 2012);
+    let images = synthetic::images(&spec, IMAGES_THROUGH_NOISE, 17);
+    let start = std::time::Instant::now();
+    assert_device_matches_host(&mut client, &model, &images, spec.input);
+    let (sent, received) = client.damaged();
+    println!(
+        "{} images at 1% byte damage in {:.1?}: {sent} bytes damaged on the way out, {received} on the way back; {:?}; chunk now {} bytes",
+        images.len(),
+        start.elapsed(),
+        client.stats,
+        client.chunk_len()
+    );
+    assert!(sent > 0 && received > 0 && client.stats.resends > 0, "{:?}", client.stats);
+    client.add_noise(0.0, 0);
+    shutdown(qemu, client, 0);
+}
+
+const IMAGES_THROUGH_NOISE: usize = 1000;
+
+/// At 30% byte damage nothing gets through: the request ends with a clear
+/// error after a bounded number of tries, never a hang or a wrong answer.
+#[test]
+fn thirty_percent_byte_damage_ends_in_a_clear_error() {
+    let (spec, model) = tiny_model();
+    let (_qemu, mut client, _) = boot(&scratch_dir("hopeless_link"), &model);
+    client.add_noise(0.3, 7);
+    let image = synthetic::images(&spec, 1, 3).remove(0);
+    let start = std::time::Instant::now();
+    let err = client.infer(0, &image, spec.input).expect_err("nothing passes 30% damage");
+    println!("30% byte damage: {err} after {:.1?}; {:?}", start.elapsed(), client.stats);
+    assert!(err.to_string().contains("no valid reply from the board"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(90), "took {:?}", start.elapsed());
+}

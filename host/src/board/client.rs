@@ -1,13 +1,16 @@
 //! The host end of the link: numbered requests, replies matched by sequence
 //! number, and resending on a timeout, a damaged reply or a NAK, up to a
-//! limit. Nothing waits forever: every read has a deadline.
+//! limit. Nothing waits forever: every read has a deadline. On a noisy line
+//! image chunks shrink (down to [`MIN_CHUNK`] bytes) so that frames still
+//! pass, and grow back once they pass cleanly; every frame is followed by a
+//! second delimiter ([`FRAME_GUARD`]).
 
 use super::transport::{Byte, Transport};
 use super::BoardError;
 use shared::format::crc32;
 use shared::link::{
     decode_frame, encode_frame, DeviceInfo, Frame, FrameReader, InferResult, LayerCycles, Request, Response, CHUNK_LEN,
-    MAX_FRAME,
+    FRAME_GUARD, MAX_FRAME,
 };
 use shared::spec::Shape;
 use std::time::{Duration, Instant};
@@ -44,7 +47,9 @@ pub struct Client {
     seq: u16,
     pub stats: LinkStats,
     pub faults: FaultInjection,
-    /// Tries per request before giving up.
+    /// Silent tries (no reply before the deadline) per request before giving
+    /// up; a board that answers, if only with damage or NAKs, gets four
+    /// times as many tries.
     pub max_tries: u32,
     /// Deadline for a reply to anything but inference.
     pub reply_timeout: Duration,
@@ -59,7 +64,17 @@ pub struct Client {
     /// UART takes bytes). A real UART without flow control has a 16-byte
     /// FIFO, so there the host waits for each reply.
     pub pipelined: bool,
+    /// Image bytes per chunk now: halved when a chunk needed resending (a
+    /// noisy line passes short frames more often), doubled back after
+    /// [`CLEAN_RUN`] clean ones.
+    chunk_len: usize,
+    clean_chunks: u32,
 }
+
+/// The shortest chunk a noisy line falls back to.
+pub const MIN_CHUNK: usize = 16;
+/// Chunks acknowledged at the first try before the chunk length doubles.
+pub const CLEAN_RUN: u32 = 16;
 
 impl Client {
     pub fn new(transport: Transport) -> Self {
@@ -74,6 +89,55 @@ impl Client {
             infer_timeout: Duration::from_secs(120),
             output: String::new(),
             pipelined: false,
+            chunk_len: CHUNK_LEN,
+            clean_chunks: 0,
+        }
+    }
+
+    /// Damages the link's bytes in both directions (see [`Transport::add_noise`]).
+    pub fn add_noise(&mut self, rate: f64, seed: u64) {
+        self.transport.add_noise(rate, seed);
+    }
+
+    /// Bytes the added noise damaged so far: sent, received.
+    pub fn damaged(&self) -> (u64, u64) {
+        self.transport.damaged()
+    }
+
+    /// Image bytes per chunk now.
+    pub fn chunk_len(&self) -> usize {
+        self.chunk_len
+    }
+
+    /// Sends one chunk of image `id` from `offset`, as long as the line
+    /// lets through: a chunk that fails twice is cut in half and sent again
+    /// (the board takes any length at any offset), down to [`MIN_CHUNK`],
+    /// which gets every try. Returns the bytes sent.
+    fn send_chunk(&mut self, id: u32, image: &[u8], offset: usize) -> Result<usize, BoardError> {
+        loop {
+            let data = &image[offset..(offset + self.chunk_len).min(image.len())];
+            let shortest = self.chunk_len <= MIN_CHUNK;
+            let tries = if shortest { 4 * self.max_tries } else { 2 };
+            let resends = self.stats.resends;
+            let request = Request::ImageChunk { id, offset: offset as u32, data };
+            match self.request_tries(&request, self.reply_timeout, tries) {
+                Ok(Response::Ack) => {
+                    self.clean_chunks = if self.stats.resends == resends { self.clean_chunks + 1 } else { 0 };
+                    if self.clean_chunks >= CLEAN_RUN {
+                        self.chunk_len = (self.chunk_len * 2).min(CHUNK_LEN);
+                        self.clean_chunks = 0;
+                    }
+                    return Ok(data.len());
+                }
+                Ok(Response::Error(code)) => return Err(BoardError::Device(code)),
+                Ok(other) => return Err(BoardError::Unexpected(format!("{other:?}"))),
+                Err(BoardError::NoResponse { .. }) if !shortest => {
+                    self.stats.resends += 1;
+                    self.chunk_len = (self.chunk_len / 2).max(MIN_CHUNK);
+                    self.clean_chunks = 0;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -119,14 +183,20 @@ impl Client {
 
     /// Sends `request` and returns the reply to it, resending as needed.
     pub fn request(&mut self, request: &Request, timeout: Duration) -> Result<Response, BoardError> {
+        self.request_tries(request, timeout, 4 * self.max_tries)
+    }
+
+    /// [`request`](Self::request) with at most `max_total` tries.
+    fn request_tries(&mut self, request: &Request, timeout: Duration, max_total: u32) -> Result<Response, BoardError> {
         self.seq = self.seq.wrapping_add(1);
         let mut frame = [0u8; MAX_FRAME];
         let len = encode_frame(self.seq, request, &mut frame)?;
-        let (mut timeouts, mut bad) = (0, 0);
-        for attempt in 0..self.max_tries {
-            if attempt > 0 {
+        let (mut timeouts, mut bad, mut tries) = (0, 0, 0);
+        while timeouts < self.max_tries && tries < max_total {
+            if tries > 0 {
                 self.stats.resends += 1;
             }
+            tries += 1;
             self.stats.frames_sent += 1;
             let mut bytes = frame[..len].to_vec();
             let every = self.faults.corrupt_every;
@@ -135,6 +205,7 @@ impl Client {
                 let i = (len - 1) / 2;
                 bytes[i] = bytes[i].wrapping_add(0x55) | 1;
             }
+            bytes.extend_from_slice(&FRAME_GUARD);
             self.transport.send(&bytes)?;
             let deadline = Instant::now() + timeout;
             loop {
@@ -145,9 +216,11 @@ impl Client {
                         break;
                     }
                     Reply::Damaged => {
-                        // Before the first reply this is the boot banner.
+                        // The reply to this try, or a board's boot text: either
+                        // way, ask again now rather than wait out the deadline.
                         bad += 1;
                         self.stats.bad_frames += 1;
+                        break;
                     }
                     Reply::Frame(_, reply) if *reply == Response::Nak => {
                         self.stats.naks += 1;
@@ -159,7 +232,7 @@ impl Client {
                 }
             }
         }
-        Err(BoardError::NoResponse { tries: self.max_tries, timeouts, bad_frames: bad, output: self.output.clone() })
+        Err(BoardError::NoResponse { tries, timeouts, bad_frames: bad, output: self.output.clone() })
     }
 
     /// Waits until a board that was just started is listening: it prints its
@@ -204,16 +277,23 @@ impl Client {
 
     /// Sends one image (CHW bytes of `shape`) and returns the device's result.
     pub fn infer(&mut self, id: u32, image: &[u8], shape: Shape) -> Result<InferResult, BoardError> {
-        if self.pipelined {
+        // On a line that lately needed shorter chunks, a whole image at once
+        // would rarely arrive intact.
+        if self.pipelined && self.chunk_len == CHUNK_LEN {
             if let Some(result) = self.infer_pipelined(id, image, shape)? {
                 return Ok(result);
             }
-            // Anything short of a clean result: once more, a reply per frame.
+            // Anything short of a clean result: once more, a reply per frame,
+            // once the replies to the rest of the burst are over (a NAK
+            // carries no sequence number, so a late one would be taken for
+            // the answer to the next request).
             self.stats.resends += 1;
+            self.drain(Duration::from_millis(100), Duration::from_secs(2))?;
         }
         self.expect_ack(&Request::BeginImage { id, shape })?;
-        for (k, chunk) in image.chunks(CHUNK_LEN).enumerate() {
-            self.expect_ack(&Request::ImageChunk { id, offset: (k * CHUNK_LEN) as u32, data: chunk })?;
+        let mut offset = 0;
+        while offset < image.len() {
+            offset += self.send_chunk(id, image, offset)?;
         }
         match self.request(&Request::Infer { id, crc: crc32(image) }, self.infer_timeout)? {
             Response::Result(r) if r.id == id => Ok(r),
@@ -250,6 +330,7 @@ impl Client {
                 let i = start + (len - 1) / 2;
                 bytes[i] = bytes[i].wrapping_add(0x55) | 1;
             }
+            bytes.extend_from_slice(&FRAME_GUARD);
         }
         self.transport.send(&bytes)?;
         let (last, deadline) = (self.seq, Instant::now() + self.infer_timeout);
@@ -277,6 +358,25 @@ impl Client {
                 Reply::Frame(..) => {}
             }
         }
+    }
+
+    /// Reads and drops whatever arrives until the line has been quiet for
+    /// `quiet` (or `limit` has passed).
+    fn drain(&mut self, quiet: Duration, limit: Duration) -> Result<(), BoardError> {
+        let end = Instant::now() + limit;
+        loop {
+            let deadline = (Instant::now() + quiet).min(end);
+            match self.transport.recv(deadline) {
+                Byte::Data(_) => {}
+                Byte::Timeout => break,
+                Byte::Closed => return Err(BoardError::Closed { output: self.output.clone() }),
+            }
+            if Instant::now() >= end {
+                break;
+            }
+        }
+        self.reader = FrameReader::default();
+        Ok(())
     }
 
     /// Where the last inference spent its cycles, layer by layer.

@@ -4,6 +4,7 @@
 
 pub mod boot_files;
 pub mod client;
+pub mod faults;
 pub mod firmware_image;
 pub mod journal;
 pub mod qemu;

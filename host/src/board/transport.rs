@@ -2,6 +2,7 @@
 //! board's output into a channel, so reads can time out even on pipes, and
 //! end-of-stream (QEMU exited, cable pulled) is seen at once.
 
+use super::faults::LineNoise;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -12,6 +13,8 @@ pub struct Transport {
     rx: Receiver<Vec<u8>>,
     pending: VecDeque<u8>,
     closed: bool,
+    /// Test damage on what is sent and on what is received.
+    noise: Option<(LineNoise, LineNoise)>,
 }
 
 /// One read outcome.
@@ -41,10 +44,30 @@ impl Transport {
                 }
             }
         });
-        Transport { writer: Box::new(writer), rx, pending: VecDeque::new(), closed: false }
+        Transport { writer: Box::new(writer), rx, pending: VecDeque::new(), closed: false, noise: None }
+    }
+
+    /// Damages every byte in both directions with probability `rate`
+    /// (seeded; see [`LineNoise`]): for testing the link's recovery.
+    pub fn add_noise(&mut self, rate: f64, seed: u64) {
+        self.noise = Some((LineNoise::new(rate, seed), LineNoise::new(rate, seed ^ 0x5EED)));
+    }
+
+    /// Bytes damaged so far by [`add_noise`](Self::add_noise), sent and received.
+    pub fn damaged(&self) -> (u64, u64) {
+        self.noise.as_ref().map_or((0, 0), |(out, back)| (out.damaged, back.damaged))
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let damaged;
+        let bytes = match &mut self.noise {
+            Some((out, _)) => {
+                std::thread::sleep(out.stall());
+                damaged = out.pass(bytes);
+                &damaged[..]
+            }
+            None => bytes,
+        };
         self.writer.write_all(bytes)?;
         self.writer.flush()
     }
@@ -59,7 +82,10 @@ impl Transport {
             }
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
-                Ok(chunk) => self.pending.extend(chunk),
+                Ok(chunk) => match &mut self.noise {
+                    Some((_, back)) => self.pending.extend(back.pass(&chunk)),
+                    None => self.pending.extend(chunk),
+                },
                 Err(RecvTimeoutError::Timeout) => return Byte::Timeout,
                 Err(RecvTimeoutError::Disconnected) => self.closed = true,
             }

@@ -12,7 +12,7 @@ use crate::board::qemu::QemuOptions;
 use crate::board::session::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
 use shared::infer::Prediction;
-use shared::link::{encode_frame, InferResult, Request, Response, CHUNK_LEN, MAX_FRAME};
+use shared::link::{encode_frame, InferResult, Request, Response, CHUNK_LEN, FRAME_GUARD, MAX_FRAME};
 use shared::spec::{Layer, ModelSpec, Shape};
 use std::path::Path;
 
@@ -106,7 +106,7 @@ pub fn count_instructions(
 const LINK_RATES: [u32; 3] = [115_200, shared::settings::FLASH_BAUD, 3_000_000];
 
 fn frame_len<T: serde::Serialize>(message: &T) -> usize {
-    encode_frame(u16::MAX, message, &mut [0u8; MAX_FRAME]).expect("every message fits a frame")
+    encode_frame(u16::MAX, message, &mut [0u8; MAX_FRAME]).expect("every message fits a frame") + FRAME_GUARD.len()
 }
 
 /// Bytes on the wire for one image of `shape` sent as `host run` sends it:
