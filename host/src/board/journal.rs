@@ -9,7 +9,7 @@
 //! of images and a CRC of the test images and labels), so a journal is
 //! never resumed with another model or other images.
 
-use super::session::{DeviceRecord, TestImage};
+use super::records::{DeviceRecord, TestImage};
 use crate::error::{HostError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod firmware_image;
 pub mod journal;
 pub mod qemu;
+pub mod records;
 pub mod serial;
 pub mod session;
 pub mod transport;

@@ -7,36 +7,18 @@ use super::client::{Client, LinkStats};
 use super::firmware_image::BoardKind;
 use super::journal::{Journal, RunIdentity};
 use super::qemu::{Qemu, QemuOptions};
+pub use super::records::{DeviceRecord, TestImage};
 use super::BoardError;
 use crate::error::{read_file, HostError, Result};
 use crate::progress::Progress;
 use serde::{Deserialize, Serialize};
 use shared::format::AlignedBytes;
 use shared::link::DeviceInfo;
-use shared::spec::Shape;
 use shared::Model;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// One image as sent to the board: native size, one byte per value, CHW.
-#[derive(Clone, Debug)]
-pub struct TestImage {
-    pub pixels: Vec<u8>,
-    pub shape: Shape,
-    pub label: u32,
-}
-
-/// What the board answered for one image.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRecord {
-    pub index: usize,
-    pub label: u32,
-    /// (class, int8 logit), best first.
-    pub top5: Vec<(u16, i8)>,
-    pub cycles: u64,
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunReport {
