@@ -120,8 +120,8 @@ impl Client {
             let tries = if shortest { 4 * self.max_tries } else { 2 };
             let resends = self.stats.resends;
             let request = Request::ImageChunk { id, offset: offset as u32, data };
-            match self.request_tries(&request, self.reply_timeout, tries) {
-                Ok(Response::Ack) => {
+            match self.expect_ack_tries(&request, tries) {
+                Ok(()) => {
                     self.clean_chunks = if self.stats.resends == resends { self.clean_chunks + 1 } else { 0 };
                     if self.clean_chunks >= CLEAN_RUN {
                         self.chunk_len = (self.chunk_len * 2).min(CHUNK_LEN);
@@ -129,8 +129,6 @@ impl Client {
                     }
                     return Ok(data.len());
                 }
-                Ok(Response::Error(code)) => return Err(BoardError::Device(code)),
-                Ok(other) => return Err(BoardError::Unexpected(format!("{other:?}"))),
                 Err(BoardError::NoResponse { .. }) if !shortest => {
                     self.stats.resends += 1;
                     self.chunk_len = (self.chunk_len / 2).max(MIN_CHUNK);
@@ -268,7 +266,12 @@ impl Client {
     }
 
     fn expect_ack(&mut self, request: &Request) -> Result<(), BoardError> {
-        match self.request(request, self.reply_timeout)? {
+        self.expect_ack_tries(request, 4 * self.max_tries)
+    }
+
+    /// [`expect_ack`](Self::expect_ack) with at most `max_total` tries.
+    fn expect_ack_tries(&mut self, request: &Request, max_total: u32) -> Result<(), BoardError> {
+        match self.request_tries(request, self.reply_timeout, max_total)? {
             Response::Ack => Ok(()),
             Response::Error(code) => Err(BoardError::Device(code)),
             other => Err(BoardError::Unexpected(format!("{other:?}"))),
