@@ -49,10 +49,10 @@ fn line_text(line: &Line) -> Result<String> {
     Ok(text)
 }
 
-/// An open journal: the answers it holds, and the file new ones go to.
+/// An open journal: the answers it holds, and the file new ones go to
+/// (none for a run that keeps them in memory only).
 pub struct Journal {
-    path: PathBuf,
-    file: std::fs::File,
+    file: Option<(PathBuf, std::fs::File)>,
     /// Every answer so far, by image index.
     pub answers: BTreeMap<usize, DeviceRecord>,
 }
@@ -72,9 +72,15 @@ impl Journal {
     /// Starts an empty journal at `path` (replacing any).
     pub fn create(path: &Path, identity: RunIdentity) -> Result<Journal> {
         let file = std::fs::File::create(path).map_err(io_error(path))?;
-        let mut journal = Journal { path: path.to_path_buf(), file, answers: BTreeMap::new() };
+        let mut journal = Journal { file: Some((path.to_path_buf(), file)), answers: BTreeMap::new() };
         journal.write_line(&Line::Run(identity))?;
         Ok(journal)
+    }
+
+    /// A journal that keeps its answers in memory only: a run that need not
+    /// survive being stopped.
+    pub fn in_memory() -> Journal {
+        Journal { file: None, answers: BTreeMap::new() }
     }
 
     /// Reopens the journal at `path` to continue its run, which must be the
@@ -125,13 +131,14 @@ impl Journal {
         }
         crate::error::write_atomic(path, text.as_bytes())?;
         let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io_error(path))?;
-        Ok(Journal { path: path.to_path_buf(), file, answers })
+        Ok(Journal { file: Some((path.to_path_buf(), file)), answers })
     }
 
     fn write_line(&mut self, line: &Line) -> Result<()> {
+        let Some((path, file)) = &mut self.file else { return Ok(()) };
         let text = line_text(line)?;
         // One write per line, flushed: a kill can cut only the line being written.
-        self.file.write_all(text.as_bytes()).and_then(|()| self.file.flush()).map_err(io_error(&self.path))
+        file.write_all(text.as_bytes()).and_then(|()| file.flush()).map_err(io_error(path))
     }
 
     /// Records one answer.
@@ -143,7 +150,10 @@ impl Journal {
 
     /// Removes the journal once its run's report is written.
     pub fn finish(self) -> Result<()> {
-        std::fs::remove_file(&self.path).map_err(io_error(&self.path))
+        match &self.file {
+            Some((path, _)) => std::fs::remove_file(path).map_err(io_error(path)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::client::{Client, LinkStats};
 use super::firmware_image::BoardKind;
-use super::journal::{Journal, RunIdentity};
+use super::journal::Journal;
 use super::qemu::{Qemu, QemuOptions};
 pub use super::records::{DeviceRecord, TestImage};
 use super::BoardError;
@@ -163,7 +163,7 @@ fn run_share(
 /// one QEMU each), each taking a contiguous share, and merges their answers
 /// in image order. Every board is checked to hold the model. The first
 /// board to fail stops the others (their QEMUs are ended) and its error is
-/// the run's. The answers pass through a temporary journal; see
+/// the run's. The answers are kept in memory only; see
 /// [`run_images_journaled`] for a run that survives being stopped.
 pub fn run_images_on_boards(
     target: &Target,
@@ -172,15 +172,7 @@ pub fn run_images_on_boards(
     images: &[TestImage],
     boot_timeout: Duration,
 ) -> Result<RunReport> {
-    let path = std::env::temp_dir().join(format!(
-        "alexnet-run-{}-{:?}.partial",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let mut journal = Journal::create(&path, RunIdentity::of(model_checksum, images))?;
-    let report = run_images_journaled(target, boards, model_checksum, images, boot_timeout, &mut journal);
-    journal.finish()?;
-    report
+    run_images_journaled(target, boards, model_checksum, images, boot_timeout, &mut Journal::in_memory())
 }
 
 /// [`run_images_on_boards`] for the images `journal` has no answer to yet,
