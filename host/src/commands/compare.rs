@@ -165,8 +165,8 @@ pub struct CompareArgs {
 
 pub fn run(args: &CompareArgs) -> Result<()> {
     let (bytes, _) = load_model(&args.model)?;
-    let spec =
-        Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
+    let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?;
+    let spec = model.spec().clone();
     let report = read_report(&args.report.clone().unwrap_or_else(|| default_report(&args.model)))?;
     let needed = report.images.iter().map(|r| r.index + 1).max().unwrap_or(0);
     let (images, _) = args.data.test_images(&spec, Some(needed))?;
@@ -184,11 +184,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
                 .images
                 .iter()
                 .filter_map(|r| images.get(r.index))
-                .map(|img| {
-                    let mut out = vec![0u8; spec.input.len()];
-                    resize_bilinear(&img.pixels, img.shape, &mut out, spec.input);
-                    out
-                })
+                .map(|img| network_input(&model, img))
                 .collect();
             Some(HostEngine::Float(&ckpt.model).run(&inputs)?.top5)
         }

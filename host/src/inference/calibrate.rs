@@ -6,6 +6,7 @@
 
 use super::float::FloatNet;
 use crate::progress::Progress;
+use crate::train::preprocess::normalize_batch;
 use shared::float::FloatModel;
 use shared::quantize::{Calibration, RangeMethod};
 
@@ -18,10 +19,11 @@ pub fn collect(model: &FloatModel, images: &[Vec<u8>], method: RangeMethod) -> C
     let mut cal = Calibration::empty(model.layers.len());
     let mut progress = Progress::new("calibrate", images.len() as u64);
     for batch in images.chunks(BATCH) {
-        let x = net.input(batch.iter().map(Vec::as_slice));
-        for image in x.as_vec().chunks_exact(model.spec.input.len()) {
+        let data = normalize_batch(&model.spec, batch.iter().map(Vec::as_slice));
+        for image in data.chunks_exact(model.spec.input.len()) {
             cal.observe(None, image, method);
         }
+        let x = net.tensor(data);
         let mut observe = |layer: usize, values: Vec<f32>| {
             for image in values.chunks_exact(values.len() / batch.len()) {
                 cal.observe(Some(layer), image, method);

@@ -34,10 +34,14 @@ impl FloatNet {
         &self,
         images: impl ExactSizeIterator<Item = &'a [u8]>,
     ) -> Tensor<(usize, usize, usize, usize), f32, Cpu> {
-        let spec = self.spec();
-        let n = images.len();
-        let (c, h, w) = (spec.input.c as usize, spec.input.h as usize, spec.input.w as usize);
-        self.dev.tensor_from_vec(normalize_batch(spec, images), (n, c, h, w))
+        self.tensor(normalize_batch(self.spec(), images))
+    }
+
+    /// Normalized images, back to back, as one N x C x H x W tensor.
+    pub fn tensor(&self, normalized: Vec<f32>) -> Tensor<(usize, usize, usize, usize), f32, Cpu> {
+        let input = self.spec().input;
+        let n = normalized.len() / input.len();
+        self.dev.tensor_from_vec(normalized, (n, input.c as usize, input.h as usize, input.w as usize))
     }
 
     /// Logits of network-size images in one forward pass, image after image.

@@ -3,8 +3,7 @@
 //! each core taking its share of the images in groups of [`DENSE_BATCH`] so
 //! the dense layers read their weights once per group.
 
-use crate::error::read_file;
-use crate::error::{HostError, Result};
+use crate::error::{read_file, HostError, Result};
 use crate::progress::Progress;
 use shared::format::AlignedBytes;
 use shared::infer::Top5;
