@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs what is missing, then
-# formatting, lints, every workspace test, the no_std builds of `shared`, and
-# the firmware build, the CUDA build check, and the NEON kernels under QEMU
-# user mode.
+# formatting, lints, dependency licenses and sources, every workspace test,
+# the no_std builds of `shared`, the firmware build, the CUDA build check,
+# and the NEON kernels under QEMU user mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "host without tract (what scripts/demo.sh builds)"
 cargo clippy -p host --no-default-features --all-targets -- -D warnings
+
+step "cargo deny: licenses, bans, sources (deny.toml)"
+# Only the test command needs it (a few minutes to build, once per machine).
+command -v cargo-deny >/dev/null 2>&1 || cargo install -q --locked --version 0.20.2 cargo-deny
+cargo deny --log-level error check licenses bans sources
+cargo deny --manifest-path firmware/Cargo.toml --log-level error check licenses bans sources
 
 step "shared is no_std (bare-metal builds)"
 cargo build -p shared --target aarch64-unknown-none
