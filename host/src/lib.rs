@@ -8,7 +8,8 @@
 //! - `board`: the serial link, QEMU, firmware images and board sessions;
 //! - `data`: datasets (IDX, CIFAR, image folders), loading, class names;
 //! - `train`: training on dfdx; `onnx`: the ONNX export;
-//! - `error`, `progress`, `malloc`, `spec_table`: small shared pieces.
+//! - `error`, `progress`, `malloc`, `process_stats`, `spec_table`: small
+//!   shared pieces.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod inference;
 pub mod malloc;
 pub mod onnx;
+pub mod process_stats;
 pub mod progress;
 pub mod spec_table;
 pub mod train;

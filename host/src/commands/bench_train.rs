@@ -5,6 +5,7 @@
 
 use crate::args::arch::ArchArgs;
 use crate::error::Result;
+use crate::process_stats::{minor_faults, peak_rss_text};
 use crate::train::device::use_released_cpu_kernels;
 use crate::train::model::AlexNet;
 use crate::train::optim::Sgd;
@@ -58,15 +59,6 @@ fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> (f64,
     (secs, faults)
 }
 
-/// Minor page faults of this process so far, from /proc (Linux).
-fn minor_faults() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    // minflt is field 10 of the whole line, the 8th after the name.
-    fields.get(7)?.parse().ok()
-}
-
 pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> StepRate {
     use_released_cpu_kernels(released);
     let (secs, faults_per_step) = time_steps(spec, batch, steps, !released);
@@ -98,14 +90,6 @@ pub fn gemm_ceiling() -> f64 {
     reps as f64 * 2.0 * (n * n * n) as f64 / best / 1e9
 }
 
-/// Peak resident memory of this process so far, from /proc (Linux).
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 #[derive(Clone, Debug, Args)]
 pub struct BenchTrainArgs {
     #[command(flatten)]
@@ -132,13 +116,12 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
         rayon::current_num_threads()
     );
     let fast = measure(spec, batch, steps, false);
-    let rss = peak_rss_mb();
     println!(
         "this build:         {:8.1} img/s {:7.1} GFLOP/s ({:4.1}% of the GEMM ceiling), peak RSS {}, {} page faults/step",
         fast.images_per_sec,
         fast.gflops,
         100.0 * fast.gflops / ceiling,
-        rss.map_or("unknown".into(), |r| format!("{r:.0} MiB")),
+        peak_rss_text(),
         fast.faults_per_step.map_or("unknown".into(), |f| format!("{f:.0}"))
     );
     if released_steps > 0 {

@@ -5,6 +5,7 @@ use crate::args::arch::ArchArgs;
 use crate::args::data::DataArgs;
 use crate::data::Split;
 use crate::error::{HostError, Result};
+use crate::process_stats::peak_rss_text;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::Augment;
 use crate::train::recipe::{Hyper, RecipeKind, Schedule};
@@ -202,11 +203,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     if let Some(v) = outcome.final_val {
         println!(
-            "done: test top-1 accuracy {:.2}%, top-5 {:.2}% after {} steps in {:.1} min; checkpoint {}",
+            "done: test top-1 accuracy {:.2}%, top-5 {:.2}% after {} steps in {:.1} min, peak RSS {}; checkpoint {}",
             100.0 * (1.0 - v.top1_err),
             100.0 * (1.0 - v.top5_err),
             outcome.progress.step,
             outcome.progress.seconds / 60.0,
+            peak_rss_text(),
             outcome.checkpoint.display()
         );
     }
