@@ -1,6 +1,7 @@
 //! The host's error type: every failure a user can cause, with context, and
 //! the small file helpers that attach it.
 
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -39,13 +40,20 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// (fsync of the directory). A failed write (a full disk) removes the
 /// temporary file and leaves the previous file as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_atomic`] for a file written piece by piece through a buffered
+/// writer (a checkpoint streamed tensor by tensor).
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let err = |source| HostError::File { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut out = BufWriter::with_capacity(1 << 20, f);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
     });
     if let Err(source) = written {
         let _ = std::fs::remove_file(&tmp);

@@ -7,11 +7,13 @@
 
 use super::preprocess::Augment;
 use super::recipe::Hyper;
-use crate::error::{read_file, write_atomic, HostError, Result};
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use super::safetensors_stream::{write_safetensors, TensorEntry};
+use crate::error::{read_file, write_atomic_with, HostError, Result};
+use safetensors::tensor::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use shared::float::{FloatModel, LayerParams};
 use shared::spec::{Layer, LayerInfo, ModelSpec};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -69,45 +71,101 @@ fn weight_shape(info: &LayerInfo) -> Option<Vec<usize>> {
     }
 }
 
-fn bytes_of(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 fn corrupt(path: &Path, why: impl std::fmt::Display) -> HostError {
     HostError::Checkpoint { path: path.to_path_buf(), reason: why.to_string() }
 }
 
+/// Which tensor of a parameter layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Weight,
+    Bias,
+    WeightMomentum,
+    BiasMomentum,
+}
+
+/// Where a checkpoint's numbers come from while it is written: a
+/// [`Checkpoint`] in memory, or the training state on its device, fetched one
+/// tensor at a time (see [`safetensors_stream`](super::safetensors_stream)).
+pub trait ParamSource {
+    /// Whether spec layer `layer` (a layer with parameters) has momentum.
+    fn has_momentum(&self, layer: usize) -> bool;
+    /// The values of one tensor of spec layer `layer`.
+    fn values(&self, layer: usize, part: Part) -> Cow<'_, [f32]>;
+}
+
+/// Everything in a checkpoint file but the numbers.
+pub struct CheckpointHeader<'a> {
+    pub spec: &'a ModelSpec,
+    pub hyper: Hyper,
+    pub progress: &'a Progress,
+    pub classes: &'a [String],
+    pub data: Option<RunData>,
+}
+
+/// Writes a checkpoint atomically, tensor by tensor from `source`.
+pub fn save_checkpoint(path: &Path, header: &CheckpointHeader, source: &dyn ParamSource) -> Result<()> {
+    let mut entries = Vec::new();
+    let mut parts = Vec::new();
+    for (layer, info) in header.spec.walk().enumerate() {
+        let Some(shape) = weight_shape(&info) else { continue };
+        let name = info.name.to_string();
+        let bias = vec![shape[0]];
+        let mut add = |name: String, shape: Vec<usize>, part| {
+            entries.push(TensorEntry { name, shape });
+            parts.push((layer, part));
+        };
+        add(format!("{name}.weight"), shape.clone(), Part::Weight);
+        add(format!("{name}.bias"), bias.clone(), Part::Bias);
+        if source.has_momentum(layer) {
+            add(format!("optimizer.{name}.weight.momentum"), shape, Part::WeightMomentum);
+            add(format!("optimizer.{name}.bias.momentum"), bias, Part::BiasMomentum);
+        }
+    }
+    let mut metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("spec".to_string(), json(header.spec)),
+        ("hyper".to_string(), json(&header.hyper)),
+        ("progress".to_string(), json(header.progress)),
+        ("classes".to_string(), json(&header.classes)),
+    ]);
+    if let Some(data) = &header.data {
+        metadata.insert("data".to_string(), json(data));
+    }
+    write_atomic_with(path, |out| {
+        write_safetensors(out, &entries, &metadata, |i| {
+            let (layer, part) = parts[i];
+            source.values(layer, part)
+        })
+    })
+}
+
+impl ParamSource for Checkpoint {
+    fn has_momentum(&self, layer: usize) -> bool {
+        !self.momentum[layer].weights.is_empty()
+    }
+
+    fn values(&self, layer: usize, part: Part) -> Cow<'_, [f32]> {
+        let (p, m) = (&self.model.layers[layer], &self.momentum[layer]);
+        Cow::Borrowed(match part {
+            Part::Weight => &p.weights,
+            Part::Bias => &p.bias,
+            Part::WeightMomentum => &m.weights,
+            Part::BiasMomentum => &m.bias,
+        })
+    }
+}
+
 impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (info, (p, m)) in self.model.spec.walk().zip(self.model.layers.iter().zip(&self.momentum)) {
-            let Some(shape) = weight_shape(&info) else { continue };
-            let name = info.name.to_string();
-            let bias = vec![shape[0]];
-            owned.push((format!("{name}.weight"), shape.clone(), bytes_of(&p.weights)));
-            owned.push((format!("{name}.bias"), bias.clone(), bytes_of(&p.bias)));
-            if !m.weights.is_empty() {
-                owned.push((format!("optimizer.{name}.weight.momentum"), shape, bytes_of(&m.weights)));
-                owned.push((format!("optimizer.{name}.bias.momentum"), bias, bytes_of(&m.bias)));
-            }
-        }
-        let metadata = HashMap::from([
-            ("format".to_string(), FORMAT.to_string()),
-            ("spec".to_string(), json(&self.model.spec)),
-            ("hyper".to_string(), json(&self.hyper)),
-            ("progress".to_string(), json(&self.progress)),
-            ("classes".to_string(), json(&self.classes)),
-        ]);
-        let mut metadata = metadata;
-        if let Some(data) = &self.data {
-            metadata.insert("data".to_string(), json(data));
-        }
-        let views: Vec<(String, TensorView<'_>)> = owned
-            .iter()
-            .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("consistent view")))
-            .collect();
-        let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| corrupt(path, e))?;
-        write_atomic(path, &bytes)
+        let header = CheckpointHeader {
+            spec: &self.model.spec,
+            hyper: self.hyper,
+            progress: &self.progress,
+            classes: &self.classes,
+            data: self.data,
+        };
+        save_checkpoint(path, &header, self)
     }
 
     pub fn load(path: &Path) -> Result<Checkpoint> {

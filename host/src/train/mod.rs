@@ -8,7 +8,8 @@
 //! - `optim`, `step`: SGD over the network, one batch's gradients;
 //! - `trainer`: epochs, validation, checkpoints, metrics (`metrics`, `plot`);
 //! - beside them: `recipe` (hyperparameters and initialization),
-//!   `preprocess` (pixels to tensors), `checkpoint` (the file format).
+//!   `preprocess` (pixels to tensors), `checkpoint` (the file format, written
+//!   by `safetensors_stream`).
 
 pub mod bias_act;
 pub mod checkpoint;
@@ -21,6 +22,7 @@ pub mod plot;
 pub mod preprocess;
 pub mod recipe;
 pub mod rng;
+pub mod safetensors_stream;
 pub mod sgd_update;
 pub mod step;
 pub mod tensor;

@@ -7,7 +7,9 @@
 //! running state, so a resumed run replays exactly what an uninterrupted one
 //! would have done.
 
-use super::checkpoint::{Checkpoint, Progress as TrainProgress, RunData};
+use super::checkpoint::{
+    save_checkpoint, Checkpoint, CheckpointHeader, ParamSource, Part, Progress as TrainProgress, RunData,
+};
 use super::device::TrainDevice;
 use super::metrics::{EpochRow, MetricsLog};
 use super::model::{AlexNet, Params};
@@ -23,6 +25,7 @@ use dfdx::prelude::*;
 use shared::float::{FloatModel, LayerParams};
 use shared::layers::softmax::top_k;
 use shared::spec::ModelSpec;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -165,21 +168,7 @@ pub fn evaluate<D: TrainDevice>(
     Ok(result)
 }
 
-/// Moves the optimizer's momentum to and from the host for checkpoints.
-fn momentum_to_float<D: TrainDevice>(net: &AlexNet<D>, sgd: &Sgd<D>) -> Vec<LayerParams> {
-    let mut v = sgd.velocity.iter();
-    net.params
-        .iter()
-        .map(|p| match p {
-            Some(_) => {
-                let v = v.next().expect("one velocity per parameter layer");
-                LayerParams { weights: v.weight.as_vec(), bias: v.bias.as_vec() }
-            }
-            None => LayerParams::default(),
-        })
-        .collect()
-}
-
+/// Puts a checkpoint's momentum back into the optimizer on the device.
 fn momentum_from_float<D: TrainDevice>(net: &AlexNet<D>, sgd: &mut Sgd<D>, momentum: &[LayerParams]) {
     let layers = net.params.iter().zip(momentum).filter_map(|(p, m)| p.as_ref().map(|p| (p, m)));
     for ((p, m), v) in layers.zip(&mut sgd.velocity) {
@@ -202,6 +191,8 @@ struct Saver<'a> {
 }
 
 impl Saver<'_> {
+    /// Writes the training state straight from the device, one tensor at a
+    /// time: no float copy of the whole network and its momentum.
     fn save<D: TrainDevice>(
         &self,
         net: &AlexNet<D>,
@@ -210,16 +201,50 @@ impl Saver<'_> {
         name: &str,
     ) -> Result<PathBuf> {
         let path = self.run_dir.join(name);
-        let ckpt = Checkpoint {
-            model: net.to_float(),
-            momentum: momentum_to_float(net, sgd),
+        let header = CheckpointHeader {
+            spec: &net.spec,
             hyper: self.hyper,
-            progress: progress.clone(),
-            classes: self.classes.clone(),
+            progress,
+            classes: &self.classes,
             data: Some(self.data),
         };
-        ckpt.save(&path)?;
+        save_checkpoint(&path, &header, &TrainingState::new(net, sgd))?;
         Ok(path)
+    }
+}
+
+/// The network and its optimizer's momentum as a checkpoint's source.
+struct TrainingState<'a, D: TrainDevice> {
+    net: &'a AlexNet<D>,
+    sgd: &'a Sgd<D>,
+    /// Index into `sgd.velocity` of each spec layer with parameters.
+    velocity_of: Vec<Option<usize>>,
+}
+
+impl<'a, D: TrainDevice> TrainingState<'a, D> {
+    fn new(net: &'a AlexNet<D>, sgd: &'a Sgd<D>) -> Self {
+        let mut next = 0..;
+        let velocity_of = net.params.iter().map(|p| p.as_ref().and_then(|_| next.next())).collect();
+        TrainingState { net, sgd, velocity_of }
+    }
+}
+
+impl<D: TrainDevice> ParamSource for TrainingState<'_, D> {
+    fn has_momentum(&self, layer: usize) -> bool {
+        self.velocity_of[layer].is_some()
+    }
+
+    fn values(&self, layer: usize, part: Part) -> Cow<'_, [f32]> {
+        let velocity = self.velocity_of[layer].map(|i| &self.sgd.velocity[i]);
+        let (p, momentum) = match part {
+            Part::Weight | Part::Bias => (self.net.params[layer].as_ref(), false),
+            Part::WeightMomentum | Part::BiasMomentum => (velocity, true),
+        };
+        let p = p.unwrap_or_else(|| panic!("layer {layer} has no parameters (momentum: {momentum})"));
+        Cow::Owned(match part {
+            Part::Weight | Part::WeightMomentum => p.weight.as_vec(),
+            Part::Bias | Part::BiasMomentum => p.bias.as_vec(),
+        })
     }
 }
 
@@ -245,6 +270,9 @@ pub fn train<D: StepDevice>(
     let mut net = AlexNet::from_float(&start.model, dev);
     let mut sgd = Sgd::new(&net, hyper.momentum, hyper.weight_decay);
     momentum_from_float(&net, &mut sgd, &start.momentum);
+    // The device holds them now: the float copies would otherwise stay for
+    // the whole run (a quarter GB each on the paper network).
+    drop((start.model, start.momentum));
 
     let train_len = config.train_limit.unwrap_or(usize::MAX).min(train_set.len());
     let steps_per_epoch = train_len.div_ceil(hyper.batch) as u64;
