@@ -105,9 +105,10 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `host bench-train` on a tiny network: one line per kernel set, with
-/// images/s, GFLOP/s against the measured GEMM ceiling, the peak RSS and
-/// the page faults per step.
+/// `host bench-train` on a tiny network: the ceilings (the training GEMM's,
+/// named, and the FMA peak), then one line per kernel set, with images/s,
+/// GFLOP/s against the GEMM ceiling, the peak RSS and the page faults per
+/// step.
 #[test]
 fn bench_train_reports_both_kernel_sets() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_host"))
@@ -119,7 +120,10 @@ fn bench_train_reports_both_kernel_sets() {
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let line =
         |start: &str| text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no {start:?} in {text}"));
-    assert!(line("network 1x28x28 -> 10 classes").contains("GEMM ceiling"), "{text}");
+    line("network 1x28x28 -> 10 classes");
+    let ceiling = line("GEMM ceiling");
+    let library = if cfg!(feature = "openblas") { "(OpenBLAS; gemm 0.15 " } else { "(gemm 0.15)" };
+    assert!(ceiling.contains(library) && ceiling.contains("FMA peak"), "{text}");
     let this = line("this build:");
     for part in ["img/s", "% of the GEMM ceiling", "peak RSS", "page faults/step"] {
         assert!(this.contains(part), "no {part:?} in {text}");

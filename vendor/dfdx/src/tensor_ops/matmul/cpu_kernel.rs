@@ -176,6 +176,12 @@ impl MatMulImpl<f32> for Cpu {
         #[cfg(not(feature = "cpu"))]
         naive_gemm((m, k, n), accum, ap, astr, bp, bstr, cp, cstr);
 
+        // SAFETY: dfdx's matrices, as gemm gets them below.
+        #[cfg(feature = "openblas")]
+        if unsafe { super::cpu_blas::sgemm_parallel((m.size(), k.size(), n.size()), accum, ap, astr, bp, bstr, cp, cstr) } {
+            return;
+        }
+
         #[cfg(feature = "cpu")]
         unsafe {
             gemm::gemm(
@@ -215,6 +221,12 @@ impl MatMulImpl<f32> for Cpu {
     ) {
         #[cfg(not(feature = "cpu"))]
         naive_gemm((m, k, n), accum, ap, astr, bp, bstr, cp, cstr);
+
+        // SAFETY: as in `matmul`.
+        #[cfg(feature = "openblas")]
+        if unsafe { super::cpu_blas::sgemm((m.size(), k.size(), n.size()), accum, ap, astr, bp, bstr, cp, cstr) } {
+            return;
+        }
 
         #[cfg(feature = "cpu")]
         unsafe {

@@ -1,5 +1,7 @@
 #![allow(clippy::type_complexity)]
 
+#[cfg(feature = "openblas")]
+mod cpu_blas;
 pub(super) mod cpu_kernel;
 
 #[cfg(feature = "cuda")]

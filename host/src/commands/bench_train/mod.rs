@@ -1,7 +1,10 @@
 //! `host bench-train`: training-step throughput of this build against dfdx's
 //! released CPU kernels, measured in the same run, with the machine's GEMM
-//! throughput as the yardstick for "percent of peak", the peak RSS and the
-//! page faults per step (memory the kernel had to map and zero again).
+//! throughput as the yardstick for "percent of peak" (`ceiling`), the peak
+//! RSS and the page faults per step (memory the kernel had to map and zero
+//! again).
+
+mod ceiling;
 
 use crate::args::arch::ArchArgs;
 use crate::error::Result;
@@ -67,29 +70,6 @@ pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> 
     StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9, faults_per_step }
 }
 
-/// GFLOP/s of a large square f32 GEMM on all cores: what this machine's
-/// GEMM library can reach, the ceiling for convolution-heavy training.
-/// The best of several short trials: on a shared machine one slow trial
-/// would otherwise make every percentage after it look better.
-pub fn gemm_ceiling() -> f64 {
-    let dev = Cpu::default();
-    let n = 1024;
-    let a: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(n, n));
-    let b: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(n, n));
-    let _ = a.clone().matmul(b.clone());
-    let (trials, reps) = (6, 3);
-    let best = (0..trials)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..reps {
-                let _ = a.clone().matmul(b.clone());
-            }
-            start.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min);
-    reps as f64 * 2.0 * (n * n * n) as f64 / best / 1e9
-}
-
 #[derive(Clone, Debug, Args)]
 pub struct BenchTrainArgs {
     #[command(flatten)]
@@ -107,14 +87,19 @@ pub struct BenchTrainArgs {
 pub fn run(args: &BenchTrainArgs) -> Result<()> {
     let spec = &args.arch.spec()?;
     let (batch, steps, released_steps) = (args.batch, args.steps.max(1), args.released_steps);
-    let ceiling = gemm_ceiling();
     println!(
-        "network {} -> {} classes, {:.1} MMAC/image, batch {batch}, {} threads; GEMM ceiling {ceiling:.1} GFLOP/s",
+        "network {} -> {} classes, {:.1} MMAC/image, batch {batch}, {} threads",
         spec.input,
         spec.classes(),
         spec.macs() as f64 / 1e6,
         rayon::current_num_threads()
     );
+    let ceiling = ceiling::training_gemm();
+    let library = if cfg!(feature = "openblas") { "OpenBLAS" } else { "gemm 0.15" };
+    #[cfg(feature = "openblas")]
+    let library = format!("{library}; gemm 0.15 {:.1}", ceiling::gemm_crate());
+    let fma = ceiling::fma_peak().map_or("unknown".into(), |f| format!("{f:.1} GFLOP/s"));
+    println!("GEMM ceiling {ceiling:.1} GFLOP/s ({library}); FMA peak {fma}");
     let fast = measure(spec, batch, steps, false);
     println!(
         "this build:         {:8.1} img/s {:7.1} GFLOP/s ({:4.1}% of the GEMM ceiling), peak RSS {}, {} page faults/step",
