@@ -16,8 +16,7 @@ device_images=${DEVICE_IMAGES:-}
 
 scripts/setup.sh
 echo "== building the host tool (release, without the tract cross-check engine: minutes faster)"
-cargo build --release -q -p host --no-default-features
-host=${CARGO_TARGET_DIR:-target}/release/host
+host=$(scripts/build-host.sh)
 model="$run/alexnet-int8.axq"
 rm -rf "$run"
 

@@ -2,7 +2,7 @@
 # Installs what the project needs on a fresh Debian machine, as root or with
 # sudo, skipping what is already there: the Rust targets of rust-toolchain.toml,
 # QEMU (the virtual board, and user mode for NEON kernel tests), aarch64
-# binutils and cross gcc, and the Fashion-MNIST dataset package.
+# binutils and cross gcc, OpenBLAS, and the Fashion-MNIST dataset package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,8 @@ command -v aarch64-linux-gnu-objcopy >/dev/null 2>&1 || need_pkgs+=(binutils-aar
 # NEON kernels are tested on the host under QEMU user mode, cross-linked.
 command -v qemu-aarch64 >/dev/null 2>&1 || need_pkgs+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need_pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+# Training's matrix products (the host's `openblas` feature).
+PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' || need_pkgs+=(libopenblas-dev)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then

@@ -39,8 +39,8 @@ cargo clippy -p host --features ci-check -- -D warnings
 step "firmware image"
 firmware/scripts/build-image.sh --board rpi3 >/dev/null
 
-step "cargo test"
-cargo test --workspace
+step "cargo test (training on OpenBLAS, as the main command trains)"
+cargo test --workspace --features host/openblas
 
 step "NEON kernels against the references (aarch64, QEMU user mode)"
 cargo test -p shared --target aarch64-unknown-linux-gnu --lib --test kernels
