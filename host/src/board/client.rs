@@ -9,8 +9,8 @@ use super::transport::{Byte, Transport};
 use super::BoardError;
 use shared::format::crc32;
 use shared::link::{
-    decode_frame, encode_frame, DeviceInfo, Frame, FrameReader, InferResult, LayerCycles, Request, Response, CHUNK_LEN,
-    FRAME_GUARD, MAX_FRAME,
+    decode_frame, encode_frame, DeviceInfo, ErrorCode, Frame, FrameReader, InferResult, LayerCycles, Request, Response,
+    CHUNK_LEN, FRAME_GUARD, MAX_FRAME,
 };
 use shared::spec::Shape;
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ pub struct LinkStats {
     pub timeouts: u64,
     pub bad_frames: u64,
     pub naks: u64,
+    /// Images the board forgot mid-way because it restarted.
+    pub board_restarts: u64,
 }
 
 /// Deliberate damage to outgoing frames, for testing the retry path.
@@ -69,7 +71,13 @@ pub struct Client {
     /// [`CLEAN_RUN`] clean ones.
     chunk_len: usize,
     clean_chunks: u32,
+    /// The model the board reported at the last Hello.
+    model_checksum: Option<u32>,
 }
+
+/// Restarts of the board within one image before the client gives up on
+/// it: a board that keeps resetting has a fault a retry will not mend.
+pub const MAX_RESTARTS_PER_IMAGE: u32 = 3;
 
 /// The shortest chunk a noisy line falls back to.
 pub const MIN_CHUNK: usize = 16;
@@ -91,6 +99,7 @@ impl Client {
             pipelined: false,
             chunk_len: CHUNK_LEN,
             clean_chunks: 0,
+            model_checksum: None,
         }
     }
 
@@ -260,7 +269,10 @@ impl Client {
     /// the model's CRC before it answers (seconds for the paper model on QEMU).
     pub fn hello(&mut self, timeout: Duration) -> Result<DeviceInfo, BoardError> {
         match self.request(&Request::Hello, timeout)? {
-            Response::Info(info) => Ok(info),
+            Response::Info(info) => {
+                self.model_checksum = info.model.as_ref().ok().map(|m| m.checksum);
+                Ok(info)
+            }
             other => Err(BoardError::Unexpected(format!("{other:?}"))),
         }
     }
@@ -293,6 +305,38 @@ impl Client {
             self.stats.resends += 1;
             self.drain(Duration::from_millis(100), Duration::from_secs(2))?;
         }
+        let mut restarts = 0;
+        loop {
+            match self.infer_framed(id, image, shape) {
+                // The board does not know the image it was being sent: it
+                // restarted since BeginImage (a reset, a power dip) and came
+                // back up. Same model, or the answers would not be its.
+                Err(BoardError::Device(ErrorCode::UnknownImage)) => {
+                    restarts += 1;
+                    self.stats.board_restarts += 1;
+                    self.check_model_after_restart()?;
+                    if restarts >= MAX_RESTARTS_PER_IMAGE {
+                        return Err(BoardError::Restarting { id, times: restarts });
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// A board that restarted must still hold the model it answered Hello
+    /// with before (if the host asked).
+    fn check_model_after_restart(&mut self) -> Result<(), BoardError> {
+        let Some(before) = self.model_checksum else { return Ok(()) };
+        let after = self.hello(self.reply_timeout)?.model.map_err(BoardError::Device)?.checksum;
+        if after != before {
+            return Err(BoardError::ModelChanged { before, after });
+        }
+        Ok(())
+    }
+
+    /// One image, a reply per frame.
+    fn infer_framed(&mut self, id: u32, image: &[u8], shape: Shape) -> Result<InferResult, BoardError> {
         self.expect_ack(&Request::BeginImage { id, shape })?;
         let mut offset = 0;
         while offset < image.len() {

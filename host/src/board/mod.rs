@@ -29,6 +29,10 @@ pub enum BoardError {
     Closed { output: String },
     #[error("the board refused the request: {0:?}")]
     Device(ErrorCode),
+    #[error("the board restarted {times} times while receiving image {id}: check its power supply and reset line")]
+    Restarting { id: u32, times: u32 },
+    #[error("the board restarted with another model (crc32 {after:#010x}, was {before:#010x})")]
+    ModelChanged { before: u32, after: u32 },
     #[error("unexpected reply from the board: {0}")]
     Unexpected(String),
     #[error("frame: {0}")]

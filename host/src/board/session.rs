@@ -29,6 +29,9 @@ pub struct RunReport {
     pub seconds: f64,
     pub frames_sent: u64,
     pub resends: u64,
+    /// Images sent again because the board restarted while receiving them.
+    #[serde(default)]
+    pub board_restarts: u64,
 }
 
 /// How long a virtual board may take to boot and check its model (seconds
@@ -126,6 +129,7 @@ fn report(
         seconds: start.elapsed().as_secs_f64(),
         frames_sent: stats.frames_sent,
         resends: stats.resends,
+        board_restarts: stats.board_restarts,
     }
 }
 
@@ -240,6 +244,7 @@ pub fn run_images_journaled(
         info.get_or_insert(i);
         stats.frames_sent += s.frames_sent;
         stats.resends += s.resends;
+        stats.board_restarts += s.board_restarts;
     }
     let info = info.ok_or_else(|| HostError::Usage("no board answered".into()))?;
     if journal.answers.len() != images.len() {

@@ -113,7 +113,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let correct = report.images.iter().filter(|r| r.top5.first().is_some_and(|p| p.0 as u32 == r.label)).count();
     let sent = report.images.len() - earlier;
     println!(
-        "{}: {} images{} on {boards} board{} in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent; report {}",
+        "{}: {} images{} on {boards} board{} in {:.1} s ({:.2} s/image{}), device top-1 {:.2}%, {} frames sent, {} resent{}; report {}",
         report.board,
         report.images.len(),
         if earlier > 0 { format!(" ({earlier} answered before, {sent} now)") } else { String::new() },
@@ -124,6 +124,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         100.0 * correct as f64 / report.images.len() as f64,
         report.frames_sent,
         report.resends,
+        match report.board_restarts {
+            0 => String::new(),
+            n => format!(", {n} image{} sent again after a board restart", if n == 1 { "" } else { "s" }),
+        },
         path.display()
     );
     Ok(())
