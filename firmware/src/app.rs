@@ -8,9 +8,7 @@ use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, Write};
 use shared::Model;
 use shared::device::Device;
-use shared::link::{
-    Board, ErrorCode, FRAME_GUARD, Frame, FrameReader, MAX_FRAME, Request, Response, decode_frame, encode_frame,
-};
+use shared::link::{Board, ErrorCode, FRAME_GUARD, FrameReader, MAX_FRAME, encode_frame};
 use shared::parallel::Workers;
 
 /// Firmware version reported in `DeviceInfo`.
@@ -103,20 +101,10 @@ where
         let n = serial.read(&mut bytes)?;
         for &b in &bytes[..n] {
             let Some(frame) = reader.push(b) else { continue };
-            let (seq, response, shutdown) = match frame {
-                Frame::Overflow => (0, Response::Nak, None),
-                Frame::Body(body) => match decode_frame::<Request>(body) {
-                    Ok((seq, Request::Shutdown { status })) => (seq, Response::Ack, Some(status)),
-                    Ok((seq, request)) => {
-                        // A failing activity LED is not worth stopping for.
-                        led.set_high().ok();
-                        let response = device.handle(seq, &request, &cycles);
-                        led.set_low().ok();
-                        (seq, response, None)
-                    }
-                    Err(_) => (0, Response::Nak, None),
-                },
-            };
+            // A failing activity LED is not worth stopping for.
+            led.set_high().ok();
+            let (seq, response, shutdown) = device.answer(frame, &cycles);
+            led.set_low().ok();
             // Every response fits a frame (checked by shared's tests).
             let len = encode_frame(seq, &response, &mut out).unwrap_or(0);
             serial.write_all(&out[..len])?;

@@ -13,7 +13,7 @@ use host::board::transport::Transport;
 use host::board::BoardError;
 use shared::device::Device;
 use shared::format::AlignedBytes;
-use shared::link::{decode_frame, encode_frame, Board, Frame, FrameReader, Request, Response, FRAME_GUARD, MAX_FRAME};
+use shared::link::{encode_frame, Board, FrameReader, FRAME_GUARD, MAX_FRAME};
 use shared::spec::{AlexNetConfig, Shape};
 use shared::{Engine, Model};
 use std::collections::BTreeSet;
@@ -45,13 +45,7 @@ fn serve(mut line: UnixStream, model_file: &AlignedBytes, restart_after: BTreeSe
                 if restart_after.contains(&frames) {
                     continue 'boot;
                 }
-                let (seq, response) = match frame {
-                    Frame::Body(body) => match decode_frame::<Request>(body) {
-                        Ok((seq, request)) => (seq, device.handle(seq, &request, &|| 0)),
-                        Err(_) => (0, Response::Nak),
-                    },
-                    Frame::Overflow => (0, Response::Nak),
-                };
+                let (seq, response, _) = device.answer(frame, &|| 0);
                 let len = encode_frame(seq, &response, &mut out).expect("replies fit a frame");
                 if line.write_all(&out[..len]).and_then(|_| line.write_all(&FRAME_GUARD)).is_err() {
                     return;

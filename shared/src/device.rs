@@ -6,7 +6,8 @@ use crate::format::{crc32, Model, FORMAT_VERSION};
 use crate::image::resize_bilinear;
 use crate::infer::Engine;
 use crate::link::{
-    Board, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelInfo, Request, Response, PROTOCOL_VERSION,
+    decode_frame, Board, DeviceInfo, ErrorCode, Frame, InferResult, LayerCycles, ModelInfo, Request, Response,
+    PROTOCOL_VERSION,
 };
 use crate::parallel::{OneCore, Workers};
 use crate::spec::Shape;
@@ -98,6 +99,21 @@ impl<'m, 'b> Device<'m, 'b> {
         }
     }
 
+    /// Answers one frame off the line, as the firmware's serve loop does
+    /// (and the fuzz target and host tests with it): a request gets
+    /// [`handle`](Self::handle)'s reply, a damaged or oversized frame a NAK
+    /// (sequence 0: it has none), a Shutdown an Ack and its status.
+    pub fn answer(&mut self, frame: Frame<'_>, cycles: &impl Fn() -> u64) -> (u16, Response, Option<u8>) {
+        match frame {
+            Frame::Overflow => (0, Response::Nak, None),
+            Frame::Body(body) => match decode_frame::<Request>(body) {
+                Ok((seq, Request::Shutdown { status })) => (seq, Response::Ack, Some(status)),
+                Ok((seq, request)) => (seq, self.handle(seq, &request, cycles), None),
+                Err(_) => (0, Response::Nak, None),
+            },
+        }
+    }
+
     /// Answers one request. A repeated sequence number (the host resending
     /// after a lost reply) gets the stored reply without acting again.
     /// `cycles` reads the cycle counter, to time inference.
@@ -121,9 +137,11 @@ impl<'m, 'b> Device<'m, 'b> {
                 if shape.c != input.c {
                     return Err(ErrorCode::ImageChannels { expected: input.c, found: shape.c });
                 }
-                if shape.len() > self.image.len() || shape.is_empty() {
+                // The host's numbers: 3 x 2^32 x 2^32 values do not fit a usize.
+                let len = shape.checked_len().unwrap_or(usize::MAX);
+                if len > self.image.len() || len == 0 {
                     return Err(ErrorCode::ImageTooLarge {
-                        len: shape.len() as u32,
+                        len: len.min(u32::MAX as usize) as u32,
                         capacity: self.image.len() as u32,
                     });
                 }

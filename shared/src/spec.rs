@@ -14,6 +14,9 @@ pub const MAX_LAYERS: usize = 24;
 pub const MAX_PATCH_LEN: usize = 65_535;
 /// Upper bound on input channels (grey, RGB, RGBA-like sensors).
 pub const MAX_INPUT_CHANNELS: usize = 4;
+/// Upper bound on the values of one tensor (input, activation): offsets of
+/// its bytes, and of its values as i32, fit in a u32 on any target.
+const MAX_TENSOR_LEN: usize = (u32::MAX / 4) as usize;
 
 /// A CHW activation shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,15 @@ impl Shape {
 
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Number of elements, or `None` if it does not fit in `usize` (a shape
+    /// read from a file, before [`ModelSpec::validate`] has bounded it).
+    pub const fn checked_len(&self) -> Option<usize> {
+        match (self.c as usize).checked_mul(self.h as usize) {
+            Some(n) => n.checked_mul(self.w as usize),
+            None => None,
+        }
     }
 }
 
@@ -177,7 +189,10 @@ impl fmt::Display for SpecError {
             SpecError::NoLayers => write!(f, "the spec has no layers"),
             SpecError::TooManyLayers => write!(f, "the spec has more than {MAX_LAYERS} layers"),
             SpecError::BadInput => {
-                write!(f, "input shape must be 1..={MAX_INPUT_CHANNELS} channels, non-zero size, positive std")
+                write!(
+                    f,
+                    "input shape must be 1..={MAX_INPUT_CHANNELS} channels, non-zero size, at most {MAX_TENSOR_LEN} values, positive std"
+                )
             }
             SpecError::BadParameter { layer } => write!(f, "layer {layer}: a parameter is zero or out of range"),
             SpecError::GroupsDoNotDivide { layer } => {
@@ -264,7 +279,8 @@ pub fn output_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape, 
             if c.padding >= c.kernel {
                 return Err(bad);
             }
-            let (h, w) = (input.h + 2 * c.padding, input.w + 2 * c.padding);
+            let padded = |n: u32| c.padding.checked_mul(2).and_then(|p| n.checked_add(p)).ok_or(bad);
+            let (h, w) = (padded(input.h)?, padded(input.w)?);
             if c.kernel > h || c.kernel > w {
                 return Err(SpecError::KernelTooLarge { layer: index });
             }
@@ -299,8 +315,10 @@ pub fn output_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape, 
 impl ModelSpec {
     /// Checks that every layer fits the shape it receives.
     pub fn validate(&self) -> Result<(), SpecError> {
+        // Keep every tensor addressable with u32 offsets on any target.
+        let addressable = |s: Shape| s.checked_len().is_some_and(|n| n <= MAX_TENSOR_LEN);
         let c = self.input.c as usize;
-        if c == 0 || c > MAX_INPUT_CHANNELS || self.input.h == 0 || self.input.w == 0 {
+        if c == 0 || c > MAX_INPUT_CHANNELS || self.input.h == 0 || self.input.w == 0 || !addressable(self.input) {
             return Err(SpecError::BadInput);
         }
         if self.normalize.std[..c].iter().any(|s| !(*s > 0.0 && s.is_finite())) {
@@ -318,7 +336,9 @@ impl ModelSpec {
             }
             seen_dense |= is_dense;
             let patch = match layer {
-                Layer::Conv(c) => (shape.c / c.groups.max(1)) as usize * (c.kernel as usize).pow(2),
+                Layer::Conv(c) => {
+                    ((shape.c / c.groups.max(1)) as usize).saturating_mul((c.kernel as usize).saturating_pow(2))
+                }
                 Layer::Dense(_) => shape.len(),
                 Layer::Lrn(_) | Layer::MaxPool(_) => 0,
             };
@@ -326,8 +346,7 @@ impl ModelSpec {
                 return Err(SpecError::BadParameter { layer: i });
             }
             shape = output_shape(i, layer, shape)?;
-            // Keep every tensor addressable with u32 offsets on any target.
-            if shape.len() > (u32::MAX / 4) as usize {
+            if !addressable(shape) {
                 return Err(SpecError::BadParameter { layer: i });
             }
         }

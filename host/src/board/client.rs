@@ -43,6 +43,19 @@ enum Reply {
     Timeout,
 }
 
+/// A frame the reader completed, decoded as the board's reply: its sequence
+/// number and response, or else the frame's bytes (boot text, noise or
+/// damage; none for an overflow) for the board output a failure shows.
+pub fn decode_reply(frame: Frame<'_>) -> Result<(u16, Response), Vec<u8>> {
+    match frame {
+        Frame::Overflow => Err(Vec::new()),
+        Frame::Body(body) => {
+            let raw = body.to_vec();
+            decode_frame::<Response>(body).map_err(|_| raw)
+        }
+    }
+}
+
 pub struct Client {
     transport: Transport,
     reader: FrameReader,
@@ -169,14 +182,7 @@ impl Client {
                 Byte::Closed => return Err(BoardError::Closed { output: self.output.clone() }),
                 Byte::Data(b) => {
                     let Some(frame) = self.reader.push(b) else { continue };
-                    let decoded = match frame {
-                        Frame::Overflow => Err(Vec::new()),
-                        Frame::Body(body) => {
-                            let raw = body.to_vec();
-                            decode_frame::<Response>(body).map_err(|_| raw)
-                        }
-                    };
-                    return Ok(match decoded {
+                    return Ok(match decode_reply(frame) {
                         Ok((seq, response)) => Reply::Frame(seq, Box::new(response)),
                         Err(raw) => {
                             self.note_text(&raw);

@@ -30,9 +30,13 @@ fn read_batch(path: &Path) -> Result<Vec<u8>> {
     if !path.is_file() {
         return Err(DataError::Missing { dataset: "cifar10", path: path.to_path_buf(), fix: FIX });
     }
-    let bytes = read(path)?;
+    check_batch(path, read(path)?)
+}
+
+/// Checks the contents of the batch file `path`: whole records, labels 0..=9.
+pub fn check_batch(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     let bad = |reason: String| DataError::Format { path: path.to_path_buf(), reason };
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(bad(format!(
             "{} bytes is not a whole number of {RECORD}-byte records; the file is truncated or not the binary version",
             bytes.len()

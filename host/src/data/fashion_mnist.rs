@@ -34,17 +34,23 @@ fn read_idx(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>)> {
     let gz = dir.join(format!("{name}.gz"));
     let plain = dir.join(name);
     if gz.is_file() {
-        let mut out = Vec::new();
-        GzDecoder::new(&read(&gz)?[..]).read_to_end(&mut out).map_err(|e| DataError::Format {
-            path: gz.clone(),
-            reason: format!("bad gzip data ({e}); the file is damaged, reinstall or re-download it"),
-        })?;
+        let out = gunzip(&gz, &read(&gz)?)?;
         Ok((gz, out))
     } else if plain.is_file() {
         Ok((plain.clone(), read(&plain)?))
     } else {
         Err(DataError::Missing { dataset: "fashion-mnist", path: gz, fix: FIX })
     }
+}
+
+/// Un-gzips `bytes`, the contents of `path` (which errors name).
+pub fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| DataError::Format {
+        path: path.to_path_buf(),
+        reason: format!("bad gzip data ({e}); the file is damaged, reinstall or re-download it"),
+    })?;
+    Ok(out)
 }
 
 fn be32(bytes: &[u8], at: usize) -> u32 {
@@ -90,8 +96,19 @@ impl FashionMnist {
             Split::Train => "train",
             Split::Test => "t10k",
         };
-        let (ipath, mut images) = read_idx(dir, &format!("{prefix}-images-idx3-ubyte"))?;
-        let (lpath, mut labels) = read_idx(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+        let images = read_idx(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+        let labels = read_idx(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+        FashionMnist::from_idx(dir, split, images, labels)
+    }
+
+    /// Validates one split from the contents of its images and labels files
+    /// (un-gzipped), each with the path that names it in errors.
+    pub fn from_idx(
+        dir: &Path,
+        split: Split,
+        (ipath, mut images): (PathBuf, Vec<u8>),
+        (lpath, mut labels): (PathBuf, Vec<u8>),
+    ) -> Result<FashionMnist> {
         let d = idx_dims(&ipath, &images, IMAGES_MAGIC, 3)?;
         let l = idx_dims(&lpath, &labels, LABELS_MAGIC, 1)?;
         if d[0] != l[0] {

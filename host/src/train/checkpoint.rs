@@ -169,10 +169,13 @@ impl Checkpoint {
     }
 
     pub fn load(path: &Path) -> Result<Checkpoint> {
-        let bytes = read_file(path)?;
-        let st =
-            SafeTensors::deserialize(&bytes).map_err(|e| corrupt(path, format!("not a safetensors file ({e})")))?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;
+        Checkpoint::from_bytes(path, &read_file(path)?)
+    }
+
+    /// A checkpoint from the contents of a file; `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, format!("not a safetensors file ({e})")))?;
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
         let meta = meta.metadata().clone().unwrap_or_default();
         let field = |key: &str| meta.get(key).ok_or_else(|| corrupt(path, format!("no '{key}' in the metadata")));
         let format = field("format")?;
@@ -271,5 +274,16 @@ mod tests {
         std::fs::write(&path, b"hello").unwrap();
         assert!(Checkpoint::load(&path).is_err());
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    /// An input that crashed the fuzz target `checkpoint` (written by hand
+    /// after reading `ModelSpec::validate`): a spec with input 4 x (2^32-1) x
+    /// (2^32-1) before a dense layer overflowed counting the input's values.
+    /// The file is also one of the target's seeds.
+    #[test]
+    fn spec_too_large_to_count_is_an_error() {
+        let bytes = include_bytes!("../../fuzz/seeds/checkpoint/regression-huge-input.safetensors");
+        let err = Checkpoint::from_bytes(Path::new("huge.safetensors"), bytes).unwrap_err().to_string();
+        assert!(err.contains("huge.safetensors") && err.contains("invalid spec: input shape"), "{err}");
     }
 }
