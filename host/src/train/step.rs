@@ -217,8 +217,10 @@ mod tests {
         assert_eq!(cpu_shards(&small), CPU_SHARDS);
     }
 
-    /// Splitting changes only the order of additions: logits are equal, loss
-    /// and gradients agree to float rounding with the single-pass step.
+    /// Splitting changes only the order of additions: logits, loss and
+    /// gradients agree to float rounding with the single-pass step. With gemm
+    /// the logits are even equal; OpenBLAS picks its kernel by the product's
+    /// size, so half a batch may round differently in the last bit.
     #[test]
     fn sharded_step_equals_the_unsplit_step() {
         let dev = Cpu::default();
@@ -231,7 +233,13 @@ mod tests {
             let hyper = Hyper::defaults(RecipeKind::Fast);
             let input = StepInput { spec: &spec, data: &data, labels: &labels, hyper: &hyper, step: 5 };
             let (a, b) = (unsplit(&net, &dev, &input), sharded_cpu(&net, &dev, &input));
-            assert_eq!(a.logits, b.logits);
+            if cfg!(feature = "openblas") {
+                for (x, y) in a.logits.iter().zip(&b.logits) {
+                    assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "logits {x} vs {y} (batch {batch})");
+                }
+            } else {
+                assert_eq!(a.logits, b.logits);
+            }
             assert!((a.loss - b.loss).abs() <= 1e-6 * a.loss.abs().max(1.0), "{} vs {}", a.loss, b.loss);
             for (name, p) in net.named_params() {
                 for (ga, gb) in [
