@@ -40,22 +40,8 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 step "setup"
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo -n)
-else
-    SUDO=()
-fi
 # libfuzzer-sys compiles libFuzzer itself.
-if ! command -v c++ >/dev/null 2>&1; then
-    if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
-        echo "fuzz: need root or sudo to install g++ (libFuzzer is C++)" >&2
-        exit 1
-    fi
-    "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends g++ >/dev/null
-fi
+command -v c++ >/dev/null 2>&1 || scripts/apt-install.sh g++
 # The toolchain of rust-toolchain.toml, not nightly: under a nightly rustc
 # dfdx's build script turns on its `nightly` feature, which no longer compiles
 # (see vendor/README.md), and the host targets link the host crate and so

@@ -6,14 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo -n)
-else
-    SUDO=()
-fi
-
 need_pkgs=()
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-arm)
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_pkgs+=(dataset-fashion-mnist)
@@ -24,15 +16,7 @@ command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need_pkgs+=(gcc-aarch64-linu
 # Training's matrix products (the host's `openblas` feature).
 PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so ' || need_pkgs+=(libopenblas-dev)
 
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
-        echo "setup: need root or sudo to install: ${need_pkgs[*]}" >&2
-        exit 1
-    fi
-    echo "setup: installing ${need_pkgs[*]}" >&2
-    "${SUDO[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
-fi
+scripts/apt-install.sh "${need_pkgs[@]}"
 
 # rustup installs the pinned toolchain (with its targets and components) on
 # first use; say so explicitly so a half-installed toolchain is repaired too.
