@@ -235,12 +235,11 @@ impl<D: TrainDevice> ParamSource for TrainingState<'_, D> {
     }
 
     fn values(&self, layer: usize, part: Part) -> Cow<'_, [f32]> {
-        let velocity = self.velocity_of[layer].map(|i| &self.sgd.velocity[i]);
-        let (p, momentum) = match part {
-            Part::Weight | Part::Bias => (self.net.params[layer].as_ref(), false),
-            Part::WeightMomentum | Part::BiasMomentum => (velocity, true),
+        let p = match part {
+            Part::Weight | Part::Bias => self.net.params[layer].as_ref(),
+            Part::WeightMomentum | Part::BiasMomentum => self.velocity_of[layer].map(|i| &self.sgd.velocity[i]),
         };
-        let p = p.unwrap_or_else(|| panic!("layer {layer} has no parameters (momentum: {momentum})"));
+        let p = p.expect("save_checkpoint asks only for layers with parameters");
         Cow::Owned(match part {
             Part::Weight | Part::WeightMomentum => p.weight.as_vec(),
             Part::Bias | Part::BiasMomentum => p.bias.as_vec(),
