@@ -24,16 +24,24 @@ fn best_gflops(trials: usize, flops: f64, mut work: impl FnMut()) -> f64 {
 
 const N: usize = 1024;
 
+/// GFLOP/s of `product` (one N³ product a call), three products per trial.
+fn product_gflops(mut product: impl FnMut()) -> f64 {
+    const PER_TRIAL: usize = 3;
+    best_gflops(6, (PER_TRIAL * 2 * N * N * N) as f64, || {
+        for _ in 0..PER_TRIAL {
+            product();
+        }
+    })
+}
+
 /// A 1024³ f32 product on all cores through dfdx, i.e. the library this
 /// build's training steps use.
 pub fn training_gemm() -> f64 {
     let dev = Cpu::default();
     let a: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(N, N));
     let b: Tensor<(usize, usize), f32, Cpu> = dev.sample_normal_like(&(N, N));
-    best_gflops(6, 3.0 * 2.0 * (N * N * N) as f64, || {
-        for _ in 0..3 {
-            let _ = a.clone().matmul(b.clone());
-        }
+    product_gflops(|| {
+        let _ = a.clone().matmul(b.clone());
     })
 }
 
@@ -45,32 +53,30 @@ pub fn gemm_crate() -> f64 {
     let b = vec![0.25f32; N * N];
     let mut c = vec![0.0f32; N * N];
     let threads = rayon::current_num_threads();
-    best_gflops(6, 3.0 * 2.0 * (N * N * N) as f64, || {
-        for _ in 0..3 {
-            // SAFETY: three N x N row-major matrices, C apart from A and B.
-            unsafe {
-                gemm::gemm(
-                    N,
-                    N,
-                    N,
-                    c.as_mut_ptr(),
-                    1,
-                    N as isize,
-                    false,
-                    a.as_ptr(),
-                    1,
-                    N as isize,
-                    b.as_ptr(),
-                    1,
-                    N as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(threads),
-                )
-            }
+    product_gflops(|| {
+        // SAFETY: three N x N row-major matrices, C apart from A and B.
+        unsafe {
+            gemm::gemm(
+                N,
+                N,
+                N,
+                c.as_mut_ptr(),
+                1,
+                N as isize,
+                false,
+                a.as_ptr(),
+                1,
+                N as isize,
+                b.as_ptr(),
+                1,
+                N as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(threads),
+            )
         }
     })
 }
