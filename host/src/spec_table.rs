@@ -21,6 +21,7 @@ pub fn print_spec(spec: &ModelSpec) {
             ),
             Layer::Lrn(n) => format!("lrn n={} a={} b={} k={}", n.size, n.alpha, n.beta, n.k),
             Layer::MaxPool(p) => format!("maxpool {}x{}/{}", p.kernel, p.kernel, p.stride),
+            Layer::AvgPool(p) => format!("adaptive avgpool to {}x{}", p.out_h, p.out_w),
             Layer::Dense(d) => {
                 format!("dense{}{}", if d.relu { " relu" } else { "" }, if d.dropout { " dropout" } else { "" })
             }

@@ -6,7 +6,7 @@ extern crate alloc;
 
 use crate::layers::conv::{conv2d_f32_ref, ConvGeometry};
 use crate::layers::lrn::lrn_f32_ref;
-use crate::layers::pool::max_pool;
+use crate::layers::pool::{avg_pool_f32, max_pool};
 use crate::spec::{Layer, ModelSpec};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -109,6 +109,7 @@ impl FloatModel {
                 }
                 Layer::Lrn(spec) => lrn_f32_ref(&spec, l.input, &x, &mut y),
                 Layer::MaxPool(spec) => max_pool(&spec, l.input, &x, &mut y),
+                Layer::AvgPool(spec) => avg_pool_f32(&spec, l.input, &x, &mut y),
             }
             trace(l.index, &y);
             x = y;

@@ -9,7 +9,7 @@ use crate::kernels::lrn_i8::lrn_i8;
 use crate::kernels::pool_i8::max_pool_i8;
 use crate::layers::conv::conv2d_i8_ref;
 use crate::layers::lrn::lrn_i8_channels;
-use crate::layers::pool::max_pool;
+use crate::layers::pool::{avg_pool_i8, max_pool};
 use crate::layers::softmax::top_k;
 use crate::parallel::{run_on_ranges, share, OneCore, Workers};
 use crate::plan::{MemoryPlan, Step};
@@ -290,6 +290,14 @@ impl<'m> Engine<'m> {
                         Kernels::Fast => max_pool_i8(&p, part, input, out),
                         Kernels::Reference => max_pool(&p, part, input, out),
                     }
+                })
+            }
+            (Layer::AvgPool(p), LayerQuant::AvgPool(_)) => {
+                let in_plane = info.input.h as usize * info.input.w as usize;
+                let out_plane = info.output.h as usize * info.output.w as usize;
+                by_channels(workers, info.input.c as usize, out_plane, output, |channels, out| {
+                    let part = Shape::new(channels.len() as u32, info.input.h, info.input.w);
+                    avg_pool_i8(&p, part, &input[channels.start * in_plane..channels.end * in_plane], out)
                 })
             }
             // `Model::parse` checked that quantization follows the spec.

@@ -72,7 +72,7 @@ impl MemoryPlan {
             let scratch = match l.layer {
                 Layer::Conv(c) => conv2d_i8_scratch_len(&ConvGeometry::new(l.input, l.output, &c)),
                 Layer::Dense(_) => conv2d_i8_scratch_len(&ConvGeometry::dense(l.input.len(), l.output.len())),
-                Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+                Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => 0,
             };
             scratch_len = scratch_len.max(scratch);
         }

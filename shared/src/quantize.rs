@@ -170,6 +170,7 @@ pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, Quanti
                 LayerQuant::Lrn(LrnQuant { input: current, output: out_qp, table: builder.add_i32(&table), params })
             }
             Layer::MaxPool(_) => LayerQuant::MaxPool(current),
+            Layer::AvgPool(_) => LayerQuant::AvgPool(current),
         };
         current = quant.output();
         // Cannot fail: the spec has at most MAX_LAYERS layers.

@@ -17,6 +17,8 @@ pub const MAX_INPUT_CHANNELS: usize = 4;
 /// Upper bound on the values of one tensor (input, activation): offsets of
 /// its bytes, and of its values as i32, fit in a u32 on any target.
 const MAX_TENSOR_LEN: usize = (u32::MAX / 4) as usize;
+/// Largest output side of an average pool beyond its input's side.
+const MAX_AVG_POOL_OUT: u32 = 64;
 
 /// A CHW activation shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,26 @@ pub struct PoolSpec {
     pub stride: u32,
 }
 
+/// Adaptive average pooling to a fixed output size, as PyTorch's
+/// `AdaptiveAvgPool2d`: output cell `(i, j)` averages input rows
+/// `floor(i*H/out_h)..ceil((i+1)*H/out_h)` and the same for columns.
+/// torchvision's AlexNet ends its features with one to 6x6; at 224x224 input
+/// the map already is 6x6 and the spec leaves the identity out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvgPoolSpec {
+    pub out_h: u32,
+    pub out_w: u32,
+}
+
+impl AvgPoolSpec {
+    /// Input rows (or columns) averaged into output index `i`, as `start..end`.
+    pub const fn window(i: u32, input: u32, output: u32) -> (u32, u32) {
+        let start = (i as u64 * input as u64 / output as u64) as u32;
+        let end = ((i as u64 + 1) * input as u64).div_ceil(output as u64) as u32;
+        (start, end)
+    }
+}
+
 /// Fully connected layer; `dropout` applies to its output in training only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DenseSpec {
@@ -106,6 +128,7 @@ pub enum Layer {
     Lrn(LrnSpec),
     MaxPool(PoolSpec),
     Dense(DenseSpec),
+    AvgPool(AvgPoolSpec),
 }
 
 /// Per-channel input normalisation in pixel units (0..=255):
@@ -133,6 +156,7 @@ pub enum LayerKind {
     Lrn,
     MaxPool,
     Dense,
+    AvgPool,
 }
 
 /// The paper's names: conv1..conv5, lrn1, lrn2, pool1.., fc6..fc8 (dense layers
@@ -150,6 +174,7 @@ impl fmt::Display for LayerName {
             LayerKind::Lrn => "lrn",
             LayerKind::MaxPool => "pool",
             LayerKind::Dense => "fc",
+            LayerKind::AvgPool => "avgpool",
         };
         write!(f, "{prefix}{}", self.index)
     }
@@ -212,6 +237,11 @@ impl fmt::Display for SpecError {
 pub struct ModelSpec {
     pub input: Shape,
     pub normalize: Normalize,
+    /// The shorter side a photo is scaled to before its centre is cut out to
+    /// the input size (torchvision's `Resize(256)` then `CenterCrop(224)`);
+    /// 0 means 256/227 of the input, the paper's proportion.
+    #[serde(default)]
+    pub resize: u32,
     pub layers: Vec<Layer, MAX_LAYERS>,
 }
 
@@ -234,7 +264,7 @@ impl LayerInfo {
                 c.out_channels as u64 * (per_out + 1)
             }
             Layer::Dense(d) => d.out_features as u64 * (self.input.len() as u64 + 1),
-            Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+            Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => 0,
         }
     }
 
@@ -243,7 +273,7 @@ impl LayerInfo {
         match self.layer {
             Layer::Conv(c) => c.out_channels as usize * (self.input.c / c.groups) as usize * (c.kernel as usize).pow(2),
             Layer::Dense(d) => d.out_features as usize * self.input.len(),
-            Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+            Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => 0,
         }
     }
 
@@ -255,7 +285,7 @@ impl LayerInfo {
                 self.output.len() as u64 * per_out
             }
             Layer::Dense(d) => d.out_features as u64 * self.input.len() as u64,
-            Layer::Lrn(_) | Layer::MaxPool(_) => 0,
+            Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => 0,
         }
     }
 
@@ -309,6 +339,16 @@ pub fn output_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape, 
             }
             Ok(Shape::new(d.out_features, 1, 1))
         }
+        Layer::AvgPool(p) => {
+            // Upsampling (an output larger than the input) repeats cells; a
+            // cap keeps the output, and so each count, bounded.
+            let fits = |out: u32, inp: u32| out > 0 && out <= inp.max(MAX_AVG_POOL_OUT);
+            if fits(p.out_h, input.h) && fits(p.out_w, input.w) {
+                Ok(Shape::new(input.c, p.out_h, p.out_w))
+            } else {
+                Err(bad)
+            }
+        }
     }
 }
 
@@ -340,6 +380,8 @@ impl ModelSpec {
                     ((shape.c / c.groups.max(1)) as usize).saturating_mul((c.kernel as usize).saturating_pow(2))
                 }
                 Layer::Dense(_) => shape.len(),
+                // An average pool's window is at most its input.
+                Layer::AvgPool(_) => shape.h as usize * shape.w as usize,
                 Layer::Lrn(_) | Layer::MaxPool(_) => 0,
             };
             if patch > MAX_PATCH_LEN {
@@ -362,7 +404,7 @@ impl ModelSpec {
     /// [`validate`]: ModelSpec::validate
     pub fn walk(&self) -> impl Iterator<Item = LayerInfo> + '_ {
         let mut shape = Some(self.input);
-        let (mut convs, mut lrns, mut pools, mut denses) = (0, 0, 0, 0);
+        let (mut convs, mut lrns, mut pools, mut denses, mut avgs) = (0, 0, 0, 0, 0);
         self.layers.iter().enumerate().map_while(move |(index, layer)| {
             let input = shape?;
             let output = output_shape(index, layer, input).ok()?;
@@ -384,6 +426,10 @@ impl ModelSpec {
                     denses += 1;
                     LayerName { kind: LayerKind::Dense, index: convs + denses }
                 }
+                Layer::AvgPool(_) => {
+                    avgs += 1;
+                    LayerName { kind: LayerKind::AvgPool, index: avgs }
+                }
             };
             Some(LayerInfo { index, name, layer: *layer, input, output })
         })
@@ -397,6 +443,14 @@ impl ModelSpec {
     /// Number of classes (the last layer's width).
     pub fn classes(&self) -> u32 {
         self.output().len() as u32
+    }
+
+    /// The shorter side a variable-size image is scaled to before cropping.
+    pub fn resize_shorter_side(&self) -> u32 {
+        match self.resize {
+            0 => (self.input.h.max(self.input.w) * 256).div_ceil(227),
+            side => side,
+        }
     }
 
     pub fn param_count(&self) -> u64 {
@@ -421,8 +475,17 @@ pub struct AlexNetConfig {
     pub conv1_stride: u32,
     pub conv1_padding: u32,
     pub fc_features: [u32; 2],
-    pub lrn: LrnSpec,
+    /// LRN after conv1 and conv2 (the paper) or none (torchvision).
+    pub lrn: Option<LrnSpec>,
+    /// Two channel groups on conv2, conv4 and conv5 (the paper's two GPUs)
+    /// or one (torchvision).
+    pub grouped: bool,
+    /// Adaptive average pool after pool3 (torchvision's 6x6); left out of the
+    /// spec where the map already has that size.
+    pub avg_pool: Option<(u32, u32)>,
     pub normalize: Normalize,
+    /// See [`ModelSpec::resize`].
+    pub resize: u32,
 }
 
 impl AlexNetConfig {
@@ -437,8 +500,31 @@ impl AlexNetConfig {
             conv1_stride: 4,
             conv1_padding: 0,
             fc_features: [4096, 4096],
-            lrn: LrnSpec::PAPER,
+            lrn: Some(LrnSpec::PAPER),
+            grouped: true,
+            avg_pool: None,
             normalize: Normalize::IMAGENET,
+            resize: 0,
+        }
+    }
+
+    /// torchvision's `alexnet`, the one-GPU variant ("One weird trick",
+    /// Krizhevsky 2014): 3x224x224, no LRN, no groups, conv1 padded by 2, an
+    /// adaptive 6x6 average pool, 61,100,840 parameters.
+    pub const fn torchvision() -> Self {
+        AlexNetConfig {
+            input: Shape::new(3, 224, 224),
+            classes: 1000,
+            conv_channels: [64, 192, 384, 256, 256],
+            conv1_kernel: 11,
+            conv1_stride: 4,
+            conv1_padding: 2,
+            fc_features: [4096, 4096],
+            lrn: None,
+            grouped: false,
+            avg_pool: Some((6, 6)),
+            normalize: Normalize::IMAGENET,
+            resize: 256,
         }
     }
 
@@ -453,8 +539,11 @@ impl AlexNetConfig {
             conv1_stride: if input.h >= 48 { 2 } else { 1 },
             conv1_padding: 2,
             fc_features: [1024, 1024],
-            lrn: LrnSpec::PAPER,
+            lrn: Some(LrnSpec::PAPER),
+            grouped: true,
+            avg_pool: None,
             normalize: Normalize::IMAGENET,
+            resize: 0,
         }
     }
 
@@ -480,33 +569,42 @@ impl AlexNetConfig {
     }
 
     pub fn build(&self) -> Result<ModelSpec, SpecError> {
+        let g = if self.grouped { 2 } else { 1 };
         let conv = |out_channels, kernel, stride, padding, groups| {
             Layer::Conv(ConvSpec { out_channels, kernel, stride, padding, groups, relu: true })
         };
         let pool = Layer::MaxPool(PoolSpec { kernel: 3, stride: 2 });
-        let lrn = Layer::Lrn(self.lrn);
         let [c1, c2, c3, c4, c5] = self.conv_channels;
         let [f6, f7] = self.fc_features;
-        let layers = [
-            conv(c1, self.conv1_kernel, self.conv1_stride, self.conv1_padding, 1),
-            lrn,
-            pool,
-            conv(c2, 5, 1, 2, 2),
-            lrn,
-            pool,
-            conv(c3, 3, 1, 1, 1),
-            conv(c4, 3, 1, 1, 2),
-            conv(c5, 3, 1, 1, 2),
-            pool,
-            Layer::Dense(DenseSpec { out_features: f6, relu: true, dropout: true }),
-            Layer::Dense(DenseSpec { out_features: f7, relu: true, dropout: true }),
-            Layer::Dense(DenseSpec { out_features: self.classes, relu: false, dropout: false }),
-        ];
-        let spec = ModelSpec {
-            input: self.input,
-            normalize: self.normalize,
-            layers: Vec::from_slice(&layers).map_err(|_| SpecError::TooManyLayers)?,
-        };
+        let mut layers: Vec<Layer, MAX_LAYERS> = Vec::new();
+        let mut push = |layer| layers.push(layer).map_err(|_| SpecError::TooManyLayers);
+        push(conv(c1, self.conv1_kernel, self.conv1_stride, self.conv1_padding, 1))?;
+        if let Some(lrn) = self.lrn {
+            push(Layer::Lrn(lrn))?;
+        }
+        push(pool)?;
+        push(conv(c2, 5, 1, 2, g))?;
+        if let Some(lrn) = self.lrn {
+            push(Layer::Lrn(lrn))?;
+        }
+        push(pool)?;
+        push(conv(c3, 3, 1, 1, 1))?;
+        push(conv(c4, 3, 1, 1, g))?;
+        push(conv(c5, 3, 1, 1, g))?;
+        push(pool)?;
+        let mut spec = ModelSpec { input: self.input, normalize: self.normalize, resize: self.resize, layers };
+        if let Some((out_h, out_w)) = self.avg_pool {
+            // The map pool3 leaves, to leave out an identity average pool.
+            let features = spec.walk().last().map(|l| l.output);
+            if features.is_some_and(|s| (s.h, s.w) != (out_h, out_w)) {
+                spec.layers.push(Layer::AvgPool(AvgPoolSpec { out_h, out_w })).map_err(|_| SpecError::TooManyLayers)?;
+            }
+        }
+        for (out_features, relu, dropout) in [(f6, true, true), (f7, true, true), (self.classes, false, false)] {
+            spec.layers
+                .push(Layer::Dense(DenseSpec { out_features, relu, dropout }))
+                .map_err(|_| SpecError::TooManyLayers)?;
+        }
         spec.validate()?;
         Ok(spec)
     }
@@ -520,6 +618,22 @@ mod tests {
     fn paper_model_has_the_papers_parameter_count() {
         let spec = AlexNetConfig::paper().build().unwrap();
         assert_eq!(spec.param_count(), 60_965_224);
+    }
+
+    #[test]
+    fn torchvision_model_has_torchvisions_parameter_count_and_no_identity_pool() {
+        let spec = AlexNetConfig::torchvision().build().unwrap();
+        assert_eq!(spec.param_count(), 61_100_840);
+        // At 224x224 pool3 leaves 6x6: the adaptive pool is an identity.
+        assert!(spec.layers.iter().all(|l| !matches!(l, Layer::AvgPool(_) | Layer::Lrn(_))));
+        assert_eq!(spec.walk().nth(7).map(|l| l.output), Some(Shape::new(256, 6, 6)));
+        // At 256x256 it is 7x7, averaged to 6x6; the classifier keeps its size.
+        let mut cfg = AlexNetConfig::torchvision();
+        cfg.input = Shape::new(3, 256, 256);
+        let spec = cfg.build().unwrap();
+        let pool = spec.walk().find(|l| matches!(l.layer, Layer::AvgPool(_))).unwrap();
+        assert_eq!((pool.input, pool.output), (Shape::new(256, 7, 7), Shape::new(256, 6, 6)));
+        assert_eq!(spec.param_count(), 61_100_840);
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn conv(out_channels: u32, kernel: u32, padding: u32) -> Layer {
 fn spec(input: Shape, layers: &[Layer]) -> ModelSpec {
     let mut all: heapless::Vec<Layer, { shared::spec::MAX_LAYERS }> = layers.iter().copied().collect();
     all.push(Layer::Dense(DenseSpec { out_features: 4, relu: false, dropout: false })).unwrap();
-    ModelSpec { input, normalize: Normalize::IMAGENET, layers: all }
+    ModelSpec { input, normalize: Normalize::IMAGENET, resize: 0, layers: all }
 }
 
 /// shared/fuzz/seeds/parse_model/regression-huge-input.model: a model whose

@@ -10,7 +10,7 @@ use host::board::session::{run_images_on_boards, Target, TestImage};
 use host::commands::compare::compare;
 use host::data::{open, DatasetKind, Split};
 use host::inference::HostEngine;
-use host::train::preprocess::{eval_pixels, Augment};
+use host::train::preprocess::{eval_pixels, Augment, InputGeometry};
 use host::train::recipe::{Hyper, RecipeKind};
 use host::train::trainer::{fresh, train, TrainConfig};
 use shared::format::AlignedBytes;
@@ -52,7 +52,7 @@ fn trained_model_on_the_virtual_board_matches_host_int8_on_100_images() {
 
     // Float (dfdx) against tract on the exported ONNX, whole test set.
     let test_inputs: Vec<Vec<u8>> =
-        (0..test_set.len()).map(|i| eval_pixels(&test_set.image(i).unwrap(), spec.input, true)).collect();
+        (0..test_set.len()).map(|i| eval_pixels(&test_set.image(i).unwrap(), InputGeometry::of(&spec), true)).collect();
     let onnx = dir.join("model.onnx");
     host::onnx::export(&ckpt.model, &onnx).unwrap();
     let tract = HostEngine::Tract { onnx: &onnx, spec: &spec }.run(&test_inputs).unwrap();
@@ -62,7 +62,7 @@ fn trained_model_on_the_virtual_board_matches_host_int8_on_100_images() {
     assert!(same * 1000 >= float.len() * 999, "float and tract agree on only {same} of {}", float.len());
 
     let calibration: Vec<Vec<u8>> =
-        (0..200).map(|i| eval_pixels(&train_set.image(i * 50).unwrap(), spec.input, true)).collect();
+        (0..200).map(|i| eval_pixels(&train_set.image(i * 50).unwrap(), InputGeometry::of(&spec), true)).collect();
     let cal = Calibration::collect(&ckpt.model, calibration.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
     let bytes = AlignedBytes::new(&quantize(&ckpt.model, &cal).unwrap());
     let model_path = dir.join("model.axq");

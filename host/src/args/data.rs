@@ -4,7 +4,7 @@
 use crate::board::session::TestImage;
 use crate::data::{self, Dataset, DatasetKind, Split};
 use crate::error::Result;
-use crate::train::preprocess::eval_pixels;
+use crate::train::preprocess::{eval_pixels, InputGeometry};
 use clap::Args;
 use shared::spec::ModelSpec;
 use std::path::PathBuf;
@@ -59,7 +59,7 @@ impl DataArgs {
                     images.push(TestImage { pixels: img.pixels, shape: img.shape, label: set.label(i) })
                 }
                 Ok(img) => images.push(TestImage {
-                    pixels: eval_pixels(&img, spec.input, false),
+                    pixels: eval_pixels(&img, InputGeometry::of(spec), false),
                     shape: spec.input,
                     label: set.label(i),
                 }),
@@ -105,7 +105,7 @@ pub fn network_inputs_of(set: &dyn Dataset, spec: &ModelSpec, limit: Option<usiz
     for i in 0..n {
         match set.image(i) {
             Ok(img) => {
-                out.images.push(eval_pixels(&img, spec.input, fixed));
+                out.images.push(eval_pixels(&img, InputGeometry::of(spec), fixed));
                 out.labels.push(set.label(i));
             }
             Err(e) => {

@@ -8,7 +8,7 @@ use crate::inference::engine::NO_TRACT;
 use crate::inference::int8::load_model;
 use crate::inference::{float, top5, Accuracy, EngineRun, HostEngine};
 use crate::train::checkpoint::Checkpoint;
-use crate::train::preprocess::ten_crops;
+use crate::train::preprocess::{ten_crops, InputGeometry};
 use clap::{Args, ValueEnum};
 use shared::layers::softmax::softmax_f32;
 use shared::ModelSpec;
@@ -78,7 +78,7 @@ fn ten_crop_run(ckpt: &Checkpoint, set: &dyn Dataset, limit: Option<usize>, labe
         for i in start..(start + 256).min(n) {
             // Undecodable files are skipped, as in the single-crop run.
             if let Ok(img) = set.image(i) {
-                crops.extend(ten_crops(&img, spec.input));
+                crops.extend(ten_crops(&img, InputGeometry::of(spec)));
                 batch_labels.push(set.label(i));
             }
         }

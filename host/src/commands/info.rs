@@ -46,7 +46,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
             LayerQuant::Lrn(t) => {
                 format!("gain table {} entries, Q{}", model.tensor_i32(t.table).len(), t.params.value_shift)
             }
-            LayerQuant::MaxPool(_) => String::new(),
+            LayerQuant::MaxPool(_) | LayerQuant::AvgPool(_) => String::new(),
         };
         println!(
             "{:<6}  in {:.5}/{:<4} out {:.5}/{:<4} {extra}",

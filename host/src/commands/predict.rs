@@ -7,10 +7,9 @@ use crate::error::{HostError, Result};
 use crate::inference::int8::{dequantized_logits, load_model};
 use crate::inference::{float, top5};
 use crate::train::checkpoint::Checkpoint;
-use crate::train::preprocess::eval_pixels;
+use crate::train::preprocess::{eval_pixels, InputGeometry};
 use clap::{ArgGroup, Args, ValueEnum};
 use shared::format::AlignedBytes;
-use shared::spec::Shape;
 use shared::Model;
 use std::path::{Path, PathBuf};
 
@@ -74,7 +73,8 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
 /// Network-size pixels for one file, and whether its channels were
 /// converted to the network's (grey to RGB, or colour to grey by ITU-R 601
 /// luma); with `exact_channels` a mismatch is an error instead.
-pub fn load_image(path: &Path, input: Shape, resize: Resize, exact_channels: bool) -> Result<(Vec<u8>, bool)> {
+pub fn load_image(path: &Path, geom: InputGeometry, resize: Resize, exact_channels: bool) -> Result<(Vec<u8>, bool)> {
+    let input = geom.input;
     let img = open_image(path)?;
     let converted = img.color().has_color() != (input.c == 3);
     if converted && exact_channels {
@@ -91,7 +91,7 @@ pub fn load_image(path: &Path, input: Shape, resize: Resize, exact_channels: boo
         Resize::Stretch => true,
         Resize::Crop => false,
     };
-    Ok((eval_pixels(&chw, input, stretch), converted))
+    Ok((eval_pixels(&chw, geom, stretch), converted))
 }
 
 impl Network {
@@ -107,12 +107,12 @@ impl Network {
         Model::parse(bytes).map_err(|source| HostError::Model { path: path.to_path_buf(), source })
     }
 
-    fn input_and_classes(&self) -> Result<(Shape, usize)> {
+    fn input_and_classes(&self) -> Result<(InputGeometry, usize)> {
         let spec = match self {
             Network::Float(ckpt) => ckpt.model.spec.clone(),
             Network::Int8 { bytes, path } => Self::int8(bytes, path)?.spec().clone(),
         };
-        Ok((spec.input, spec.classes() as usize))
+        Ok((InputGeometry::of(&spec), spec.classes() as usize))
     }
 
     fn names(&self, file: Option<&Path>, classes: usize, channels: u32) -> Result<Vec<String>> {
@@ -145,13 +145,14 @@ pub fn rank(logits: &[f32]) -> Vec<Ranked> {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     let network = Network::open(args)?;
-    let (input, classes) = network.input_and_classes()?;
+    let (geom, classes) = network.input_and_classes()?;
+    let input = geom.input;
     let names = network.names(args.labels.as_deref(), classes, input.c)?;
     // An unreadable file does not cost the other images their predictions;
     // it is reported after them, and the exit status says something failed.
     let (mut paths, mut images, mut failed, mut converted) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for path in &args.images {
-        match load_image(path, input, args.resize, args.exact_channels) {
+        match load_image(path, geom, args.resize, args.exact_channels) {
             Ok((pixels, was_converted)) => {
                 paths.push(path);
                 images.push(pixels);

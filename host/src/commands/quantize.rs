@@ -7,7 +7,7 @@ use crate::data::{labels, Split};
 use crate::error::{write_atomic, HostError, Result};
 use crate::inference::{calibrate, Accuracy, HostEngine};
 use crate::train::checkpoint::Checkpoint;
-use crate::train::preprocess::eval_pixels;
+use crate::train::preprocess::{eval_pixels, InputGeometry};
 use clap::Args;
 use shared::format::AlignedBytes;
 use shared::quantize::{quantize, RangeMethod};
@@ -46,7 +46,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     for k in 0..n {
         let i = k * train.len() / n;
         if let Ok(img) = train.image(i) {
-            calibration_images.push(eval_pixels(&img, input, fixed));
+            calibration_images.push(eval_pixels(&img, InputGeometry::of(spec), fixed));
         }
     }
     let method = match args.percentile {

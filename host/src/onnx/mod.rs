@@ -15,7 +15,8 @@ use proto::{
     ValueInfoProto,
 };
 use shared::float::FloatModel;
-use shared::spec::{Layer, LayerInfo};
+use shared::layers::pool::avg_pool_matrix;
+use shared::spec::{AvgPoolSpec, Layer, LayerInfo, Shape};
 use std::path::Path;
 
 pub mod proto;
@@ -42,6 +43,7 @@ fn node(op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<Attr
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: vec![output.into()],
         attribute,
+        ..Default::default()
     }
 }
 
@@ -51,6 +53,7 @@ fn initializer(name: &str, dims: &[usize], values: &[f32]) -> TensorProto {
         dims: dims.iter().map(|&d| d as i64).collect(),
         data_type: data_type::FLOAT,
         raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
     }
 }
 
@@ -73,6 +76,58 @@ fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
             })),
         }),
     }
+}
+
+/// The dimensions of a graph input or output; `None` where symbolic.
+pub fn input_dims(v: &ValueInfoProto) -> Vec<Option<usize>> {
+    let Some(TypeProto { value: Some(TypeValue::TensorType(t)) }) = &v.r#type else { return Vec::new() };
+    let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
+    dims.iter()
+        .map(|d| match d.value {
+            Some(DimensionValue::DimValue(n)) => usize::try_from(n).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Adaptive average pooling in ONNX: one AveragePool where every window has
+/// the same size and none overlap, else a product with the matrix of window
+/// weights over the flattened map (exact, and any runtime runs MatMul).
+fn average_pool(
+    name: &str,
+    input: Shape,
+    a: AvgPoolSpec,
+    current: &mut String,
+    nodes: &mut Vec<NodeProto>,
+    inits: &mut Vec<TensorProto>,
+) {
+    let (kh, kw) = (input.h / a.out_h, input.w / a.out_w);
+    if input.h == kh * a.out_h && input.w == kw * a.out_w {
+        let (kh, kw) = (kh as i64, kw as i64);
+        let attrs = vec![ints("kernel_shape", &[kh, kw]), ints("strides", &[kh, kw]), ints("pads", &[0, 0, 0, 0])];
+        nodes.push(node("AveragePool", name, &[current], name, attrs));
+        *current = name.to_string();
+        return;
+    }
+    let (cells_in, cells_out) = ((input.h * input.w) as usize, (a.out_h * a.out_w) as usize);
+    let mut weights = vec![0.0f32; cells_in * cells_out];
+    avg_pool_matrix(&a, input, &mut weights);
+    let shape = |n: &str, dims: &[i64]| TensorProto {
+        name: n.into(),
+        dims: vec![dims.len() as i64],
+        data_type: data_type::INT64,
+        raw_data: dims.iter().flat_map(|d| d.to_le_bytes()).collect(),
+        ..Default::default()
+    };
+    let (c, oh, ow) = (input.c as i64, a.out_h as i64, a.out_w as i64);
+    let names = [".flat_shape", ".flat", ".weights", ".sum", ".shape"].map(|s| format!("{name}{s}"));
+    inits.push(shape(&names[0], &[0, c, cells_in as i64]));
+    inits.push(initializer(&names[2], &[cells_in, cells_out], &weights));
+    inits.push(shape(&names[4], &[0, c, oh, ow]));
+    nodes.push(node("Reshape", &names[1], &[current, &names[0]], &names[1], vec![]));
+    nodes.push(node("MatMul", &names[3], &[&names[1], &names[2]], &names[3], vec![]));
+    nodes.push(node("Reshape", name, &[&names[3], &names[4]], name, vec![]));
+    *current = name.to_string();
 }
 
 /// The ONNX graph of `model`.
@@ -124,6 +179,9 @@ pub fn to_onnx(model: &FloatModel) -> ModelProto {
                 let attrs = vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s]), ints("pads", &[0, 0, 0, 0])];
                 nodes.push(node("MaxPool", &name, &[&current], &out(""), attrs));
                 current = out("");
+            }
+            Layer::AvgPool(a) => {
+                average_pool(&name, input, a, &mut current, &mut nodes, &mut inits);
             }
             Layer::Dense(d) => {
                 if !flat {

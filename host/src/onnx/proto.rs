@@ -1,19 +1,50 @@
 //! The part of ONNX's protobuf schema (onnx/onnx.proto, IR version 8) that
-//! an inference graph of dense tensors needs, as prost messages. Field
-//! numbers are the schema's; a test decodes our bytes with tract's complete
-//! generated types to check them. Owning these keeps `export-onnx` free of
-//! the (large) tract build.
+//! an inference graph of dense tensors needs, as prost messages: what
+//! `export-onnx` writes and what `import` reads of other exporters' files
+//! (typed value fields, external data, string and tensor attributes).
+//! Fields outside this subset are skipped when decoding. Field numbers are
+//! the schema's; a test decodes our bytes with tract's complete generated
+//! types to check them. Owning these keeps `export-onnx` and `import` free
+//! of the (large) tract build.
 
 /// `AttributeProto.AttributeType` values used here.
 pub mod attribute_type {
     pub const FLOAT: i32 = 1;
     pub const INT: i32 = 2;
+    pub const STRING: i32 = 3;
+    pub const TENSOR: i32 = 4;
+    pub const FLOATS: i32 = 6;
     pub const INTS: i32 = 7;
 }
 
 /// `TensorProto.DataType` values used here.
 pub mod data_type {
     pub const FLOAT: i32 = 1;
+    pub const INT64: i32 = 7;
+
+    /// The schema's name of a data type, for messages.
+    pub fn name(t: i32) -> &'static str {
+        const NAMES: [&str; 17] = [
+            "UNDEFINED",
+            "FLOAT",
+            "UINT8",
+            "INT8",
+            "UINT16",
+            "INT16",
+            "INT32",
+            "INT64",
+            "STRING",
+            "BOOL",
+            "FLOAT16",
+            "DOUBLE",
+            "UINT32",
+            "UINT64",
+            "COMPLEX64",
+            "COMPLEX128",
+            "BFLOAT16",
+        ];
+        NAMES.get(t as usize).copied().unwrap_or("an unknown type")
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -24,6 +55,12 @@ pub struct AttributeProto {
     pub f: f32,
     #[prost(int64, tag = "3")]
     pub i: i64,
+    #[prost(bytes = "vec", tag = "4")]
+    pub s: Vec<u8>,
+    #[prost(message, optional, tag = "5")]
+    pub t: Option<TensorProto>,
+    #[prost(float, repeated, tag = "7")]
+    pub floats: Vec<f32>,
     #[prost(int64, repeated, tag = "8")]
     pub ints: Vec<i64>,
     #[prost(int32, tag = "20")]
@@ -42,6 +79,9 @@ pub struct NodeProto {
     pub op_type: String,
     #[prost(message, repeated, tag = "5")]
     pub attribute: Vec<AttributeProto>,
+    /// Empty for the standard operators (`ai.onnx`).
+    #[prost(string, tag = "7")]
+    pub domain: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -50,11 +90,22 @@ pub struct TensorProto {
     pub dims: Vec<i64>,
     #[prost(int32, tag = "2")]
     pub data_type: i32,
+    /// Values of a FLOAT tensor stored without `raw_data`.
+    #[prost(float, repeated, tag = "4")]
+    pub float_data: Vec<f32>,
+    /// Values of an INT64 tensor stored without `raw_data`.
+    #[prost(int64, repeated, tag = "7")]
+    pub int64_data: Vec<i64>,
     #[prost(string, tag = "8")]
     pub name: String,
     /// Little-endian values, row-major.
     #[prost(bytes = "vec", tag = "9")]
     pub raw_data: Vec<u8>,
+    /// Where the values live when `data_location` is EXTERNAL (1).
+    #[prost(message, repeated, tag = "13")]
+    pub external_data: Vec<StringStringEntryProto>,
+    #[prost(int32, tag = "14")]
+    pub data_location: i32,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

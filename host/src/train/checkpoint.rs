@@ -58,7 +58,9 @@ pub struct Checkpoint {
     pub data: Option<RunData>,
 }
 
-fn weight_shape(info: &LayerInfo) -> Option<Vec<usize>> {
+/// The shape of a layer's weight tensor: OIHW, or `[out, in]`; `None`
+/// for layers without weights.
+pub fn weight_shape(info: &LayerInfo) -> Option<Vec<usize>> {
     match info.layer {
         Layer::Conv(c) => Some(vec![
             c.out_channels as usize,

@@ -9,7 +9,8 @@ use super::tensor::{Image4, Matrix};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{Pool2DKind, TryConv2D, TryPool2D};
 use shared::float::{FloatModel, LayerParams};
-use shared::spec::{Layer, ModelSpec};
+use shared::layers::pool::avg_pool_matrix;
+use shared::spec::{Layer, ModelSpec, Shape};
 
 /// Trainable tensors of one layer (empty for LRN and pooling).
 pub struct Params<D: TrainDevice> {
@@ -127,6 +128,19 @@ impl<D: TrainDevice> AlexNet<D> {
                     let (k, s) = (p.kernel as usize, p.stride as usize);
                     spatial = Some(x.pool2d(Pool2DKind::Max, k, s, 0, 1));
                 }
+                Layer::AvgPool(a) => {
+                    // One product with the window matrix: any adaptive
+                    // layout (overlapping, unequal, repeated windows) and its
+                    // gradient, where dfdx pools with a single kernel size.
+                    let x = spatial.take().expect("pool after a spatial layer");
+                    let (b, c, h, w) = *x.shape();
+                    let (oh, ow) = (a.out_h as usize, a.out_w as usize);
+                    let mut m = vec![0.0f32; h * w * oh * ow];
+                    avg_pool_matrix(&a, Shape::new(c as u32, h as u32, w as u32), &mut m);
+                    let m = x.device().tensor_from_vec(m, (h * w, oh * ow));
+                    let y = x.reshape_like(&(b, c, h * w)).matmul(m);
+                    spatial = Some(y.reshape_like(&(b, c, oh, ow)));
+                }
                 Layer::Dense(d) => {
                     let p = self.params[i].as_ref().expect("dense has params");
                     let x = match (flat.take(), spatial.take()) {
@@ -175,8 +189,23 @@ mod tests {
     #[test]
     fn forward_matches_the_shared_reference() {
         let dev = Cpu::default();
-        for (input, width) in [(Shape::new(1, 32, 32), 0.25), (Shape::new(3, 48, 40), 0.125)] {
-            let spec = AlexNetConfig::small(input, 7).with_width(width).build().unwrap();
+        // torchvision's pattern at 256x256 pools 7x7 to 6x6 (overlapping
+        // windows) and at 96x96 2x2 to 6x6 (repeated cells).
+        let torchvision = |side| {
+            let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
+            (cfg.input, cfg.classes) = (Shape::new(3, side, side), 7);
+            cfg.fc_features = [64, 64];
+            cfg
+        };
+        let configs = [
+            AlexNetConfig::small(Shape::new(1, 32, 32), 7).with_width(0.25),
+            AlexNetConfig::small(Shape::new(3, 48, 40), 7).with_width(0.125),
+            torchvision(256),
+            torchvision(96),
+        ];
+        for cfg in configs {
+            let (input, spec) = (cfg.input, cfg.build().unwrap());
+            assert_eq!(spec.layers.iter().any(|l| matches!(l, Layer::AvgPool(_))), cfg.avg_pool.is_some());
             let float = FloatModel::random(&spec, 11);
             let net = AlexNet::from_float(&float, &dev);
             let images = shared::synthetic::images(&spec, 3, 4);

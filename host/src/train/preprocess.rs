@@ -11,7 +11,7 @@
 use crate::data::Image;
 use shared::float::SplitMix64;
 use shared::image::resize_bilinear;
-use shared::spec::Shape;
+use shared::spec::{ModelSpec, Shape};
 
 /// Training-time augmentation.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29,9 +29,22 @@ impl Augment {
     pub const NONE: Augment = Augment { flip: false, random_crop: false, lighting: 0.0 };
 }
 
-/// The shorter side a variable-size image is scaled to before cropping.
-fn short_side(input: Shape) -> u32 {
-    (input.h.max(input.w) * 256).div_ceil(227)
+/// What preparing an image needs of a model: its input size, and the
+/// shorter side a photo is scaled to before the crop (256 for 227 in the
+/// paper, 256 for 224 in torchvision; it travels in the spec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputGeometry {
+    pub input: Shape,
+    pub shorter_side: u32,
+}
+
+impl InputGeometry {
+    pub fn of(spec: &ModelSpec) -> Self {
+        InputGeometry {
+            input: spec.input,
+            shorter_side: spec.resize_shorter_side().max(spec.input.h.max(spec.input.w)),
+        }
+    }
 }
 
 fn resize(img: &Image, to: Shape) -> Vec<u8> {
@@ -54,9 +67,9 @@ fn crop(pixels: &[u8], from: Shape, to: Shape, top: u32, left: u32) -> Vec<u8> {
     out
 }
 
-/// Scales the shorter side to `short_side(input)` keeping the aspect ratio.
-fn scaled(img: &Image, input: Shape) -> (Vec<u8>, Shape) {
-    let s = short_side(input);
+/// Scales the shorter side to `geom.shorter_side` keeping the aspect ratio.
+fn scaled(img: &Image, geom: InputGeometry) -> (Vec<u8>, Shape) {
+    let s = geom.shorter_side;
     let (h, w) = (img.shape.h, img.shape.w);
     let to = if h <= w {
         Shape::new(img.shape.c, s, ((w as u64 * s as u64) / h as u64).max(s as u64) as u32)
@@ -67,19 +80,21 @@ fn scaled(img: &Image, input: Shape) -> (Vec<u8>, Shape) {
 }
 
 /// The network input for evaluation and for the board.
-pub fn eval_pixels(img: &Image, input: Shape, fixed_size: bool) -> Vec<u8> {
+pub fn eval_pixels(img: &Image, geom: InputGeometry, fixed_size: bool) -> Vec<u8> {
+    let input = geom.input;
     if fixed_size {
         return resize(img, input);
     }
-    let (pixels, shape) = scaled(img, input);
+    let (pixels, shape) = scaled(img, geom);
     crop(&pixels, shape, input, (shape.h - input.h) / 2, (shape.w - input.w) / 2)
 }
 
 /// The paper's ten test patches (section 4.1): the four corner crops and
 /// the centre crop of the 256/227-scaled image, and their mirror images, in
 /// that order. The centre crop is [`eval_pixels`]' input.
-pub fn ten_crops(img: &Image, input: Shape) -> Vec<Vec<u8>> {
-    let (pixels, shape) = scaled(img, input);
+pub fn ten_crops(img: &Image, geom: InputGeometry) -> Vec<Vec<u8>> {
+    let input = geom.input;
+    let (pixels, shape) = scaled(img, geom);
     let (bottom, right) = (shape.h - input.h, shape.w - input.w);
     let corners = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom / 2, right / 2)];
     let mut crops: Vec<Vec<u8>> = corners.iter().map(|&(top, left)| crop(&pixels, shape, input, top, left)).collect();
@@ -98,11 +113,18 @@ fn mirror(pixels: &mut [u8], shape: Shape) {
 }
 
 /// The network input for one training step, augmented with `rng`.
-pub fn train_pixels(img: &Image, input: Shape, fixed_size: bool, aug: &Augment, rng: &mut SplitMix64) -> Vec<u8> {
+pub fn train_pixels(
+    img: &Image,
+    geom: InputGeometry,
+    fixed_size: bool,
+    aug: &Augment,
+    rng: &mut SplitMix64,
+) -> Vec<u8> {
+    let input = geom.input;
     let mut pixels = if fixed_size || !aug.random_crop {
-        eval_pixels(img, input, fixed_size)
+        eval_pixels(img, geom, fixed_size)
     } else {
-        let (pixels, shape) = scaled(img, input);
+        let (pixels, shape) = scaled(img, geom);
         let top = (rng.next_u64() % (shape.h - input.h + 1) as u64) as u32;
         let left = (rng.next_u64() % (shape.w - input.w + 1) as u64) as u32;
         crop(&pixels, shape, input, top, left)
@@ -148,6 +170,25 @@ fn lighting(pixels: &mut [u8], shape: Shape, std: f32, rng: &mut SplitMix64) {
 mod tests {
     use super::*;
 
+    /// The paper's proportion: the shorter side scaled to 256/227 of the input.
+    fn paper(input: Shape) -> InputGeometry {
+        InputGeometry { input, shorter_side: (input.h.max(input.w) * 256).div_ceil(227) }
+    }
+
+    #[test]
+    fn the_resize_before_the_crop_comes_from_the_spec() {
+        let paper = shared::AlexNetConfig::paper().build().unwrap();
+        assert_eq!(InputGeometry::of(&paper).shorter_side, 256);
+        let torchvision = shared::AlexNetConfig::torchvision().build().unwrap();
+        assert_eq!(
+            InputGeometry::of(&torchvision),
+            InputGeometry { input: Shape::new(3, 224, 224), shorter_side: 256 }
+        );
+        // torchvision's Resize(256) of a 300x500 photo: 256x426, then CenterCrop(224).
+        let (_, shape) = scaled(&ramp(Shape::new(3, 300, 500)), InputGeometry::of(&torchvision));
+        assert_eq!(shape, Shape::new(3, 256, 426));
+    }
+
     fn ramp(shape: Shape) -> Image {
         Image { shape, pixels: (0..shape.len()).map(|i| (i % 251) as u8).collect() }
     }
@@ -158,18 +199,18 @@ mod tests {
         let input = Shape::new(1, 64, 64);
         let mut want = vec![0; input.len()];
         resize_bilinear(&img.pixels, img.shape, &mut want, input);
-        assert_eq!(eval_pixels(&img, input, true), want);
+        assert_eq!(eval_pixels(&img, paper(input), true), want);
     }
 
     #[test]
     fn folder_images_are_scaled_and_centre_cropped() {
         let input = Shape::new(3, 227, 227);
         for shape in [Shape::new(3, 300, 500), Shape::new(3, 640, 256), Shape::new(3, 100, 100)] {
-            let out = eval_pixels(&ramp(shape), input, false);
+            let out = eval_pixels(&ramp(shape), paper(input), false);
             assert_eq!(out.len(), input.len());
             let mut rng = SplitMix64::new(3);
             let aug = Augment { flip: true, random_crop: true, lighting: 0.1 };
-            assert_eq!(train_pixels(&ramp(shape), input, false, &aug, &mut rng).len(), input.len());
+            assert_eq!(train_pixels(&ramp(shape), paper(input), false, &aug, &mut rng).len(), input.len());
         }
     }
 
@@ -178,10 +219,10 @@ mod tests {
         let input = Shape::new(1, 4, 4);
         // 9 x 12 scales its shorter side to ceil(4 * 256 / 227) = 5: 5 x 6.
         let img = ramp(Shape::new(1, 9, 12));
-        let crops = ten_crops(&img, input);
+        let crops = ten_crops(&img, paper(input));
         assert_eq!(crops.len(), 10);
-        assert_eq!(crops[4], eval_pixels(&img, input, false), "the centre crop is the evaluation input");
-        let (pixels, shape) = scaled(&img, input);
+        assert_eq!(crops[4], eval_pixels(&img, paper(input), false), "the centre crop is the evaluation input");
+        let (pixels, shape) = scaled(&img, paper(input));
         assert_eq!(shape, Shape::new(1, 5, 6));
         assert_eq!(crops[0][0], pixels[0], "top-left corner");
         assert_eq!(crops[3][15], pixels[5 * 6 - 1], "bottom-right corner");
@@ -198,7 +239,7 @@ mod tests {
         let img = Image { shape: input, pixels: vec![1, 2, 3, 4, 5, 6] };
         let aug = Augment { flip: true, ..Augment::NONE };
         let outs: Vec<Vec<u8>> =
-            (0..8).map(|s| train_pixels(&img, input, true, &aug, &mut SplitMix64::new(s))).collect();
+            (0..8).map(|s| train_pixels(&img, paper(input), true, &aug, &mut SplitMix64::new(s))).collect();
         assert!(outs.contains(&vec![3, 2, 1, 6, 5, 4]) && outs.contains(&vec![1, 2, 3, 4, 5, 6]));
     }
 }

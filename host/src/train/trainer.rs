@@ -14,7 +14,7 @@ use super::device::TrainDevice;
 use super::metrics::{EpochRow, MetricsLog};
 use super::model::{AlexNet, Params};
 use super::optim::Sgd;
-use super::preprocess::{eval_pixels, normalize_batch, train_pixels, Augment};
+use super::preprocess::{eval_pixels, normalize_batch, train_pixels, Augment, InputGeometry};
 use super::recipe::{Hyper, Schedule};
 use super::rng::{epoch_order, stream, AUGMENT};
 use super::step::{StepDevice, StepInput, StepOutput};
@@ -133,7 +133,8 @@ pub fn evaluate<D: TrainDevice>(
     let n = limit.unwrap_or(usize::MAX).min(set.len());
     let input = net.spec.input;
     let fixed = set.image_shape().is_some();
-    let transform = Arc::new(move |img: Image, _| Image { shape: input, pixels: eval_pixels(&img, input, fixed) });
+    let geom = InputGeometry::of(&net.spec);
+    let transform = Arc::new(move |img: Image, _| Image { shape: input, pixels: eval_pixels(&img, geom, fixed) });
     let loader = Loader::new(set.clone(), (0..n).collect(), batch, workers, 4, transform);
     let dev = net.params.iter().flatten().next().map(|p| p.weight.device().clone()).expect("a network has weights");
     let mut result = EvalResult::default();
@@ -290,6 +291,7 @@ pub fn train<D: StepDevice>(
     let mut saver = Saver { run_dir: &config.run_dir, hyper, classes: train_set.classes().to_vec(), data };
     let mut metrics = MetricsLog::open(&config.run_dir.join("metrics.csv"))?;
 
+    let geom = InputGeometry::of(spec);
     let input = spec.input;
     let fixed = train_set.image_shape().is_some();
     let mut last_val = None;
@@ -323,7 +325,7 @@ pub fn train<D: StepDevice>(
         let (seed, aug) = (hyper.seed, config.augment);
         let transform = Arc::new(move |img: Image, pos: usize| {
             let mut rng = stream(seed, AUGMENT, ((epoch as u64) << 32) | pos as u64);
-            Image { shape: input, pixels: train_pixels(&img, input, fixed, &aug, &mut rng) }
+            Image { shape: input, pixels: train_pixels(&img, geom, fixed, &aug, &mut rng) }
         });
         let positions = order[skip..].to_vec();
         // The loader numbers positions from 0; shift them to the epoch's.

@@ -3,7 +3,7 @@
 //! valid inputs, so fuzzing starts from the files and frames the board reads.
 
 use shared::device::Device;
-use shared::format::{crc32, AlignedBytes};
+use shared::format::{crc32, write_file, AlignedBytes};
 use shared::link::{encode_frame, Board, Request, Response, FRAME_GUARD, MAX_FRAME};
 use shared::spec::Shape;
 use shared::Model;
@@ -47,8 +47,20 @@ fn check_replies(name: &str, line: &[u8]) {
     });
 }
 
+/// The tiny model with an input of 4 x (2^32-1) x (2^32-1) and a valid
+/// checksum: validating its first convolution once overflowed
+/// (shared/tests/fuzz_regressions.rs).
+fn huge_input_model() -> Vec<u8> {
+    let tiny = AlignedBytes::new(&shared_fuzz::tiny_model_file());
+    let model = Model::parse(&tiny).unwrap();
+    let mut meta = model.meta().clone();
+    meta.spec.input = Shape::new(4, u32::MAX, u32::MAX);
+    write_file(&meta, model.tensor_data()).unwrap()
+}
+
 fn main() {
     write("parse_model", "tiny.model", &shared_fuzz::tiny_model_file());
+    write("parse_model", "regression-huge-input.model", &huge_input_model());
 
     link_seeds("hello", &[Request::Hello, Request::Shutdown { status: 0 }]);
     // A native-size image, then one the device resizes (3x12x12 to 3x8x8),

@@ -27,7 +27,7 @@ pub fn tiny_spec() -> ModelSpec {
         Layer::Dense(DenseSpec { out_features: 4, relu: false, dropout: false }),
     ];
     let spec =
-        ModelSpec { input: Shape::new(3, 8, 8), normalize: Normalize::CIFAR10, layers: layers.into_iter().collect() };
+        ModelSpec { input: Shape::new(3, 8, 8), normalize: Normalize::CIFAR10, resize: 0, layers: layers.into_iter().collect() };
     spec.validate().expect("the tiny spec is valid");
     spec
 }

@@ -82,6 +82,8 @@ pub enum LayerQuant {
     Lrn(LrnQuant),
     /// Max pooling keeps its input's quantization.
     MaxPool(QParams),
+    /// So does average pooling.
+    AvgPool(QParams),
 }
 
 impl LayerQuant {
@@ -89,7 +91,7 @@ impl LayerQuant {
         match self {
             LayerQuant::Conv(w) | LayerQuant::Dense(w) => w.input,
             LayerQuant::Lrn(l) => l.input,
-            LayerQuant::MaxPool(q) => *q,
+            LayerQuant::MaxPool(q) | LayerQuant::AvgPool(q) => *q,
         }
     }
 
@@ -97,7 +99,7 @@ impl LayerQuant {
         match self {
             LayerQuant::Conv(w) | LayerQuant::Dense(w) => w.output,
             LayerQuant::Lrn(l) => l.output,
-            LayerQuant::MaxPool(q) => *q,
+            LayerQuant::MaxPool(q) | LayerQuant::AvgPool(q) => *q,
         }
     }
 }

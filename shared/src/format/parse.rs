@@ -123,7 +123,7 @@ impl<'a> Model<'a> {
                         return Err(bad_quant);
                     }
                 }
-                (Layer::MaxPool(_), LayerQuant::MaxPool(_)) => {}
+                (Layer::MaxPool(_), LayerQuant::MaxPool(_)) | (Layer::AvgPool(_), LayerQuant::AvgPool(_)) => {}
                 _ => return Err(FormatError::LayerMismatch { layer }),
             }
         }

@@ -39,7 +39,7 @@ impl ConvGeometry {
         match info.layer {
             Layer::Conv(c) => Some((ConvGeometry::new(info.input, info.output, &c), c.relu)),
             Layer::Dense(d) => Some((ConvGeometry::dense(info.input.len(), info.output.len()), d.relu)),
-            Layer::Lrn(_) | Layer::MaxPool(_) => None,
+            Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => None,
         }
     }
 

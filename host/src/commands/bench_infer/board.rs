@@ -154,7 +154,7 @@ pub fn print(spec: &ModelSpec, counts: &BoardCounts) {
         match l.layer {
             Layer::Conv(_) => conv = (conv.0 + l.macs(), conv.1 + all),
             Layer::Dense(_) => dense = (dense.0 + l.macs(), dense.1 + all),
-            Layer::Lrn(_) | Layer::MaxPool(_) => {}
+            Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => {}
         }
     }
     println!(
