@@ -32,6 +32,9 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Write the float network of a checkpoint as ONNX (tract, onnxruntime, ...).
     ExportOnnx(export_onnx::ExportOnnxArgs),
+    /// Bring a network trained elsewhere (ONNX, or a PyTorch state_dict as
+    /// safetensors) in as a checkpoint.
+    Import(Box<import::ImportArgs>),
     /// Quantize a checkpoint to the int8 model file the board runs.
     Quantize(quantize::QuantizeArgs),
     /// Send test images to the board (virtual or serial) and record its answers.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::ExportOnnx(args) => export_onnx::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),

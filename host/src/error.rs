@@ -25,6 +25,8 @@ pub enum HostError {
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Board(#[from] crate::board::BoardError),
+    #[error("{path}: {source}")]
+    Import { path: PathBuf, source: crate::import::ImportError },
 }
 
 pub type Result<T> = std::result::Result<T, HostError>;

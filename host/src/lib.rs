@@ -19,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod error;
+pub mod import;
 pub mod inference;
 pub mod malloc;
 pub mod onnx;

@@ -44,6 +44,95 @@ fn paper_network_agrees_across_reference_dfdx_and_tract() {
     }
 }
 
+/// torchvision's pattern with a real adaptive average pool, both ways
+/// `export-onnx` writes one: a product (7x7 to 6x6, overlapping windows)
+/// and AveragePool (12x12 to 6x6).
+#[test]
+fn average_pools_agree_between_reference_and_tract() {
+    for side in [256, 415] {
+        let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
+        (cfg.input, cfg.classes, cfg.fc_features) = (shared::spec::Shape::new(3, side, side), 10, [64, 64]);
+        let spec = cfg.build().unwrap();
+        let float = FloatModel::random(&spec, 9);
+        let images = shared::synthetic::images(&spec, 2, 3);
+        let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
+        let dir = std::env::temp_dir().join(format!("alexnet-onnx-pool-{}-{side}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let onnx = dir.join("pool.onnx");
+        export(&float, &onnx).unwrap();
+        let tract_logits = TractRunner::load(&onnx, &spec, 2).unwrap().logits(&batch).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        for (i, im) in images.iter().enumerate() {
+            let want = float.forward(im);
+            let got = &tract_logits[i * 10..][..10];
+            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+            assert!(worst <= 1e-4 * scale, "{side}: image {i}: {got:?} vs {want:?}");
+        }
+    }
+}
+
+/// A batch norm between a convolution and its ReLU, as PyTorch exports a
+/// BatchNorm2d in eval mode: `import` folds it into the convolution, and the
+/// folded network computes what tract computes from the unfolded graph.
+#[test]
+fn imported_batch_norm_folds_into_the_convolution() {
+    use host::import::onnx_graph::{import_graph, GraphOptions};
+    use host::onnx::proto::{AttributeProto, NodeProto, TensorProto};
+    use prost::Message;
+    let spec = AlexNetConfig::small(shared::spec::Shape::new(3, 32, 32), 10).with_width(0.125).build().unwrap();
+    let float = FloatModel::random(&spec, 5);
+    let mut onnx = host::onnx::to_onnx(&float);
+    let graph = onnx.graph.as_mut().unwrap();
+    let channels = 8;
+    let mut rng = shared::float::SplitMix64::new(3);
+    for (name, lo, hi) in [("bn.scale", 0.5, 1.5), ("bn.bias", -0.3, 0.3), ("bn.mean", -0.2, 0.2), ("bn.var", 0.2, 2.0)]
+    {
+        let values: Vec<f32> = (0..channels).map(|_| (lo + (hi - lo) * rng.next_f64()) as f32).collect();
+        graph.initializer.push(TensorProto {
+            name: name.into(),
+            dims: vec![channels as i64],
+            data_type: 1,
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+    }
+    let relu = graph.node.iter().position(|n| n.op_type == "Relu").unwrap();
+    assert_eq!(graph.node[relu].input[0], "conv1");
+    graph.node[relu].input[0] = "conv1.bn".into();
+    let epsilon = AttributeProto { name: "epsilon".into(), r#type: 1, f: 1e-3, ..Default::default() };
+    let bn = NodeProto {
+        op_type: "BatchNormalization".into(),
+        name: "bn1".into(),
+        input: ["conv1", "bn.scale", "bn.bias", "bn.mean", "bn.var"].map(String::from).to_vec(),
+        output: vec!["conv1.bn".into()],
+        attribute: vec![epsilon],
+        ..Default::default()
+    };
+    graph.node.insert(relu, bn);
+    let bytes = onnx.encode_to_vec();
+
+    let folded = import_graph(&bytes, &GraphOptions::default()).unwrap().model;
+    // No layer of its own: conv1 (with its ReLU) took it.
+    assert_eq!((folded.spec.layers.len(), folded.spec.layers[0]), (spec.layers.len(), spec.layers[0]));
+    assert_ne!(folded.layers[0], float.layers[0]);
+    let dir = std::env::temp_dir().join(format!("alexnet-onnx-bn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bn.onnx");
+    std::fs::write(&path, &bytes).unwrap();
+    let images = shared::synthetic::images(&spec, 3, 4);
+    let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
+    let tract_logits = TractRunner::load(&path, &spec, 3).unwrap().logits(&batch).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (i, im) in images.iter().enumerate() {
+        let got = folded.forward(im);
+        let want = &tract_logits[i * 10..][..10];
+        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "image {i}: folded {got:?} vs tract {want:?}");
+    }
+}
+
 /// Our own ONNX message types against tract's complete generated ones: every
 /// field we write must come back under the same name in a full decoder.
 #[test]

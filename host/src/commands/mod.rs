@@ -8,6 +8,7 @@ pub mod compare;
 pub mod eval;
 pub mod export_onnx;
 pub mod flash;
+pub mod import;
 pub mod info;
 pub mod predict;
 pub mod quantize;

@@ -1,0 +1,147 @@
+//! `host import`: a network trained elsewhere (an ONNX file, or a PyTorch
+//! state_dict saved as safetensors) as a float checkpoint that `quantize`,
+//! `eval`, `predict`, `export-onnx` and `train --resume` take.
+
+use crate::args::arch::ArchArgs;
+use crate::data::labels;
+use crate::error::{read_file, HostError, Result};
+use crate::import::onnx_graph::{import_graph, GraphOptions};
+use crate::import::state_dict::import_state_dict;
+use crate::spec_table::print_spec;
+use crate::train::checkpoint::{Checkpoint, Progress};
+use crate::train::recipe::{Hyper, RecipeKind};
+use clap::{ArgGroup, Args};
+use shared::float::{FloatModel, LayerParams};
+use shared::spec::{Normalize, MAX_INPUT_CHANNELS};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["onnx", "state_dict"])))]
+pub struct ImportArgs {
+    /// An ONNX model (what `torch.onnx.export` writes, opset 11-18); the
+    /// network is read from its graph.
+    #[arg(long)]
+    pub onnx: Option<PathBuf>,
+    /// A PyTorch state_dict saved with `safetensors.torch.save_file`, of the
+    /// network pattern given by --arch (and --input); widths and classes are
+    /// read from the weights. torchvision's names or this project's.
+    #[arg(long)]
+    pub state_dict: Option<PathBuf>,
+    #[command(flatten)]
+    pub arch: ArchArgs,
+    /// The checkpoint to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Class names, one per line (default: FILE.labels.txt beside the input
+    /// if there is one, ImageNet's for 1000 classes, else numbered).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Per-channel mean the network subtracts, in pixel units (0-255), e.g.
+    /// 123.675,116.28,103.53 (default: the ONNX file's metadata, else ImageNet's).
+    #[arg(long, value_delimiter = ',', requires = "std")]
+    pub mean: Option<Vec<f32>>,
+    /// Per-channel std the network divides by, in pixel units.
+    #[arg(long, value_delimiter = ',', requires = "mean")]
+    pub std: Option<Vec<f32>>,
+    /// The shorter side photos are scaled to before the centre crop to the
+    /// input (default: 256 for a 224 input, as torchvision evaluates, and in
+    /// that proportion for other inputs; with --state-dict, the arch's own).
+    #[arg(long)]
+    pub resize: Option<u32>,
+}
+
+fn normalize(args: &ImportArgs) -> Result<Option<Normalize>> {
+    let (Some(mean), Some(std)) = (&args.mean, &args.std) else { return Ok(None) };
+    if mean.len() != std.len() || mean.is_empty() || mean.len() > MAX_INPUT_CHANNELS {
+        return Err(HostError::Usage(format!(
+            "--mean and --std need one value per input channel (1 to {MAX_INPUT_CHANNELS}); got {} and {}",
+            mean.len(),
+            std.len()
+        )));
+    }
+    let mut n = Normalize { mean: [0.0; MAX_INPUT_CHANNELS], std: [1.0; MAX_INPUT_CHANNELS] };
+    n.mean[..mean.len()].copy_from_slice(mean);
+    n.std[..std.len()].copy_from_slice(std);
+    Ok(Some(n))
+}
+
+/// Class names: `--labels`, the sidecar of the source file, ImageNet's
+/// synsets for 1000 classes (what ImageNet folders are named), or numbers.
+fn class_names(args: &ImportArgs, source: &Path, classes: usize) -> Result<Vec<String>> {
+    if let Some(file) = &args.labels {
+        return labels::read(file, classes);
+    }
+    let sidecar = labels::sidecar_path(source);
+    if sidecar.exists() {
+        println!("class names from {}", sidecar.display());
+        return labels::read(&sidecar, classes);
+    }
+    Ok(match classes {
+        1000 => labels::imagenet().map(|(synset, _)| synset.to_string()).collect(),
+        n => (0..n).map(|c| format!("class{c}")).collect(),
+    })
+}
+
+pub fn run(args: &ImportArgs) -> Result<()> {
+    let (source, mut model, notes) = match (&args.onnx, &args.state_dict) {
+        (Some(path), _) => {
+            let options = GraphOptions { normalize: normalize(args)? };
+            let graph = import_graph(&read_file(path)?, &options)
+                .map_err(|source| HostError::Import { path: path.clone(), source })?;
+            (path, graph.model, graph.notes)
+        }
+        (None, Some(path)) => {
+            let mut pattern = args.arch.config()?;
+            if let Some(n) = normalize(args)? {
+                pattern.normalize = n;
+            }
+            let (model, notes) = import_state_dict(&read_file(path)?, pattern)
+                .map_err(|source| HostError::Import { path: path.clone(), source })?;
+            (path, model, notes)
+        }
+        (None, None) => unreachable!("clap requires a source"),
+    };
+    let spec = &mut model.spec;
+    spec.resize = match args.resize {
+        Some(side) if side < spec.input.h.max(spec.input.w) => {
+            return Err(HostError::Usage(format!("--resize {side} is smaller than the input {}", spec.input)))
+        }
+        Some(side) => side,
+        None if args.onnx.is_some() => (spec.input.h.max(spec.input.w) * 256).div_ceil(224),
+        None => spec.resize,
+    };
+    spec.validate()?;
+    check_finite(&model)?;
+    let classes = class_names(args, source, model.spec.classes() as usize)?;
+    print_spec(&model.spec);
+    for note in &notes {
+        println!("note: {note}");
+    }
+    let layers = model.layers.len();
+    let ckpt = Checkpoint {
+        model,
+        momentum: vec![LayerParams::default(); layers],
+        hyper: Hyper::defaults(RecipeKind::Paper),
+        progress: Progress::default(),
+        classes,
+        data: None,
+    };
+    ckpt.save(&args.out)?;
+    println!(
+        "wrote {} (input {}, photos scaled to {} then centre-cropped)",
+        args.out.display(),
+        ckpt.model.spec.input,
+        ckpt.model.spec.resize_shorter_side()
+    );
+    Ok(())
+}
+
+/// NaN or infinite weights would quantize to nonsense; name the layer.
+fn check_finite(model: &FloatModel) -> Result<()> {
+    for (info, p) in model.spec.walk().zip(&model.layers) {
+        if p.weights.iter().chain(&p.bias).any(|v| !v.is_finite()) {
+            return Err(HostError::Usage(format!("{}: weights that are NaN or infinite", info.name)));
+        }
+    }
+    Ok(())
+}

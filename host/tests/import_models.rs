@@ -1,0 +1,201 @@
+//! `host import` against PyTorch itself and against our own exporter.
+//!
+//! The fixture in tests/fixtures/torchvision_w16 was made by
+//! scripts/make_import_fixture.py (its manifest.json records the PyTorch
+//! version and exporter): a torchvision-style AlexNet at 1/16 width with
+//! seeded weights, exported to ONNX and saved as a safetensors state_dict,
+//! with four images and PyTorch's logits for them.
+
+use host::import::onnx_graph::{import_graph, GraphOptions};
+use host::import::state_dict::import_state_dict;
+use host::onnx::proto::{ModelProto, NodeProto, OperatorSetIdProto};
+use host::onnx::to_onnx;
+use prost::Message;
+use shared::float::FloatModel;
+use shared::spec::{AlexNetConfig, Layer, Shape};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/torchvision_w16").join(name)
+}
+
+/// The fixture's images (uint8 CHW) and PyTorch's logits for them.
+fn pytorch_reference() -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
+    let pixels = std::fs::read(fixture("inputs.u8")).unwrap();
+    let images: Vec<Vec<u8>> = pixels.chunks_exact(3 * 224 * 224).map(<[u8]>::to_vec).collect();
+    let raw = std::fs::read(fixture("logits.f32")).unwrap();
+    let values: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    assert_eq!((images.len(), values.len()), (4, 40));
+    (images, values.chunks(10).map(<[f32]>::to_vec).collect())
+}
+
+fn assert_matches_pytorch(model: &FloatModel, what: &str) {
+    let (images, want) = pytorch_reference();
+    for (i, (image, want)) in images.iter().zip(&want).enumerate() {
+        let got = model.forward(image);
+        let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4, "{what}, image {i}: worst |diff| {worst}: {got:?} vs PyTorch {want:?}");
+    }
+}
+
+#[test]
+fn pytorch_onnx_export_imports_and_matches_pytorchs_logits() {
+    let imported = import_graph(&std::fs::read(fixture("model.onnx")).unwrap(), &GraphOptions::default()).unwrap();
+    let spec = &imported.model.spec;
+    assert_eq!(spec.input, Shape::new(3, 224, 224));
+    assert_eq!(spec.param_count(), 102_734);
+    // torchvision's pattern: no LRN, no groups, and the 6x6 average pool is
+    // an identity at 224 (noted, not a layer).
+    assert!(spec.layers.iter().all(|l| !matches!(l, Layer::Lrn(_) | Layer::AvgPool(_))));
+    assert!(imported.notes.iter().any(|n| n.contains("identity")), "{:?}", imported.notes);
+    assert_matches_pytorch(&imported.model, "ONNX import");
+}
+
+#[test]
+fn pytorch_state_dict_imports_to_the_same_network_as_its_onnx() {
+    let bytes = std::fs::read(fixture("model.safetensors")).unwrap();
+    let (model, notes) = import_state_dict(&bytes, AlexNetConfig::torchvision()).unwrap();
+    assert!(notes.iter().any(|n| n.contains("torchvision's names")), "{notes:?}");
+    assert_matches_pytorch(&model, "state_dict import");
+    let onnx = import_graph(&std::fs::read(fixture("model.onnx")).unwrap(), &GraphOptions::default()).unwrap().model;
+    assert_eq!(model.layers, onnx.layers, "the same weights by either path");
+    // The paper's pattern (LRN, groups) cannot hold these weights.
+    let err = import_state_dict(&bytes, AlexNetConfig::paper()).unwrap_err().to_string();
+    assert!(err.contains("features.3.weight") && err.contains("shape"), "{err}");
+}
+
+/// The layers as ONNX carries them: without dropout (a training flag), and
+/// LRN's alpha to 6 digits (ONNX multiplies it by the window size, and no
+/// float32 times 5 divides back to exactly 1e-4).
+fn inference_layers(model: &FloatModel) -> Vec<Layer> {
+    let mut layers: Vec<Layer> = model.spec.layers.iter().copied().collect();
+    for l in &mut layers {
+        match l {
+            Layer::Dense(d) => d.dropout = false,
+            Layer::Lrn(n) => n.alpha = format!("{:.5e}", n.alpha).parse().unwrap(),
+            _ => {}
+        }
+    }
+    layers
+}
+
+#[test]
+fn export_then_import_gives_the_same_network_and_outputs() {
+    let torchvision = |side: u32| {
+        let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
+        (cfg.input, cfg.classes, cfg.fc_features) = (Shape::new(3, side, side), 5, [32, 32]);
+        cfg
+    };
+    let configs = [
+        AlexNetConfig::small(Shape::new(1, 28, 28), 10).with_width(0.25),
+        AlexNetConfig::paper().with_width(0.0625),
+        // 7x7 to 6x6: overlapping windows, exported as a product.
+        torchvision(256),
+        // 12x12 to 6x6: whole windows, exported as AveragePool.
+        torchvision(415),
+    ];
+    for (k, cfg) in configs.into_iter().enumerate() {
+        let spec = cfg.build().unwrap();
+        let original = FloatModel::random(&spec, 40 + k as u64);
+        let bytes = to_onnx(&original).encode_to_vec();
+        let imported = import_graph(&bytes, &GraphOptions::default()).unwrap().model;
+        assert_eq!(inference_layers(&imported), inference_layers(&original), "config {k}");
+        assert_eq!(imported.spec.input, spec.input, "config {k}");
+        let (c, (n, m)) = (spec.input.c as usize, (imported.spec.normalize, spec.normalize));
+        assert_eq!((&n.mean[..c], &n.std[..c]), (&m.mean[..c], &m.std[..c]), "config {k}: from the metadata");
+        assert_eq!(imported.layers, original.layers, "config {k}");
+        for image in shared::synthetic::images(&spec, 2, 7) {
+            let (got, want) = (imported.forward(&image), original.forward(&image));
+            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+            assert!(worst <= 1e-6 * scale, "config {k}: {got:?} vs {want:?}");
+        }
+    }
+}
+
+fn host(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host")).args(args).output().expect("run host")
+}
+
+fn one_error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+#[test]
+fn malformed_and_unsupported_onnx_files_get_clear_errors() {
+    let dir = std::env::temp_dir().join(format!("alexnet-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.safetensors");
+    let out = out.to_str().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10).with_width(0.125).build().unwrap();
+    let good = to_onnx(&FloatModel::random(&spec, 1));
+
+    let garbage = write("garbage.onnx", b"\x08\x07 this is not protobuf \xff\xff\xff");
+    assert!(one_error_line(&host(&["import", "--onnx", &garbage, "--out", out])).contains("not an ONNX model"));
+
+    let mut old = good.clone();
+    old.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 9 }];
+    let old = write("opset9.onnx", &old.encode_to_vec());
+    let err = one_error_line(&host(&["import", "--onnx", &old, "--out", out]));
+    assert!(err.contains("opset 9") && err.contains("11 to 18"), "{err}");
+
+    // An operator the board does not run, in the middle of the chain.
+    let mut odd: ModelProto = good.clone();
+    let graph = odd.graph.as_mut().unwrap();
+    let at = graph.node.iter().position(|n| n.op_type == "MaxPool").unwrap();
+    let input = graph.node[at].input[0].clone();
+    graph.node[at].input[0] = "squashed".into();
+    let sigmoid = NodeProto {
+        op_type: "Sigmoid".into(),
+        name: "squash".into(),
+        input: vec![input],
+        output: vec!["squashed".into()],
+        ..Default::default()
+    };
+    graph.node.insert(at, sigmoid);
+    let odd = write("sigmoid.onnx", &odd.encode_to_vec());
+    let err = one_error_line(&host(&["import", "--onnx", &odd, "--out", out]));
+    assert!(err.contains("node 'squash': operator Sigmoid is not supported") && err.contains("Conv"), "{err}");
+
+    // Padded pooling: a supported operator with an attribute it cannot run.
+    let mut padded = good.clone();
+    let graph = padded.graph.as_mut().unwrap();
+    let pool = graph.node.iter_mut().find(|n| n.op_type == "MaxPool").unwrap();
+    pool.attribute.iter_mut().find(|a| a.name == "pads").unwrap().ints = vec![1, 1, 1, 1];
+    let name = pool.name.clone();
+    let padded = write("padded.onnx", &padded.encode_to_vec());
+    let err = one_error_line(&host(&["import", "--onnx", &padded, "--out", out]));
+    assert!(err.contains(&format!("node '{name}' (MaxPool): padded max pooling")), "{err}");
+
+    // The good file imports, and its checkpoint evaluates like one from training.
+    let good = write("good.onnx", &good.encode_to_vec());
+    let ok = host(&["import", "--onnx", &good, "--out", out]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ckpt = host::train::checkpoint::Checkpoint::load(Path::new(out)).unwrap();
+    assert_eq!(ckpt.model.spec.input, spec.input);
+    assert_eq!(ckpt.classes.len(), 10);
+
+    // A state_dict of another network under --arch is refused by name.
+    let fixture_sd = fixture("model.safetensors");
+    let err = one_error_line(&host(&[
+        "import",
+        "--state-dict",
+        fixture_sd.to_str().unwrap(),
+        "--arch",
+        "paper",
+        "--out",
+        out,
+    ]));
+    assert!(err.contains("features.3.weight"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

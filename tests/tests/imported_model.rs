@@ -1,0 +1,48 @@
+//! Networks trained elsewhere on the virtual board: the PyTorch-made fixture
+//! (tests/fixtures/torchvision_w16, see scripts/make_import_fixture.py)
+//! imported from ONNX and quantized, and a torchvision-style network whose
+//! adaptive average pool is a real layer (a 256x256 input leaves 7x7 maps
+//! for the 6x6 pool). The board's top-5 equals host int8's bit for bit.
+
+use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
+use host::import::onnx_graph::{import_graph, GraphOptions};
+use host::inference::calibrate;
+use shared::format::AlignedBytes;
+use shared::quantize::{quantize, RangeMethod};
+use shared::spec::{AlexNetConfig, Layer, Shape};
+use shared::synthetic;
+use std::path::Path;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/torchvision_w16");
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+#[test]
+fn pytorch_model_imported_from_onnx_runs_bit_exact_on_the_board() {
+    let model = import_graph(&fixture("model.onnx"), &GraphOptions::default()).unwrap().model;
+    let images: Vec<Vec<u8>> = fixture("inputs.u8").chunks_exact(model.spec.input.len()).map(<[u8]>::to_vec).collect();
+    let cal = calibrate::collect(&model, &images, RangeMethod::MinMax);
+    let bytes = AlignedBytes::new(&quantize(&model, &cal).unwrap());
+    let (qemu, mut client, info) = boot(&scratch_dir("imported_pytorch"), &bytes);
+    assert_eq!(info.model.expect("model accepted").input, model.spec.input);
+    assert_device_matches_host(&mut client, &bytes, &images, model.spec.input);
+    // A photo-size image the board resizes itself.
+    let photo = Shape::new(3, 300, 260);
+    let large: Vec<u8> = (0..photo.len()).map(|i| ((i * 7) % 253) as u8).collect();
+    assert_device_matches_host(&mut client, &bytes, &[large], photo);
+    shutdown(qemu, client, 0);
+}
+
+#[test]
+fn adaptive_average_pool_runs_bit_exact_on_the_board() {
+    let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
+    (cfg.input, cfg.classes, cfg.fc_features) = (Shape::new(3, 256, 256), 10, [64, 64]);
+    let spec = cfg.build().unwrap();
+    assert!(spec.layers.iter().any(|l| matches!(l, Layer::AvgPool(_))));
+    let (_, bytes) = synthetic::random_model(&spec, 7, 4).unwrap();
+    let bytes = AlignedBytes::new(&bytes);
+    let (qemu, mut client, _) = boot(&scratch_dir("adaptive_pool"), &bytes);
+    assert_device_matches_host(&mut client, &bytes, &synthetic::images(&spec, 3, 9), spec.input);
+    shutdown(qemu, client, 0);
+}
