@@ -66,6 +66,7 @@ pub enum ModelError {
     WrongTensorType,
     ShapeMismatch,
     BadQuantization,
+    BadLabels,
 }
 
 impl From<FormatError> for ModelError {
@@ -83,6 +84,7 @@ impl From<FormatError> for ModelError {
             FormatError::WrongTensorType { .. } => ModelError::WrongTensorType,
             FormatError::ShapeMismatch { .. } => ModelError::ShapeMismatch,
             FormatError::BadQuantization { .. } => ModelError::BadQuantization,
+            FormatError::BadLabels => ModelError::BadLabels,
         }
     }
 }

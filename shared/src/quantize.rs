@@ -117,6 +117,16 @@ fn input_quant(model: &FloatModel, range: (f32, f32)) -> Result<InputQuant, Quan
 
 /// Quantizes `model` with the ranges in `cal` into model-file bytes.
 pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, QuantizeError> {
+    quantize_named::<&str>(model, cal, None)
+}
+
+/// [`quantize`], storing the class names in the file (one per class, no
+/// line breaks).
+pub fn quantize_named<S: AsRef<str>>(
+    model: &FloatModel,
+    cal: &Calibration,
+    labels: Option<&[S]>,
+) -> Result<Vec<u8>, QuantizeError> {
     let finite = |r: (f32, f32)| r.0.is_finite() && r.1.is_finite();
     if cal.layers.len() != model.layers.len() || !finite(cal.input) || !cal.layers.iter().all(|r| finite(*r)) {
         return Err(QuantizeError::Calibration);
@@ -175,6 +185,9 @@ pub fn quantize(model: &FloatModel, cal: &Calibration) -> Result<Vec<u8>, Quanti
         current = quant.output();
         // Cannot fail: the spec has at most MAX_LAYERS layers.
         let _ = layers.push(quant);
+    }
+    if let Some(names) = labels {
+        builder.add_labels(names);
     }
     builder.finish(model.spec.clone(), input, layers).map_err(QuantizeError::Format)
 }

@@ -295,3 +295,42 @@ proptest! {
         parse_and_run(&f);
     }
 }
+
+/// The good file with `text` stored as its class names, in a tensor of `dtype`.
+fn with_labels(text: &[u8], dtype: DType) -> Result<Vec<String>, FormatError> {
+    let file = good_file();
+    let model = Model::parse(&file).unwrap();
+    let (mut meta, mut data) = (model.meta().clone(), model.tensor_data().to_vec());
+    data.resize(data.len().next_multiple_of(16), 0);
+    let entry = shared::format::TensorEntry { dtype, offset: data.len() as u64, len: text.len() as u32 };
+    data.extend_from_slice(text);
+    meta.tensors.push(entry).unwrap();
+    meta.labels = Some(meta.tensors.len() as u16 - 1);
+    let bytes = AlignedBytes::new(&write_file(&meta, &data).unwrap());
+    let model = Model::parse(&bytes)?;
+    Ok(model.labels().expect("the file has names").map(String::from).collect())
+}
+
+#[test]
+fn class_names_travel_in_the_file_one_line_per_class() {
+    let names: Vec<String> = (0..10).map(|i| format!("class {i} é")).collect();
+    assert_eq!(with_labels(names.join("\n").as_bytes(), DType::Utf8), Ok(names.clone()));
+    assert_eq!(with_labels(names[..9].join("\n").as_bytes(), DType::Utf8), Err(FormatError::BadLabels));
+    let mut bad_utf8 = names.join("\n").into_bytes();
+    bad_utf8[7] = 0xFF;
+    assert_eq!(with_labels(&bad_utf8, DType::Utf8), Err(FormatError::BadLabels));
+    assert_eq!(with_labels(names.join("\n").as_bytes(), DType::I8), Err(FormatError::BadLabels));
+    // What `host quantize` writes.
+    let spec = common::tiny_spec();
+    let (float, _) = common::quantized(&spec, 1, 1);
+    let images = shared::synthetic::images(&spec, 2, 3);
+    let cal = shared::quantize::Calibration::collect(
+        &float,
+        images.iter().map(|v| v.as_slice()),
+        shared::quantize::RangeMethod::MinMax,
+    );
+    let bytes = AlignedBytes::new(&shared::quantize::quantize_named(&float, &cal, Some(&names)).unwrap());
+    let stored: Vec<&str> = Model::parse(&bytes).unwrap().labels().unwrap().collect();
+    assert_eq!(stored, names);
+    assert!(Model::parse(&good_file()).unwrap().labels().is_none());
+}

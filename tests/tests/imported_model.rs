@@ -8,7 +8,7 @@ use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
 use host::import::onnx_graph::{import_graph, GraphOptions};
 use host::inference::calibrate;
 use shared::format::AlignedBytes;
-use shared::quantize::{quantize, RangeMethod};
+use shared::quantize::{quantize_named, RangeMethod};
 use shared::spec::{AlexNetConfig, Layer, Shape};
 use shared::synthetic;
 use std::path::Path;
@@ -23,7 +23,10 @@ fn pytorch_model_imported_from_onnx_runs_bit_exact_on_the_board() {
     let model = import_graph(&fixture("model.onnx"), &GraphOptions::default()).unwrap().model;
     let images: Vec<Vec<u8>> = fixture("inputs.u8").chunks_exact(model.spec.input.len()).map(<[u8]>::to_vec).collect();
     let cal = calibrate::collect(&model, &images, RangeMethod::MinMax);
-    let bytes = AlignedBytes::new(&quantize(&model, &cal).unwrap());
+    let names = String::from_utf8(fixture("labels.txt")).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    // With its class names, as `host quantize` writes it.
+    let bytes = AlignedBytes::new(&quantize_named(&model, &cal, Some(&names)).unwrap());
     let (qemu, mut client, info) = boot(&scratch_dir("imported_pytorch"), &bytes);
     assert_eq!(info.model.expect("model accepted").input, model.spec.input);
     assert_device_matches_host(&mut client, &bytes, &images, model.spec.input);

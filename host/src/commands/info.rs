@@ -32,6 +32,22 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         model.checksum()
     );
     print_spec(model.spec());
+    let spec = model.spec();
+    let c = spec.input.c as usize;
+    println!(
+        "preprocessing: photos scaled to a shorter side of {} then centre-cropped; (pixel - {:?}) / {:?}",
+        spec.resize_shorter_side(),
+        &spec.normalize.mean[..c],
+        &spec.normalize.std[..c]
+    );
+    match model.labels() {
+        Some(names) => {
+            let names: Vec<&str> = names.collect();
+            let more = if names.len() > 5 { ", ..." } else { "" };
+            println!("class names: {} ({}{more})", names.len(), names[..names.len().min(5)].join(", "));
+        }
+        None => println!("class names: none in the file"),
+    }
     let input = model.meta().input;
     println!("\nquantization (real = scale * (q - zero_point))");
     println!("input   scale {:.6} zero point {}", input.output.scale, input.output.zero_point);

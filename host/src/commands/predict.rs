@@ -35,7 +35,7 @@ pub struct PredictArgs {
     /// An int8 model file (what the board runs).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Class names, one per line (default: the checkpoint's, the labels file
+    /// Class names, one per line (default: the checkpoint's, the int8 file's, the labels file
     /// written beside the int8 model, or the built-in table for the class count).
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -119,9 +119,13 @@ impl Network {
         if let Some(file) = file {
             return labels::read(file, classes).map(|n| labels::readable(&n));
         }
-        match self {
-            Network::Float(ckpt) if ckpt.classes.len() == classes => Ok(labels::readable(&ckpt.classes)),
-            Network::Int8 { path, .. } if labels::sidecar_path(path).exists() => {
+        let own: Option<Vec<String>> = match self {
+            Network::Float(ckpt) => Some(ckpt.classes.clone()),
+            Network::Int8 { bytes, path } => Self::int8(bytes, path)?.labels().map(|l| l.map(String::from).collect()),
+        };
+        match (own, self) {
+            (Some(names), _) if names.len() == classes => Ok(labels::readable(&names)),
+            (_, Network::Int8 { path, .. }) if labels::sidecar_path(path).exists() => {
                 labels::read(&labels::sidecar_path(path), classes).map(|n| labels::readable(&n))
             }
             _ => Ok(labels::builtin(classes, channels)),

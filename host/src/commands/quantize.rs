@@ -10,7 +10,7 @@ use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::{eval_pixels, InputGeometry};
 use clap::Args;
 use shared::format::AlignedBytes;
-use shared::quantize::{quantize, RangeMethod};
+use shared::quantize::{quantize_named, RangeMethod};
 use shared::Model;
 use std::path::PathBuf;
 
@@ -56,7 +56,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     };
     println!("calibrating on {} training images ({method:?})", calibration_images.len());
     let cal = calibrate::collect(&ckpt.model, &calibration_images, method);
-    let bytes = quantize(&ckpt.model, &cal)?;
+    let bytes = quantize_named(&ckpt.model, &cal, Some(&ckpt.classes))?;
     write_atomic(&args.out, &bytes)?;
     let aligned = AlignedBytes::new(&bytes);
     let model = Model::parse(&aligned).map_err(|source| HostError::Model { path: args.out.clone(), source })?;

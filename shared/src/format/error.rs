@@ -49,6 +49,8 @@ pub enum FormatError {
     BadQuantization {
         layer: u16,
     },
+    /// The class names are not UTF-8 text with one line per class.
+    BadLabels,
 }
 
 impl From<SpecError> for FormatError {
@@ -88,6 +90,7 @@ impl fmt::Display for FormatError {
                 write!(f, "layer {layer}: tensor has {found} elements, spec needs {expected}")
             }
             FormatError::BadQuantization { layer } => write!(f, "layer {layer}: quantization parameters out of range"),
+            FormatError::BadLabels => write!(f, "the class names are not UTF-8 with one line per class"),
         }
     }
 }

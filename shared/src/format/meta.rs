@@ -18,12 +18,14 @@ pub enum DType {
     I8,
     I32,
     F32,
+    /// UTF-8 text (the class names).
+    Utf8,
 }
 
 impl DType {
     pub const fn size(self) -> usize {
         match self {
-            DType::I8 => 1,
+            DType::I8 | DType::Utf8 => 1,
             DType::I32 | DType::F32 => 4,
         }
     }
@@ -110,4 +112,7 @@ pub struct ModelMeta {
     pub input: InputQuant,
     pub layers: Vec<LayerQuant, MAX_LAYERS>,
     pub tensors: Vec<TensorEntry, MAX_TENSORS>,
+    /// The class names, one per line in class order, so a model file names
+    /// its own answers (absent in files of synthetic models).
+    pub labels: Option<TensorId>,
 }

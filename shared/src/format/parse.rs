@@ -93,6 +93,13 @@ impl<'a> Model<'a> {
                 return Err(FormatError::Misaligned);
             }
         }
+        if let Some(id) = self.meta.labels {
+            let t = self.entry(id).ok_or(FormatError::TensorOutOfBounds { tensor: id })?;
+            let text = core::str::from_utf8(self.tensor_bytes(id)).map_err(|_| FormatError::BadLabels)?;
+            if t.dtype != DType::Utf8 || text.split('\n').count() != spec.classes() as usize {
+                return Err(FormatError::BadLabels);
+            }
+        }
         let input = &self.meta.input;
         let channels = spec.input.c as usize;
         let input_ok = input.output.is_valid() && input.requant[..channels].iter().all(Requant::is_valid);
@@ -184,6 +191,13 @@ impl<'a> Model<'a> {
 
     pub fn tensor_f32(&self, id: TensorId) -> &'a [f32] {
         bytemuck::cast_slice(self.tensor_bytes(id))
+    }
+
+    /// The class names in class order, if the file has them.
+    pub fn labels(&self) -> Option<core::str::Split<'a, char>> {
+        // Validated in `parse`: UTF-8 with one line per class.
+        let id = self.meta.labels?;
+        core::str::from_utf8(self.tensor_bytes(id)).ok().map(|text| text.split('\n'))
     }
 
     /// The tensor data block (what the tensor table's offsets refer to).

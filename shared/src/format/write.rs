@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 pub struct ModelBuilder {
     tensors: heapless::Vec<TensorEntry, MAX_TENSORS>,
     data: Vec<u8>,
+    labels: Option<TensorId>,
 }
 
 impl ModelBuilder {
@@ -44,6 +45,18 @@ impl ModelBuilder {
         self.push(DType::F32, values.len(), &bytes)
     }
 
+    /// Stores the class names (one per class, without line breaks).
+    pub fn add_labels<S: AsRef<str>>(&mut self, names: &[S]) {
+        let mut text = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                text.push(b'\n');
+            }
+            text.extend_from_slice(name.as_ref().as_bytes());
+        }
+        self.labels = Some(self.push(DType::Utf8, text.len(), &text));
+    }
+
     /// The finished file. Fails only if the metadata does not serialize.
     pub fn finish(
         self,
@@ -51,7 +64,7 @@ impl ModelBuilder {
         input: InputQuant,
         layers: heapless::Vec<LayerQuant, { crate::spec::MAX_LAYERS }>,
     ) -> Result<Vec<u8>, FormatError> {
-        let meta = ModelMeta { spec, input, layers, tensors: self.tensors };
+        let meta = ModelMeta { spec, input, layers, tensors: self.tensors, labels: self.labels };
         write_file(&meta, &self.data)
     }
 }
