@@ -207,7 +207,7 @@ def main():
     written("logits.f32")
 
     state = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, os.path.join(out, "model.safetensors"), metadata={"arch": "torchvision-alexnet", "seed": str(SEED)})
+    save_file(state, os.path.join(out, "model.safetensors"), metadata={"arch": "torchvision", "seed": str(SEED)})  # `host import` checks "arch" against --arch
     written("model.safetensors")
 
     with open(os.path.join(out, "labels.txt"), "w") as f:

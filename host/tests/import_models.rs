@@ -185,7 +185,7 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     assert_eq!(ckpt.model.spec.input, spec.input);
     assert_eq!(ckpt.classes.len(), 10);
 
-    // A state_dict of another network under --arch is refused by name.
+    // A state_dict of another network than --arch is refused, by its metadata.
     let fixture_sd = fixture("model.safetensors");
     let err = one_error_line(&host(&[
         "import",
@@ -196,6 +196,51 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
         "--out",
         out,
     ]));
-    assert!(err.contains("features.3.weight"), "{err}");
+    assert!(err.contains("trained as --arch torchvision, not --arch paper"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What scripts/train_ddp.py writes: this project's names under DDP's
+/// `module.` prefix, and the network's input and preprocessing in the
+/// metadata, which `import` takes when no flag overrides it.
+#[test]
+fn a_ddp_state_dict_brings_its_input_and_preprocessing() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let mut cfg = AlexNetConfig::paper().with_width(0.0625);
+    (cfg.input, cfg.classes) = (Shape::new(3, 99, 99), 4);
+    let spec = cfg.build().unwrap();
+    let model = FloatModel::random(&spec, 8);
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (info, p) in spec.walk().zip(&model.layers) {
+        let Some(shape) = host::train::checkpoint::weight_shape(&info) else { continue };
+        let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        tensors.push((format!("module.{}.weight", info.name), shape.clone(), bytes(&p.weights)));
+        tensors.push((format!("module.{}.bias", info.name), vec![shape[0]], bytes(&p.bias)));
+    }
+    let views: Vec<(String, TensorView)> =
+        tensors.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
+    let metadata = [
+        ("arch", "paper"),
+        ("input", "[3, 99, 99]"),
+        ("mean", "[120.0, 110.0, 100.0]"),
+        ("std", "[60.0, 50.0, 40.0]"),
+        ("resize_short_side", "112"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let bytes = safetensors::serialize(views, Some(metadata.into_iter().collect())).unwrap();
+    let dir = std::env::temp_dir().join(format!("alexnet-import-ddp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (file, out) = (dir.join("ddp.safetensors"), dir.join("ckpt.safetensors"));
+    std::fs::write(&file, bytes).unwrap();
+    let (file, out_s) = (file.to_str().unwrap(), out.to_str().unwrap());
+
+    let err = one_error_line(&host(&["import", "--state-dict", file, "--arch", "torchvision", "--out", out_s]));
+    assert!(err.contains("trained as --arch paper"), "{err}");
+    let ok = host(&["import", "--state-dict", file, "--arch", "paper", "--out", out_s]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ckpt = host::train::checkpoint::Checkpoint::load(&out).unwrap();
+    let got = &ckpt.model.spec;
+    assert_eq!((got.input, got.resize, got.normalize.mean[..3].to_vec()), (spec.input, 112, vec![120.0, 110.0, 100.0]));
+    assert_eq!(ckpt.model.layers, model.layers);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,13 +6,13 @@ use crate::args::arch::ArchArgs;
 use crate::data::labels;
 use crate::error::{read_file, HostError, Result};
 use crate::import::onnx_graph::{import_graph, GraphOptions};
-use crate::import::state_dict::import_state_dict;
+use crate::import::state_dict::{import_state_dict, recorded, Recorded};
 use crate::spec_table::print_spec;
 use crate::train::checkpoint::{Checkpoint, Progress};
 use crate::train::recipe::{Hyper, RecipeKind};
-use clap::{ArgGroup, Args};
+use clap::{ArgGroup, Args, ValueEnum};
 use shared::float::{FloatModel, LayerParams};
-use shared::spec::{Normalize, MAX_INPUT_CHANNELS};
+use shared::spec::{AlexNetConfig, Normalize, MAX_INPUT_CHANNELS};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Args)]
@@ -82,6 +82,27 @@ fn class_names(args: &ImportArgs, source: &Path, classes: usize) -> Result<Vec<S
     })
 }
 
+/// The network pattern for a state_dict: --arch, with the input size,
+/// normalization and resize that the flags give, else that the file records
+/// (scripts/train_ddp.py writes them), else the arch's own.
+fn state_dict_pattern(args: &ImportArgs, recorded: &Recorded) -> Result<AlexNetConfig> {
+    let arch = args.arch.arch.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+    if let Some(theirs) = recorded.arch.as_deref().filter(|a| *a != arch) {
+        return Err(HostError::Usage(format!("the file was trained as --arch {theirs}, not --arch {arch}")));
+    }
+    let mut pattern = args.arch.config()?;
+    if let (None, Some(input)) = (args.arch.input, recorded.input) {
+        pattern.input = input;
+    }
+    if let Some(n) = normalize(args)?.or(recorded.normalize) {
+        pattern.normalize = n;
+    }
+    if let (None, Some(side)) = (args.resize, recorded.resize) {
+        pattern.resize = side;
+    }
+    Ok(pattern)
+}
+
 pub fn run(args: &ImportArgs) -> Result<()> {
     let (source, mut model, notes) = match (&args.onnx, &args.state_dict) {
         (Some(path), _) => {
@@ -91,11 +112,9 @@ pub fn run(args: &ImportArgs) -> Result<()> {
             (path, graph.model, graph.notes)
         }
         (None, Some(path)) => {
-            let mut pattern = args.arch.config()?;
-            if let Some(n) = normalize(args)? {
-                pattern.normalize = n;
-            }
-            let (model, notes) = import_state_dict(&read_file(path)?, pattern)
+            let bytes = read_file(path)?;
+            let pattern = state_dict_pattern(args, &recorded(&bytes))?;
+            let (model, notes) = import_state_dict(&bytes, pattern)
                 .map_err(|source| HostError::Import { path: path.clone(), source })?;
             (path, model, notes)
         }

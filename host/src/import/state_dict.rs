@@ -11,7 +11,7 @@ use super::ImportError;
 use crate::train::checkpoint::weight_shape;
 use safetensors::tensor::{Dtype, SafeTensors};
 use shared::float::{FloatModel, LayerParams};
-use shared::spec::AlexNetConfig;
+use shared::spec::{AlexNetConfig, Normalize, Shape, MAX_INPUT_CHANNELS};
 use std::collections::BTreeSet;
 
 /// torchvision's module indices of the five convolutions and three linear
@@ -26,6 +26,40 @@ const TORCHVISION: [&str; 8] = [
     "classifier.4",
     "classifier.6",
 ];
+
+/// What `scripts/train_ddp.py` records in the file's metadata about the
+/// network and its preprocessing (each field absent in other files).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recorded {
+    pub arch: Option<String>,
+    pub input: Option<Shape>,
+    pub normalize: Option<Normalize>,
+    pub resize: Option<u32>,
+}
+
+/// Reads [`Recorded`] from a safetensors header; unreadable values count as absent.
+pub fn recorded(bytes: &[u8]) -> Recorded {
+    let Ok((_, meta)) = SafeTensors::read_metadata(bytes) else { return Recorded::default() };
+    let meta = meta.metadata().clone().unwrap_or_default();
+    let list = |key: &str| serde_json::from_str::<Vec<f32>>(meta.get(key)?).ok();
+    let input = meta.get("input").and_then(|v| serde_json::from_str::<[u32; 3]>(v).ok());
+    let input = input.map(|[c, h, w]| Shape::new(c, h, w));
+    let normalize = match (list("mean"), list("std")) {
+        (Some(mean), Some(std)) if mean.len() == std.len() && mean.len() <= MAX_INPUT_CHANNELS => {
+            let mut n = Normalize { mean: [0.0; MAX_INPUT_CHANNELS], std: [1.0; MAX_INPUT_CHANNELS] };
+            n.mean[..mean.len()].copy_from_slice(&mean);
+            n.std[..std.len()].copy_from_slice(&std);
+            Some(n)
+        }
+        _ => None,
+    };
+    Recorded {
+        arch: meta.get("arch").cloned(),
+        input,
+        normalize,
+        resize: meta.get("resize_short_side").and_then(|v| v.parse().ok()),
+    }
+}
 
 /// Project names of the eight weighted layers of the AlexNet pattern.
 const PROJECT: [&str; 8] = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"];
