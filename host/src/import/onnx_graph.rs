@@ -191,12 +191,16 @@ impl<'a> Chain<'a> {
         }
     }
 
-    fn float_constant(&self, index: usize) -> Result<Option<Weights>, ImportError> {
+    /// Takes a float constant input out of the table (weights are read
+    /// once; not copying them matters at 240 MB).
+    fn float_constant(&mut self, index: usize) -> Result<Option<Weights>, ImportError> {
         let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else { return Ok(None) };
-        match self.constants.get(name) {
-            Some(Constant::Float { dims, values }) => Ok(Some((dims.clone(), values.clone()))),
+        match self.constants.remove(name) {
+            Some(Constant::Float { dims, values }) => Ok(Some((dims, values))),
             Some(Constant::Int { .. }) => Err(self.err(format!("input '{name}' is an integer tensor, not weights"))),
-            None => Err(self.err(format!("input '{name}' is not a constant (an initializer or a Constant node)"))),
+            None => Err(self.err(format!(
+                "input '{name}' is not a constant (an initializer or a Constant node), or is read twice"
+            ))),
         }
     }
 
@@ -523,7 +527,9 @@ fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> 
 
 /// The network of the ONNX model in `bytes`.
 pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGraph, ImportError> {
-    let model = ModelProto::decode(bytes).map_err(|e| ImportError::NotOnnx(e.to_string()))?;
+    let mut model = ModelProto::decode(bytes).map_err(|e| ImportError::NotOnnx(e.to_string()))?;
+    // Decoded one by one, each initializer's bytes are freed as its values land.
+    let initializers = model.graph.as_mut().map(|g| std::mem::take(&mut g.initializer)).unwrap_or_default();
     let graph = model.graph.as_ref().ok_or_else(|| ImportError::NotOnnx("no graph".into()))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     match opset {
@@ -532,8 +538,8 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         None => return Err(ImportError::NotOnnx("no opset of the standard domain".into())),
     }
     let mut constants = HashMap::new();
-    for t in &graph.initializer {
-        constants.insert(t.name.clone(), decode_tensor(t)?);
+    for t in initializers {
+        constants.insert(t.name.clone(), decode_tensor(&t)?);
     }
     let (input_name, input) = graph_input(&model, &constants)?;
     let empty = NodeProto::default();
