@@ -65,6 +65,14 @@ pub struct TrainArgs {
     /// PCA colour augmentation strength (paper: 0.1; RGB only).
     #[arg(long)]
     pub lighting: Option<f32>,
+    /// Shift training images by up to N pixels of the network input each way
+    /// (the padded random crop of fixed-size sets; default 0).
+    #[arg(long)]
+    pub translate: Option<u32>,
+    /// Probability of random erasing, one random rectangle per image
+    /// (Zhong et al. 2017; default 0).
+    #[arg(long)]
+    pub erase: Option<f32>,
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     pub device: DeviceKind,
     /// Image decoding threads (default: the machine's cores).
@@ -161,6 +169,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Some(d) => Augment {
             flip: d.augment.flip && !args.no_flip,
             lighting: args.lighting.unwrap_or(d.augment.lighting),
+            translate: args.translate.unwrap_or(d.augment.translate),
+            erase: args.erase.unwrap_or(d.augment.erase),
             ..d.augment
         },
         None => Augment {
@@ -171,18 +181,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             } else {
                 0.0
             }),
+            translate: args.translate.unwrap_or(0),
+            erase: args.erase.unwrap_or(0.0),
         },
     };
+    if !(0.0..=1.0).contains(&augment.erase) {
+        return Err(HostError::Usage(format!("--erase is a probability in [0, 1], got {}", augment.erase)));
+    }
     let train_limit = args.train_limit.or(stored.and_then(|d| d.train_limit));
     let val_limit = args.val_limit.or(stored.and_then(|d| d.val_limit));
     if stored.is_some() {
         let limit = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
         println!(
-            "the run's data settings: {} training images, {} validation images, flip {}, lighting {}",
+            "the run's data settings: {} training images, {} validation images, flip {}, lighting {}, translate {}, erase {}",
             limit(train_limit),
             limit(val_limit),
             augment.flip,
-            augment.lighting
+            augment.lighting,
+            augment.translate,
+            augment.erase
         );
     }
     let config = TrainConfig {

@@ -23,10 +23,19 @@ pub struct Augment {
     /// Standard deviation of the paper's PCA colour noise (0.1 in the
     /// paper; 0 = off; RGB only).
     pub lighting: f32,
+    /// Largest random shift of the network input in pixels, each way, the
+    /// uncovered border black: the random crop of a padded image that
+    /// fixed-size sets (Fashion-MNIST, CIFAR-10) train with (0 = off).
+    #[serde(default)]
+    pub translate: u32,
+    /// Probability of random erasing (Zhong et al. 2017): one rectangle of
+    /// 2-40% of the image, aspect 0.3-3.3, filled with random pixels (0 = off).
+    #[serde(default)]
+    pub erase: f32,
 }
 
 impl Augment {
-    pub const NONE: Augment = Augment { flip: false, random_crop: false, lighting: 0.0 };
+    pub const NONE: Augment = Augment { flip: false, random_crop: false, lighting: 0.0, translate: 0, erase: 0.0 };
 }
 
 /// What preparing an image needs of a model: its input size, and the
@@ -129,13 +138,67 @@ pub fn train_pixels(
         let left = (rng.next_u64() % (shape.w - input.w + 1) as u64) as u32;
         crop(&pixels, shape, input, top, left)
     };
+    if aug.translate > 0 {
+        pixels = translate(&pixels, input, aug.translate, rng);
+    }
     if aug.flip && rng.next_u64() & 1 == 1 {
         mirror(&mut pixels, input);
     }
     if aug.lighting > 0.0 && input.c == 3 {
         lighting(&mut pixels, input, aug.lighting, rng);
     }
+    if aug.erase > 0.0 && rng.next_f64() < aug.erase as f64 {
+        erase(&mut pixels, input, rng);
+    }
     pixels
+}
+
+/// Shifts the image by up to `max` pixels each way (drawn uniformly),
+/// filling what is uncovered with 0.
+fn translate(pixels: &[u8], shape: Shape, max: u32, rng: &mut SplitMix64) -> Vec<u8> {
+    let span = 2 * max as u64 + 1;
+    let dy = (rng.next_u64() % span) as i64 - max as i64;
+    let dx = (rng.next_u64() % span) as i64 - max as i64;
+    let (h, w) = (shape.h as i64, shape.w as i64);
+    let mut out = vec![0u8; pixels.len()];
+    // Destination columns whose source column x - dx lies inside the image.
+    let (x0, x1) = (dx.max(0), (w + dx).min(w));
+    if x0 >= x1 {
+        return out;
+    }
+    for c in 0..shape.c as i64 {
+        for y in (dy.max(0))..(h + dy).min(h) {
+            let (dst, src) = (((c * h + y) * w) as usize, ((c * h + y - dy) * w) as usize);
+            out[dst + x0 as usize..dst + x1 as usize]
+                .copy_from_slice(&pixels[src + (x0 - dx) as usize..src + (x1 - dx) as usize]);
+        }
+    }
+    out
+}
+
+/// Random erasing: one rectangle of 2-40% of the area, aspect ratio
+/// 0.3-3.3 (log-uniform), filled with uniform random pixels; ten tries to
+/// find one that fits, as in the paper.
+fn erase(pixels: &mut [u8], shape: Shape, rng: &mut SplitMix64) {
+    let (h, w) = (shape.h as usize, shape.w as usize);
+    for _ in 0..10 {
+        let area = (h * w) as f64 * (0.02 + 0.38 * rng.next_f64());
+        let ratio = (0.3f64.ln() + (3.3f64.ln() - 0.3f64.ln()) * rng.next_f64()).exp();
+        let (eh, ew) = ((area * ratio).sqrt().round() as usize, (area / ratio).sqrt().round() as usize);
+        if eh == 0 || ew == 0 || eh >= h || ew >= w {
+            continue;
+        }
+        let top = (rng.next_u64() % (h - eh + 1) as u64) as usize;
+        let left = (rng.next_u64() % (w - ew + 1) as u64) as usize;
+        for c in 0..shape.c as usize {
+            for y in top..top + eh {
+                for v in &mut pixels[(c * h + y) * w + left..][..ew] {
+                    *v = rng.next_u64() as u8;
+                }
+            }
+        }
+        return;
+    }
 }
 
 /// Network-size pixel images to the network's input values,
@@ -209,7 +272,7 @@ mod tests {
             let out = eval_pixels(&ramp(shape), paper(input), false);
             assert_eq!(out.len(), input.len());
             let mut rng = SplitMix64::new(3);
-            let aug = Augment { flip: true, random_crop: true, lighting: 0.1 };
+            let aug = Augment { flip: true, random_crop: true, lighting: 0.1, translate: 3, erase: 0.5 };
             assert_eq!(train_pixels(&ramp(shape), paper(input), false, &aug, &mut rng).len(), input.len());
         }
     }
@@ -231,6 +294,54 @@ mod tests {
             mirror(&mut m, input);
             assert_eq!(crops[k + 5], m);
         }
+    }
+
+    #[test]
+    fn translation_shifts_the_image_and_blacks_the_border() {
+        let input = Shape::new(2, 6, 7);
+        let img = Image { shape: input, pixels: (1..=input.len() as u32).map(|i| i as u8).collect() };
+        let aug = Augment { translate: 2, ..Augment::NONE };
+        let mut shifted = 0;
+        for seed in 0..20 {
+            let out = train_pixels(&img, paper(input), true, &aug, &mut SplitMix64::new(seed));
+            // Find the shift from the first non-zero value and check every pixel.
+            let mut rng = SplitMix64::new(seed);
+            let (dy, dx) = ((rng.next_u64() % 5) as i64 - 2, (rng.next_u64() % 5) as i64 - 2);
+            shifted += usize::from((dy, dx) != (0, 0));
+            for c in 0..2i64 {
+                for y in 0..6i64 {
+                    for x in 0..7i64 {
+                        let (sy, sx) = (y - dy, x - dx);
+                        let want = if (0..6).contains(&sy) && (0..7).contains(&sx) {
+                            img.pixels[((c * 6 + sy) * 7 + sx) as usize]
+                        } else {
+                            0
+                        };
+                        assert_eq!(out[((c * 6 + y) * 7 + x) as usize], want, "seed {seed} shift {dy},{dx}");
+                    }
+                }
+            }
+        }
+        assert!(shifted > 10, "most draws shift the image");
+    }
+
+    #[test]
+    fn erasing_overwrites_one_rectangle_or_nothing() {
+        let input = Shape::new(1, 32, 32);
+        let img = Image { shape: input, pixels: vec![7; input.len()] };
+        let always = Augment { erase: 1.0, ..Augment::NONE };
+        for seed in 0..20 {
+            let out = train_pixels(&img, paper(input), true, &always, &mut SplitMix64::new(seed));
+            let changed: Vec<(usize, usize)> =
+                (0..input.len()).filter(|&i| out[i] != 7).map(|i| (i / 32, i % 32)).collect();
+            assert!(!changed.is_empty(), "seed {seed}: p = 1 erases");
+            // The changed pixels lie in a rectangle of at most 40% of the image.
+            let (y0, y1) = (changed.iter().map(|p| p.0).min().unwrap(), changed.iter().map(|p| p.0).max().unwrap());
+            let (x0, x1) = (changed.iter().map(|p| p.1).min().unwrap(), changed.iter().map(|p| p.1).max().unwrap());
+            assert!((y1 - y0 + 1) * (x1 - x0 + 1) <= 1024 * 4 / 10 + 32, "seed {seed}");
+        }
+        let never = Augment { erase: 0.0, ..Augment::NONE };
+        assert_eq!(train_pixels(&img, paper(input), true, &never, &mut SplitMix64::new(1)), img.pixels);
     }
 
     #[test]
