@@ -38,11 +38,15 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
+# The network definition is train_ddp.py's, so the fixture tests what that
+# script trains.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_ddp import TorchvisionAlexNet  # noqa: E402
+
 SEED = 20261203
 WIDTH = 1 / 16
-# torchvision's AlexNet widths, and the fixture's at 1/16 of them.
-FULL_CONV = (64, 192, 384, 256, 256)
-FULL_FC = 4096
+# The fixture's widths: torchvision's 64-192-384-256-256 at 1/16, and a
+# narrower classifier than 4096/16 to keep the files small.
 CONV = (4, 12, 24, 16, 16)
 FC = 128
 CLASSES = 10
@@ -58,49 +62,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join("tests", "fixtures", "torchvision_w16")
 
 
-class AlexNet(nn.Module):
-    """torchvision.models.AlexNet with configurable widths; same module tree,
-    so the same state_dict names."""
-
-    def __init__(self, conv=FULL_CONV, fc=FULL_FC, classes=1000, dropout=0.5):
-        super().__init__()
-        c1, c2, c3, c4, c5 = conv
-        self.features = nn.Sequential(
-            nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(c1, c2, kernel_size=5, padding=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(c2, c3, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(c3, c4, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(c4, c5, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-        )
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
-            nn.Linear(c5 * 6 * 6, fc),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
-            nn.Linear(fc, fc),
-            nn.ReLU(inplace=True),
-            nn.Linear(fc, classes),
-        )
-
-    def forward(self, x):
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
-
-
 def make_model():
     torch.manual_seed(SEED)
-    model = AlexNet(CONV, FC, CLASSES)
+    model = TorchvisionAlexNet(CLASSES, WIDTH, fc=FC)
+    assert [m.out_channels for m in model.features if isinstance(m, nn.Conv2d)] == list(CONV)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith(".bias"):
@@ -207,7 +172,10 @@ def main():
     written("logits.f32")
 
     state = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, os.path.join(out, "model.safetensors"), metadata={"arch": "torchvision", "seed": str(SEED)})  # `host import` checks "arch" against --arch
+    # `host import` checks "arch" against --arch. safetensors writes the
+    # metadata keys in hash order: the file's bytes, not its tensors, can
+    # differ between runs.
+    save_file(state, os.path.join(out, "model.safetensors"), metadata={"arch": "torchvision", "seed": str(SEED)})
     written("model.safetensors")
 
     with open(os.path.join(out, "labels.txt"), "w") as f:

@@ -157,10 +157,10 @@ class TorchvisionAlexNet(nn.Module):
     """torchvision.models.AlexNet with scalable widths: the same module tree,
     so the same state_dict names."""
 
-    def __init__(self, classes=1000, width=1.0, dropout=0.5):
+    def __init__(self, classes=1000, width=1.0, dropout=0.5, fc=None):
         super().__init__()
         c1, c2, c3, c4, c5 = (conv_width(n, width) for n in (64, 192, 384, 256, 256))
-        f = fc_width(4096, width)
+        f = fc if fc is not None else fc_width(4096, width)
         self.features = nn.Sequential(
             nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2),
             nn.ReLU(inplace=True),
