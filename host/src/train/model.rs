@@ -4,6 +4,7 @@
 //! Layouts match `shared::FloatModel` and PyTorch (OIHW conv weights,
 //! `[out][in]` dense weights), so checkpoints convert without reordering.
 
+use super::checkpoint::weight_shape;
 use super::device::TrainDevice;
 use super::tensor::{Image4, Matrix};
 use dfdx::prelude::*;
@@ -38,17 +39,9 @@ impl<D: TrainDevice> AlexNet<D> {
         let spec = model.spec.clone();
         let mut params = Vec::new();
         for (info, p) in spec.walk().zip(&model.layers) {
-            let weight_shape = match info.layer {
-                Layer::Conv(c) => Some((
-                    c.out_channels as usize,
-                    (info.input.c / c.groups) as usize,
-                    c.kernel as usize,
-                    c.kernel as usize,
-                )),
-                Layer::Dense(d) => Some((d.out_features as usize, info.input.len(), 1, 1)),
-                _ => None,
-            };
-            params.push(weight_shape.map(|shape| Params {
+            // Dense weights as [out, in, 1, 1]: one 4-D type for both kinds.
+            let dims = |s: Vec<usize>| (s[0], s[1], s.get(2).copied().unwrap_or(1), s.get(3).copied().unwrap_or(1));
+            params.push(weight_shape(&info).map(dims).map(|shape| Params {
                 weight: device.tensor_from_vec(p.weights.clone(), shape),
                 bias: device.tensor_from_vec(p.bias.clone(), (shape.0,)),
             }));
