@@ -147,6 +147,18 @@ impl Normalize {
     pub const FASHION_MNIST: Normalize = Normalize { mean: [72.94, 0.0, 0.0, 0.0], std: [90.02, 1.0, 1.0, 1.0] };
     /// CIFAR-10 training-set statistics, in pixel units.
     pub const CIFAR10: Normalize = Normalize { mean: [125.31, 122.95, 113.87, 0.0], std: [62.99, 62.09, 66.70, 1.0] };
+
+    /// From one mean and one std per channel; `None` unless both have the
+    /// same length, 1 to [`MAX_INPUT_CHANNELS`]. Unused channels get 0 and 1.
+    pub fn from_channels(mean: &[f32], std: &[f32]) -> Option<Normalize> {
+        if mean.len() != std.len() || mean.is_empty() || mean.len() > MAX_INPUT_CHANNELS {
+            return None;
+        }
+        let mut n = Normalize { mean: [0.0; MAX_INPUT_CHANNELS], std: [1.0; MAX_INPUT_CHANNELS] };
+        n.mean[..mean.len()].copy_from_slice(mean);
+        n.std[..std.len()].copy_from_slice(std);
+        Some(n)
+    }
 }
 
 /// Kind of a layer, for naming and reports.

@@ -52,16 +52,13 @@ pub struct ImportArgs {
 
 fn normalize(args: &ImportArgs) -> Result<Option<Normalize>> {
     let (Some(mean), Some(std)) = (&args.mean, &args.std) else { return Ok(None) };
-    if mean.len() != std.len() || mean.is_empty() || mean.len() > MAX_INPUT_CHANNELS {
-        return Err(HostError::Usage(format!(
+    let n = Normalize::from_channels(mean, std).ok_or_else(|| {
+        HostError::Usage(format!(
             "--mean and --std need one value per input channel (1 to {MAX_INPUT_CHANNELS}); got {} and {}",
             mean.len(),
             std.len()
-        )));
-    }
-    let mut n = Normalize { mean: [0.0; MAX_INPUT_CHANNELS], std: [1.0; MAX_INPUT_CHANNELS] };
-    n.mean[..mean.len()].copy_from_slice(mean);
-    n.std[..std.len()].copy_from_slice(std);
+        ))
+    })?;
     Ok(Some(n))
 }
 

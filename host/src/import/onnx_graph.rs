@@ -432,36 +432,31 @@ impl<'a> Chain<'a> {
             (&[_, ch, oh, ow], Some(Some((dims, matrix)))) if ch == c && oh > 0 && ow > 0 => {
                 let pool = AvgPoolSpec { out_h: oh as u32, out_w: ow as u32 };
                 let mut want = vec![0.0f32; (cells * oh * ow) as usize];
-                if dims == [cells as usize, (oh * ow) as usize] {
+                let fits = dims == [cells as usize, (oh * ow) as usize];
+                if fits {
                     avg_pool_matrix(&pool, self.shape, &mut want);
                 }
-                if dims != [cells as usize, (oh * ow) as usize]
-                    || want.iter().zip(&matrix).any(|(a, b)| (a - b).abs() > 1e-6)
-                {
+                if !fits || want.iter().zip(&matrix).any(|(a, b)| (a - b).abs() > 1e-6) {
                     return Err(self.err("a product over the spatial map that is not an adaptive average pool"));
                 }
                 self.average_to(pool.out_h, pool.out_w)
             }
-            _ => self.flatten(),
+            _ => {
+                let features = self.shape.len() as i64;
+                let flat = matches!(values[..], [n, f] if (n == -1 || n >= 0) && (f == -1 || f == features) && (n != -1 || f != -1));
+                if !flat {
+                    return Err(
+                        self.err(format!("reshape to {values:?}: only a flattening to N x {features} is supported"))
+                    );
+                }
+                self.flattened = true;
+                Ok(())
+            }
         }
     }
 
     fn flatten(&mut self) -> Result<(), ImportError> {
-        if self.node.op_type == "Flatten" {
-            self.require_int("axis", 1)?;
-        } else {
-            let name = self.node.input.get(1).cloned().unwrap_or_default();
-            let Some(Constant::Int { values }) = self.constants.get(&name) else {
-                return Err(self.err(format!("shape '{name}' is not a constant integer tensor")));
-            };
-            let features = self.shape.len() as i64;
-            let flat = matches!(values[..], [n, f] if (n == -1 || n >= 0) && (f == -1 || f == features) && (n != -1 || f != -1));
-            if !flat {
-                return Err(
-                    self.err(format!("reshape to {values:?}: only a flattening to N x {features} is supported"))
-                );
-            }
-        }
+        self.require_int("axis", 1)?;
         self.flattened = true;
         Ok(())
     }
@@ -500,13 +495,10 @@ fn normalize_from_metadata(model: &ModelProto, channels: usize) -> Option<Normal
         v.trim_matches(['[', ']']).split(',').map(|x| x.trim().parse().ok()).collect()
     };
     let (mean, std) = (list("normalize_mean")?, list("normalize_std")?);
-    if mean.len() != channels || std.len() != channels {
+    if mean.len() != channels {
         return None;
     }
-    let mut n = Normalize { mean: [0.0; 4], std: [1.0; 4] };
-    n.mean[..channels].copy_from_slice(&mean);
-    n.std[..channels].copy_from_slice(&std);
-    Some(n)
+    Normalize::from_channels(&mean, &std)
 }
 
 fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> Result<(String, Shape), ImportError> {

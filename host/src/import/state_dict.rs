@@ -11,7 +11,7 @@ use super::ImportError;
 use crate::train::checkpoint::weight_shape;
 use safetensors::tensor::{Dtype, SafeTensors};
 use shared::float::{FloatModel, LayerParams};
-use shared::spec::{AlexNetConfig, Normalize, Shape, MAX_INPUT_CHANNELS};
+use shared::spec::{AlexNetConfig, Normalize, Shape};
 use std::collections::BTreeSet;
 
 /// torchvision's module indices of the five convolutions and three linear
@@ -44,15 +44,7 @@ pub fn recorded(bytes: &[u8]) -> Recorded {
     let list = |key: &str| serde_json::from_str::<Vec<f32>>(meta.get(key)?).ok();
     let input = meta.get("input").and_then(|v| serde_json::from_str::<[u32; 3]>(v).ok());
     let input = input.map(|[c, h, w]| Shape::new(c, h, w));
-    let normalize = match (list("mean"), list("std")) {
-        (Some(mean), Some(std)) if mean.len() == std.len() && mean.len() <= MAX_INPUT_CHANNELS => {
-            let mut n = Normalize { mean: [0.0; MAX_INPUT_CHANNELS], std: [1.0; MAX_INPUT_CHANNELS] };
-            n.mean[..mean.len()].copy_from_slice(&mean);
-            n.std[..std.len()].copy_from_slice(&std);
-            Some(n)
-        }
-        _ => None,
-    };
+    let normalize = Normalize::from_channels(&list("mean").unwrap_or_default(), &list("std").unwrap_or_default());
     Recorded {
         arch: meta.get("arch").cloned(),
         input,
