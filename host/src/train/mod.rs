@@ -3,7 +3,7 @@
 //!
 //! - `tensor`, `rng`: tensor shapes and the seeded random streams;
 //! - `lrn`, `bias_act`, `sgd_update`: ops, composed and fused for the CPU;
-//! - `device`: which op each device runs;
+//! - `device`: which op each device runs; `layer_clock`: per-layer timing;
 //! - `model`: the network's parameters and forward pass;
 //! - `optim`, `step`: SGD over the network, one batch's gradients;
 //! - `trainer`: epochs, validation, checkpoints, metrics (`metrics`, `plot`);
@@ -14,6 +14,7 @@
 pub mod bias_act;
 pub mod checkpoint;
 pub mod device;
+pub mod layer_clock;
 pub mod lrn;
 pub mod metrics;
 pub mod model;

@@ -6,6 +6,7 @@
 
 use super::checkpoint::weight_shape;
 use super::device::TrainDevice;
+use super::layer_clock::Lap;
 use super::tensor::{Image4, Matrix};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{Pool2DKind, TryConv2D, TryPool2D};
@@ -100,6 +101,11 @@ impl<D: TrainDevice> AlexNet<D> {
         T: Tape<f32, D> + Merge<T> + Merge<NoneTape>,
     {
         let batch = x.shape().0;
+        let mut lap = Lap::start();
+        let x = match lap.as_mut() {
+            Some(lap) => lap.boundary(0, x),
+            None => x,
+        };
         let mut spatial = Some(x);
         let mut flat: Option<Matrix<D, T>> = None;
         for (i, layer) in self.spec.layers.iter().enumerate() {
@@ -157,6 +163,10 @@ impl<D: TrainDevice> AlexNet<D> {
                         _ => y,
                     });
                 }
+            }
+            if let Some(lap) = lap.as_mut() {
+                spatial = spatial.map(|x| lap.boundary(i + 1, x));
+                flat = flat.map(|x| lap.boundary(i + 1, x));
             }
             if let Some(observe) = observe.as_mut() {
                 let values = match (&spatial, &flat) {

@@ -10,6 +10,7 @@ use crate::args::arch::ArchArgs;
 use crate::error::Result;
 use crate::process_stats::{minor_faults, peak_rss_text};
 use crate::train::device::use_released_cpu_kernels;
+use crate::train::layer_clock::{self, LayerTime};
 use crate::train::model::AlexNet;
 use crate::train::optim::Sgd;
 use crate::train::recipe::{init, Hyper, RecipeKind};
@@ -34,10 +35,20 @@ fn flops_per_image(spec: &ModelSpec) -> f64 {
     3.0 * 2.0 * spec.macs() as f64
 }
 
+/// Per-step figures of [`time_steps`].
+struct StepTimes {
+    /// Wall seconds of a whole step.
+    secs: f64,
+    /// Of which the SGD update.
+    sgd_secs: f64,
+    /// Minor page faults.
+    faults: Option<f64>,
+}
+
 /// Seconds and page faults per training step (forward, loss, backward, SGD)
 /// on random data: the trainer's step (`fast`), or one unsplit pass (dfdx as
 /// released).
-fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> (f64, Option<f64>) {
+fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> StepTimes {
     let dev = Cpu::default();
     let mut net = AlexNet::from_float(&init(spec, RecipeKind::Fast, 1), &dev);
     let mut sgd = Sgd::new(&net, 0.9, 5e-4);
@@ -46,28 +57,61 @@ fn time_steps(spec: &ModelSpec, batch: usize, steps: usize, fast: bool) -> (f64,
     let data: Vec<f32> = (0..batch * c * h * w).map(|_| rng.next_normal() as f32).collect();
     let labels: Vec<u32> = (0..batch).map(|i| (i % spec.classes() as usize) as u32).collect();
     let hyper = Hyper::defaults(RecipeKind::Fast);
+    // Returns the SGD update's seconds.
     let mut step = |k: u64| {
         let input = StepInput { spec, data: &data, labels: &labels, hyper: &hyper, step: k };
         let out = if fast { Cpu::step_gradients(&net, &dev, &input) } else { unsplit(&net, &dev, &input) };
+        let start = Instant::now();
         sgd.step(&mut net, &out.grads, 0.01);
+        start.elapsed().as_secs_f64()
     };
     step(0); // allocations and caches
+    layer_clock::take();
+    let mut sgd_secs = 0.0;
     let faults_before = minor_faults();
     let start = Instant::now();
     for k in 0..steps {
-        step(k as u64 + 1);
+        sgd_secs += step(k as u64 + 1);
     }
     let secs = start.elapsed().as_secs_f64() / steps as f64;
     let faults = faults_before.zip(minor_faults()).map(|(a, b)| (b - a) as f64 / steps as f64);
-    (secs, faults)
+    StepTimes { secs, sgd_secs: sgd_secs / steps as f64, faults }
 }
 
 pub fn measure(spec: &ModelSpec, batch: usize, steps: usize, released: bool) -> StepRate {
     use_released_cpu_kernels(released);
-    let (secs, faults_per_step) = time_steps(spec, batch, steps, !released);
+    let times = time_steps(spec, batch, steps, !released);
     use_released_cpu_kernels(false);
-    let images_per_sec = batch as f64 / secs;
-    StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9, faults_per_step }
+    let images_per_sec = batch as f64 / times.secs;
+    StepRate { images_per_sec, gflops: images_per_sec * flops_per_image(spec) / 1e9, faults_per_step: times.faults }
+}
+
+/// Where a step of this build's kernels spends its time: `steps` more steps
+/// with the layer clock on, as a table.
+fn print_layer_table(spec: &ModelSpec, batch: usize, steps: usize) {
+    layer_clock::enable(true);
+    let times = time_steps(spec, batch, steps, true);
+    let layers = layer_clock::take();
+    layer_clock::enable(false);
+    let per_step = |s: f64| s * 1e3 / steps as f64;
+    let total: f64 = layers.iter().map(|t| t.forward + t.backward).sum();
+    println!("per layer, ms per step (thread time: the batch's shards add up)");
+    println!("{:<8} {:>9} {:>9} {:>7}", "layer", "forward", "backward", "share");
+    for (i, info) in spec.walk().enumerate() {
+        let t = layers.get(i).copied().unwrap_or_default();
+        if t == LayerTime::default() {
+            println!("{:<8} {:>9} {:>9} {:>7}", info.name, "fused", "above", "-");
+            continue;
+        }
+        let share = 100.0 * (t.forward + t.backward) / total.max(f64::MIN_POSITIVE);
+        println!("{:<8} {:>9.2} {:>9.2} {:>6.1}%", info.name, per_step(t.forward), per_step(t.backward), share);
+    }
+    println!(
+        "layers {:.1} ms; step {:.1} ms wall, of which the SGD update {:.1} ms",
+        per_step(total),
+        times.secs * 1e3,
+        times.sgd_secs * 1e3
+    );
 }
 
 #[derive(Clone, Debug, Args)]
@@ -82,6 +126,10 @@ pub struct BenchTrainArgs {
     /// Timed steps with the released kernels (0 = skip; they are slow).
     #[arg(long, default_value_t = 2)]
     pub released_steps: usize,
+    /// Then time each layer's forward and backward over this many more
+    /// steps (0 = skip).
+    #[arg(long, default_value_t = 0)]
+    pub layer_steps: usize,
 }
 
 pub fn run(args: &BenchTrainArgs) -> Result<()> {
@@ -117,6 +165,9 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
             released.gflops,
             fast.images_per_sec / released.images_per_sec
         );
+    }
+    if args.layer_steps > 0 {
+        print_layer_table(spec, batch, args.layer_steps);
     }
     Ok(())
 }
