@@ -1,14 +1,16 @@
 //! The devices training runs on (dfdx's CPU, or CUDA with the `cuda`
-//! feature) and the ops where each has its own kernel: LRN, bias + ReLU and
-//! the SGD update, fused on the CPU, composed of tensor ops elsewhere.
+//! feature) and the ops where each has its own kernel: LRN, bias + ReLU, a
+//! convolution's whole epilogue and the SGD update, fused on the CPU,
+//! composed of tensor ops elsewhere.
 
 use super::bias_act::{bias_act_composed, bias_act_fused_cpu};
+use super::epilogue::{epilogue_fused_cpu, Epilogue};
 use super::lrn::{lrn_composed, lrn_fused_cpu};
 use super::sgd_update::{sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
 use super::tensor::{Bias, Image4, Planes};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{use_released_cpu_conv2d, use_released_cpu_pool2d};
-use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel};
+use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryPool2D};
 use shared::spec::LrnSpec;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -41,6 +43,12 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
         bias_act_composed(y, bias, relu)
     }
 
+    /// What follows a convolution's product (bias, ReLU, LRN, max pooling),
+    /// fused where there is a kernel, otherwise op by op.
+    fn epilogue<T: Tape<f32, Self> + Merge<T>>(y: Image4<Self, T>, bias: &Bias<Self>, e: &Epilogue) -> Image4<Self, T> {
+        epilogue_op_by_op(y, bias, e)
+    }
+
     /// Momentum SGD on one parameter tensor and its velocity.
     fn sgd_update<S: dfdx::shapes::Shape>(
         w: &mut Tensor<S, f32, Self>,
@@ -51,6 +59,24 @@ pub trait TrainDevice: Device<f32> + Conv2DKernel<f32> + Pool2DKernel<f32> {
         Self: Sized,
     {
         sgd_update_by_ops(w, v, grads, rule)
+    }
+}
+
+/// The epilogue as the device's separate ops.
+fn epilogue_op_by_op<D: TrainDevice, T: Tape<f32, D> + Merge<T>>(
+    y: Image4<D, T>,
+    bias: &Bias<D>,
+    e: &Epilogue,
+) -> Image4<D, T> {
+    let (b, c, h, w) = *y.shape();
+    let x = D::bias_act(y.reshape_like(&(b, c, h * w)), bias, e.relu).reshape_like(&(b, c, h, w));
+    let x = match &e.lrn {
+        Some(spec) => D::lrn(x, spec),
+        None => x,
+    };
+    match e.pool {
+        Some((k, s)) => x.pool2d(Pool2DKind::Max, k, s, 0, 1),
+        None => x,
     }
 }
 
@@ -68,6 +94,14 @@ impl TrainDevice for Cpu {
             bias_act_composed(y, bias, relu)
         } else {
             bias_act_fused_cpu(y, bias, relu)
+        }
+    }
+
+    fn epilogue<T: Tape<f32, Self> + Merge<T>>(y: Image4<Self, T>, bias: &Bias<Self>, e: &Epilogue) -> Image4<Self, T> {
+        if released_on_cpu() || e.pool.is_none() {
+            epilogue_op_by_op(y, bias, e)
+        } else {
+            epilogue_fused_cpu(y, bias, e)
         }
     }
 

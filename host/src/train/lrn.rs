@@ -35,13 +35,19 @@ pub fn lrn_composed<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(x: Image4<D, T>,
 /// `d^-beta`; the paper's beta = 3/4 as two square roots, several times
 /// cheaper than `powf` (which was a sixth of a training step).
 #[inline]
-fn pow_neg(d: f32, beta: f32) -> f32 {
+pub(super) fn pow_neg(d: f32, beta: f32) -> f32 {
     if beta == 0.75 {
-        let r = d.sqrt();
-        1.0 / (r * r.sqrt())
+        pow_neg_three_quarters(d)
     } else {
         d.powf(-beta)
     }
+}
+
+/// `d^-3/4`, for loops that test beta once outside.
+#[inline(always)]
+pub(super) fn pow_neg_three_quarters(d: f32) -> f32 {
+    let r = d.sqrt();
+    1.0 / (r * r.sqrt())
 }
 
 /// `out[ch][p] = sum of v[j][p] over the channels j within `half` of ch`,
@@ -50,11 +56,16 @@ fn pow_neg(d: f32, beta: f32) -> f32 {
 /// loop over j would.
 fn window_sums(v: &[f32], c: usize, plane: usize, half: usize, out: &mut [f32]) {
     for (ch, acc) in out.chunks_exact_mut(plane).enumerate() {
-        acc.fill(0.0);
-        for j in ch.saturating_sub(half)..=(ch + half).min(c - 1) {
-            for (a, v) in acc.iter_mut().zip(&v[j * plane..][..plane]) {
-                *a += v;
-            }
+        window_sum_plane(v, c, plane, half, ch, acc);
+    }
+}
+
+/// Plane `ch` of [`window_sums`].
+pub(super) fn window_sum_plane(v: &[f32], c: usize, plane: usize, half: usize, ch: usize, acc: &mut [f32]) {
+    acc.fill(0.0);
+    for j in ch.saturating_sub(half)..=(ch + half).min(c - 1) {
+        for (a, v) in acc.iter_mut().zip(&v[j * plane..][..plane]) {
+            *a += v;
         }
     }
 }

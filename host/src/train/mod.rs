@@ -2,7 +2,8 @@
 //! layers that import only downwards:
 //!
 //! - `tensor`, `rng`: tensor shapes and the seeded random streams;
-//! - `lrn`, `bias_act`, `sgd_update`: ops, composed and fused for the CPU;
+//! - `lrn`, `bias_act`, `epilogue`, `sgd_update`: ops, composed and fused
+//!   for the CPU;
 //! - `device`: which op each device runs; `layer_clock`: per-layer timing;
 //! - `model`: the network's parameters and forward pass;
 //! - `optim`, `step`: SGD over the network, one batch's gradients;
@@ -14,6 +15,7 @@
 pub mod bias_act;
 pub mod checkpoint;
 pub mod device;
+pub mod epilogue;
 pub mod layer_clock;
 pub mod lrn;
 pub mod metrics;

@@ -6,6 +6,7 @@
 
 use super::checkpoint::weight_shape;
 use super::device::TrainDevice;
+use super::epilogue::Epilogue;
 use super::layer_clock::Lap;
 use super::tensor::{Image4, Matrix};
 use dfdx::prelude::*;
@@ -108,15 +109,26 @@ impl<D: TrainDevice> AlexNet<D> {
         };
         let mut spatial = Some(x);
         let mut flat: Option<Matrix<D, T>> = None;
+        // Layers run inside the epilogue of the convolution before them.
+        let mut fused = 0;
         for (i, layer) in self.spec.layers.iter().enumerate() {
+            if fused > 0 {
+                fused -= 1;
+                continue;
+            }
             match *layer {
                 Layer::Conv(c) => {
                     let p = self.params[i].as_ref().expect("conv has params");
                     let x = spatial.take().expect("conv after a spatial layer");
                     let y = (x, p.weight.clone()).conv2d(c.stride as usize, c.padding as usize, 1, c.groups as usize);
-                    let (b, ch, h, w) = *y.shape();
-                    let y = D::bias_act(y.reshape_like(&(b, ch, h * w)), &p.bias, c.relu);
-                    spatial = Some(y.reshape_like(&(b, ch, h, w)));
+                    // Observers see every layer's output: no fusing then.
+                    let e = if observe.is_some() {
+                        Epilogue { relu: c.relu, lrn: None, pool: None }
+                    } else {
+                        epilogue(c.relu, &self.spec.layers[i + 1..])
+                    };
+                    fused = e.lrn.is_some() as usize + e.pool.is_some() as usize;
+                    spatial = Some(D::epilogue(y, &p.bias, &e));
                 }
                 Layer::Lrn(l) => {
                     let x = spatial.take().expect("lrn after a spatial layer");
@@ -165,8 +177,8 @@ impl<D: TrainDevice> AlexNet<D> {
                 }
             }
             if let Some(lap) = lap.as_mut() {
-                spatial = spatial.map(|x| lap.boundary(i + 1, x));
-                flat = flat.map(|x| lap.boundary(i + 1, x));
+                spatial = spatial.map(|x| lap.boundary(i + 1 + fused, x));
+                flat = flat.map(|x| lap.boundary(i + 1 + fused, x));
             }
             if let Some(observe) = observe.as_mut() {
                 let values = match (&spatial, &flat) {
@@ -178,6 +190,22 @@ impl<D: TrainDevice> AlexNet<D> {
             }
         }
         flat.expect("the spec ends with a dense layer")
+    }
+}
+
+/// The layers a convolution's epilogue takes on from those after it: an
+/// LRN then a max pooling, or a max pooling, or neither.
+fn epilogue(relu: bool, after: &[Layer]) -> Epilogue {
+    let pool = |l: Option<&Layer>| match l {
+        Some(Layer::MaxPool(p)) => Some((p.kernel as usize, p.stride as usize)),
+        _ => None,
+    };
+    match after.first() {
+        Some(Layer::Lrn(l)) => match pool(after.get(1)) {
+            Some(p) => Epilogue { relu, lrn: Some(*l), pool: Some(p) },
+            None => Epilogue { relu, lrn: None, pool: None },
+        },
+        first => Epilogue { relu, lrn: None, pool: pool(first) },
     }
 }
 

@@ -1,0 +1,398 @@
+//! What follows a convolution's product up to the next convolution: its
+//! bias, its ReLU, an LRN and a max pooling (AlexNet's conv1 and conv2; conv5
+//! and torchvision's convolutions without the LRN).
+//!
+//! Op by op these are four passes over a full-size activation each way, and
+//! the LRN output and its gradient are two more full-size tensors. The fused
+//! CPU op takes one pass per image each way and keeps, for backward, only
+//! the ReLU's output (the LRN needs it; without an LRN not even that) and
+//! which tap of each pooling window won. Per image, the LRN's windowed sums
+//! run one output plane at a time, so the LRN output never exists beyond
+//! the plane being pooled.
+
+use super::bias_act::lane_sum;
+use super::lrn::{pow_neg, pow_neg_three_quarters, window_sum_plane};
+use super::tensor::{Bias, Image4};
+use dfdx::prelude::*;
+use rayon::prelude::*;
+use shared::spec::LrnSpec;
+
+/// The layers after a convolution's product.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epilogue {
+    pub relu: bool,
+    pub lrn: Option<LrnSpec>,
+    /// Max pooling as (kernel, stride), without padding.
+    pub pool: Option<(usize, usize)>,
+}
+
+/// A pooling window's winning tap, when its gradient can be nonzero.
+/// `NO_GRADIENT` marks a window whose maximum is a ReLU's zero: the ReLU
+/// passes no gradient there, whichever tap won.
+const NO_GRADIENT: u8 = u8::MAX;
+
+/// Geometry of one image's pooling.
+#[derive(Clone, Copy)]
+struct Pooling {
+    kernel: usize,
+    stride: usize,
+    in_w: usize,
+    out_h: usize,
+    out_w: usize,
+}
+
+impl Pooling {
+    /// Adds each window's gradient `g` to its winning tap in `gz` (one
+    /// plane).
+    fn scatter(&self, g: &[f32], taps: &[u8], gz: &mut [f32]) {
+        let (k, s, w) = (self.kernel, self.stride, self.in_w);
+        // Offsets of the taps from a window's corner, without divisions in
+        // the loop.
+        let mut offset = [0usize; NO_GRADIENT as usize];
+        for (tap, o) in offset.iter_mut().enumerate().take(k * k) {
+            *o = tap / k * w + tap % k;
+        }
+        for (oy, (g, taps)) in g.chunks_exact(self.out_w).zip(taps.chunks_exact(self.out_w)).enumerate() {
+            let row = oy * s * w;
+            for (ox, (&g, &tap)) in g.iter().zip(taps).enumerate() {
+                if tap != NO_GRADIENT {
+                    gz[row + ox * s + offset[tap as usize]] += g;
+                }
+            }
+        }
+    }
+
+    /// Max over each window of `plane`, the first tap in row-major order
+    /// winning ties (as PyTorch), into `out` and `taps`.
+    fn max(&self, plane: &[f32], relu: bool, out: &mut [f32], taps: &mut [u8]) {
+        let (k, s, w) = (self.kernel, self.stride, self.in_w);
+        for oy in 0..self.out_h {
+            for ox in 0..self.out_w {
+                let base = oy * s * w + ox * s;
+                let (mut best, mut arg) = (plane[base], 0);
+                for ky in 0..k {
+                    let row = &plane[base + ky * w..][..k];
+                    for (kx, &v) in row.iter().enumerate() {
+                        if v > best {
+                            (best, arg) = (v, ky * k + kx);
+                        }
+                    }
+                }
+                let o = oy * self.out_w + ox;
+                out[o] = best;
+                taps[o] = if relu && best <= 0.0 { NO_GRADIENT } else { arg as u8 };
+            }
+        }
+    }
+}
+
+/// Per-thread scratch of the fused op, reused across the images a thread
+/// takes.
+#[derive(Default)]
+struct Scratch {
+    squares: Vec<f32>,
+    plane: Vec<f32>,
+    planes: [Vec<f32>; 3],
+}
+
+/// `v` as `len` values, to be overwritten.
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
+}
+
+/// `v` as `len` zeros.
+fn zeroed(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.clear();
+    v.resize(len, 0.0);
+    v
+}
+
+/// The epilogue with a max pooling as one CPU op; see the module's comment.
+/// Forward values equal the separate fused ops' bit for bit; gradients
+/// agree to float rounding (LRN's backward runs per plane, the bias sums in
+/// another order), and in a pooling window with tied maxima the first tap
+/// takes the gradient, where dfdx's pooling gives it to every tied tap.
+pub fn epilogue_fused_cpu<T: Tape<f32, Cpu>>(y: Image4<Cpu, T>, bias: &Bias<Cpu>, e: &Epilogue) -> Image4<Cpu, T> {
+    let (batch, c, h, w) = *y.shape();
+    let (kernel, stride) = e.pool.expect("the fused epilogue pools");
+    assert!(kernel * kernel < NO_GRADIENT as usize && h >= kernel && w >= kernel && stride > 0);
+    assert_eq!(bias.shape().0, c, "one bias per channel");
+    let pool = Pooling { kernel, stride, in_w: w, out_h: (h - kernel) / stride + 1, out_w: (w - kernel) / stride + 1 };
+    let (plane, out_plane) = (h * w, pool.out_h * pool.out_w);
+    let (y, mut tape) = y.split_tape();
+    let dev = y.device().clone();
+    let y_ghost = y.ghost();
+    // The ReLU's output, in the product's buffer.
+    let mut x = y.cpu_into_vec();
+    let mut out = vec![0f32; batch * c * out_plane];
+    let mut taps = vec![0u8; batch * c * out_plane];
+    let b = bias.cpu_slice();
+    let (relu, lrn) = (e.relu, e.lrn);
+    x.par_chunks_mut(c * plane)
+        .zip(out.par_chunks_mut(c * out_plane))
+        .zip(taps.par_chunks_mut(c * out_plane))
+        .for_each_init(Scratch::default, |scratch, ((x, out), taps)| {
+            for (p, &bias) in x.chunks_exact_mut(plane).zip(b) {
+                if relu {
+                    p.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                } else {
+                    p.iter_mut().for_each(|v| *v += bias);
+                }
+            }
+            let planes = out.chunks_exact_mut(out_plane).zip(taps.chunks_exact_mut(out_plane));
+            match &lrn {
+                None => {
+                    for (ch, (out, taps)) in planes.enumerate() {
+                        pool.max(&x[ch * plane..][..plane], relu, out, taps);
+                    }
+                }
+                Some(spec) => {
+                    let squares = sized(&mut scratch.squares, c * plane);
+                    squares.iter_mut().zip(x.iter()).for_each(|(s, v)| *s = v * v);
+                    let lrn_out = sized(&mut scratch.plane, plane);
+                    for (ch, (out, taps)) in planes.enumerate() {
+                        window_sum_plane(squares, c, plane, spec.size as usize / 2, ch, lrn_out);
+                        lrn_plane(spec, &x[ch * plane..][..plane], lrn_out);
+                        pool.max(lrn_out, relu, out, taps);
+                    }
+                }
+            }
+        });
+    let out = dev.tensor_from_vec(out, (batch, c, pool.out_h, pool.out_w));
+    if T::OWNS_TAPE && batch * c > 0 {
+        let (bias_ghost, out_ghost) = (bias.ghost(), out.ghost());
+        // Without an LRN the winning taps are all backward needs.
+        let x = if lrn.is_some() { x } else { Vec::new() };
+        tape.add_backward_op(move |grads| {
+            grads.try_alloc_for(&y_ghost)?;
+            grads.try_alloc_for(&bias_ghost)?;
+            grads.try_alloc_for(&out_ghost)?;
+            let (grad_y, grad_bias, g) = grads.muts_and_ref(&y_ghost, &bias_ghost, &out_ghost);
+            let mut per_image = vec![0f32; batch * c];
+            let image = |i: usize| (i * c * plane, i * c * out_plane);
+            grad_y.par_chunks_mut(c * plane).zip(per_image.par_chunks_mut(c)).enumerate().for_each_init(
+                Scratch::default,
+                |scratch, (i, (gy, sums))| {
+                    let (at, out_at) = image(i);
+                    let g = &g[out_at..][..c * out_plane];
+                    let taps = &taps[out_at..][..c * out_plane];
+                    match &lrn {
+                        None => pool_backward(&pool, plane, g, taps, gy, sums),
+                        Some(spec) => {
+                            lrn_pool_backward(spec, &pool, relu, c, &x[at..][..c * plane], (g, taps), scratch, gy, sums)
+                        }
+                    }
+                },
+            );
+            for sums in per_image.chunks_exact(c) {
+                for (gb, s) in grad_bias.iter_mut().zip(sums) {
+                    *gb += s;
+                }
+            }
+            Ok(())
+        });
+    }
+    out.put_tape(tape)
+}
+
+/// One plane of LRN output: `x * (k + alpha * sums)^-beta`, over `sums` in
+/// place, with the separate LRN op's arithmetic.
+fn lrn_plane(spec: &LrnSpec, x: &[f32], sums: &mut [f32]) {
+    lrn_scales(spec, sums);
+    sums.iter_mut().zip(x).for_each(|(s, x)| *s *= x);
+}
+
+/// `(k + alpha * sums)^-beta` over `sums` in place. One test of beta per
+/// plane, not per value, so the loop vectorizes.
+fn lrn_scales(spec: &LrnSpec, sums: &mut [f32]) {
+    let (alpha, beta, k) = (spec.alpha, spec.beta, spec.k);
+    if beta == 0.75 {
+        sums.iter_mut().for_each(|s| *s = pow_neg_three_quarters(k + alpha * *s));
+    } else {
+        sums.iter_mut().for_each(|s| *s = pow_neg(k + alpha * *s, beta));
+    }
+}
+
+/// Backward of bias, ReLU and pooling for one image: each window's gradient
+/// to its winning tap. `sums` gets the image's bias gradient.
+fn pool_backward(pool: &Pooling, plane: usize, g: &[f32], taps: &[u8], gy: &mut [f32], sums: &mut [f32]) {
+    let out_plane = pool.out_h * pool.out_w;
+    for (ch, sum) in sums.iter_mut().enumerate() {
+        let at = ch * out_plane..(ch + 1) * out_plane;
+        pool.scatter(&g[at.clone()], &taps[at], &mut gy[ch * plane..][..plane]);
+        let mut passed = [0f32; 8];
+        for (o, (&g, &tap)) in g[ch * out_plane..][..out_plane].iter().zip(&taps[ch * out_plane..]).enumerate() {
+            if tap != NO_GRADIENT {
+                passed[o % 8] += g;
+            }
+        }
+        *sum = passed.iter().sum();
+    }
+}
+
+/// Backward of bias, ReLU, LRN and pooling for one image of `c` planes.
+/// With `d_i = k + alpha * sum_{j in W(i)} x_j^2`, `s_i = d_i^-beta` and
+/// `gz` the pooling's gradient: `dx_j = gz_j s_j - 2 alpha beta x_j
+/// sum_{i in W(j)} gz_i x_i s_i / d_i`, then the ReLU's mask.
+#[allow(clippy::too_many_arguments)]
+fn lrn_pool_backward(
+    spec: &LrnSpec,
+    pool: &Pooling,
+    relu: bool,
+    c: usize,
+    x: &[f32],
+    (g, taps): (&[f32], &[u8]),
+    scratch: &mut Scratch,
+    gy: &mut [f32],
+    sums: &mut [f32],
+) {
+    let plane = x.len() / c;
+    let out_plane = pool.out_h * pool.out_w;
+    let half = spec.size as usize / 2;
+    let (alpha, k) = (spec.alpha, spec.k);
+    let twice_alpha_beta = 2.0 * alpha * spec.beta;
+    let [gz, scale, t] = &mut scratch.planes;
+    let gz = zeroed(gz, c * plane);
+    let (scale, t) = (sized(scale, c * plane), sized(t, c * plane));
+    for (ch, gz) in gz.chunks_exact_mut(plane).enumerate() {
+        let at = ch * out_plane..(ch + 1) * out_plane;
+        pool.scatter(&g[at.clone()], &taps[at], gz);
+    }
+    let squares = sized(&mut scratch.squares, c * plane);
+    squares.iter_mut().zip(x).for_each(|(s, v)| *s = v * v);
+    let acc = sized(&mut scratch.plane, plane);
+    for ch in 0..c {
+        window_sum_plane(squares, c, plane, half, ch, acc);
+        let at = ch * plane..(ch + 1) * plane;
+        let scale = &mut scale[at.clone()];
+        scale.copy_from_slice(acc);
+        lrn_scales(spec, scale);
+        for (((d, s), t), (&gz, &x)) in
+            acc.iter().zip(&*scale).zip(&mut t[at.clone()]).zip(gz[at.clone()].iter().zip(&x[at]))
+        {
+            *t = gz * x * s / (k + alpha * d);
+        }
+    }
+    for (ch, sum) in sums.iter_mut().enumerate() {
+        window_sum_plane(t, c, plane, half, ch, acc);
+        let at = ch * plane..(ch + 1) * plane;
+        let terms = gz[at.clone()].iter().zip(&scale[at.clone()]).zip(&x[at.clone()]);
+        // Computed everywhere, then masked: branch-free, so it vectorizes.
+        // With a ReLU, x is its output: zero exactly where it passes nothing.
+        if relu {
+            for (a, ((&gz, &s), &x)) in acc.iter_mut().zip(terms) {
+                let v = gz * s - twice_alpha_beta * x * *a;
+                *a = if x > 0.0 { v } else { 0.0 };
+            }
+        } else {
+            for (a, ((&gz, &s), &x)) in acc.iter_mut().zip(terms) {
+                *a = gz * s - twice_alpha_beta * x * *a;
+            }
+        }
+        for (gy, a) in gy[at].iter_mut().zip(acc.iter()) {
+            *gy += a;
+        }
+        *sum = lane_sum(acc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::bias_act::{bias_act_composed, bias_act_fused_cpu};
+    use crate::train::lrn::{lrn_composed, lrn_fused_cpu};
+    use dfdx::tensor_ops::{Pool2DKind, TryPool2D};
+    use shared::float::SplitMix64;
+
+    fn random(len: usize, seed: u64, scale: f64) -> Vec<f32> {
+        let mut rng = SplitMix64::new(seed);
+        (0..len).map(|_| (rng.next_normal() * scale) as f32).collect()
+    }
+
+    /// Large alpha so the normalisation, not the identity, dominates.
+    const STRONG: LrnSpec = LrnSpec { size: 5, alpha: 0.3, beta: 0.75, k: 2.0 };
+
+    /// The same epilogue op by op: `fused_ops` picks the separate fused CPU
+    /// ops (whose forward the fused epilogue must equal bit for bit), else
+    /// dfdx's tensor ops (the reference for gradients).
+    fn op_by_op<T: Tape<f32, Cpu> + Merge<T>>(
+        y: Image4<Cpu, T>,
+        bias: &Bias<Cpu>,
+        e: &Epilogue,
+        fused_ops: bool,
+    ) -> Image4<Cpu, T> {
+        let (b, c, h, w) = *y.shape();
+        let planes = y.reshape_like(&(b, c, h * w));
+        let x =
+            if fused_ops { bias_act_fused_cpu(planes, bias, e.relu) } else { bias_act_composed(planes, bias, e.relu) };
+        let x = x.reshape_like(&(b, c, h, w));
+        let x = match (&e.lrn, fused_ops) {
+            (Some(spec), true) => lrn_fused_cpu(x, spec),
+            (Some(spec), false) => lrn_composed(x, spec),
+            (None, _) => x,
+        };
+        let (k, s) = e.pool.unwrap();
+        x.pool2d(Pool2DKind::Max, k, s, 0, 1)
+    }
+
+    /// Random shapes, with and without ReLU and LRN, AlexNet's 3x3/2
+    /// pooling and others: forward bit-identical to the separate ops,
+    /// gradients of the product and the bias equal to float rounding.
+    #[test]
+    fn fused_epilogue_matches_the_separate_ops() {
+        let dev = Cpu::default();
+        let mut rng = SplitMix64::new(17);
+        for case in 0..32u64 {
+            let pick = |rng: &mut SplitMix64, lo: u64, n: u64| (lo + rng.next_u64() % n) as usize;
+            let (k, s) = [(3, 2), (2, 2), (3, 1), (3, 3), (1, 1)][case as usize % 5];
+            let (b, c) = (pick(&mut rng, 1, 4), pick(&mut rng, 1, 9));
+            let (h, w) = (pick(&mut rng, k as u64, 9), pick(&mut rng, k as u64, 9));
+            let lrn = (case % 4 != 3).then_some(LrnSpec { size: [3, 5][case as usize % 2], ..STRONG });
+            let e = Epilogue { relu: case % 3 != 0, lrn, pool: Some((k, s)) };
+            let n = b * c * h * w;
+            let bias = dev.tensor_from_vec(random(c, case + 100, 0.5), (c,));
+            let pooled = b * c * ((h - k) / s + 1) * ((w - k) / s + 1);
+            let r = random(pooled, case + 200, 1.0);
+            let run = |how: u8| {
+                // A fresh product per run: the fused ops take its buffer.
+                let y = dev.tensor_from_vec(random(n, case, 2.0), (b, c, h, w));
+                let out = match how {
+                    0 => epilogue_fused_cpu(y.leaky_trace(), &bias, &e),
+                    1 => op_by_op(y.leaky_trace(), &bias, &e, true),
+                    _ => op_by_op(y.leaky_trace(), &bias, &e, false),
+                };
+                let r = dev.tensor_from_vec(r.clone(), *out.shape());
+                let values = out.retaped::<NoneTape>().as_vec();
+                let grads = (out * r).sum().backward();
+                (values, grads.get(&y).as_vec(), grads.get(&bias).as_vec())
+            };
+            let (fused, separate, composed) = (run(0), run(1), run(2));
+            let case = format!("{b}x{c}x{h}x{w} {e:?}");
+            assert_eq!(fused.0, separate.0, "forward, {case}");
+            for (a, e) in fused.0.iter().zip(&composed.0) {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "forward {a} vs {e}, {case}");
+            }
+            for (a, e) in fused.1.iter().chain(&fused.2).zip(composed.1.iter().chain(&composed.2)) {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "gradient {a} vs {e}, {case}");
+            }
+        }
+    }
+
+    /// A window of equal maxima passes its gradient once, to its first tap
+    /// (as PyTorch); a window of the ReLU's zeros passes none.
+    #[test]
+    fn ties_go_to_the_first_tap_and_relu_zeros_pass_nothing() {
+        let dev = Cpu::default();
+        let bias = dev.tensor_from_vec(vec![0.0, 0.0], (2,));
+        let mut values = vec![1.0f32; 4];
+        values.extend([-1.0f32; 4]);
+        let y = dev.tensor_from_vec(values, (1, 2, 2, 2));
+        let e = Epilogue { relu: true, lrn: None, pool: Some((2, 2)) };
+        let out = epilogue_fused_cpu(y.leaky_trace(), &bias, &e);
+        assert_eq!(out.retaped::<NoneTape>().as_vec(), vec![1.0, 0.0]);
+        let grads = (out * 3.0).sum().backward();
+        assert_eq!(grads.get(&y).as_vec(), vec![3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(grads.get(&bias).as_vec(), vec![3.0, 0.0]);
+    }
+}
