@@ -32,6 +32,7 @@ pub fn bias_act_composed<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(
 const LANES: usize = 8;
 
 /// `sum(v)` in a fixed order: LANES interleaved partial sums, then the tail.
+#[inline(always)]
 pub(super) fn lane_sum(v: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let chunks = v.chunks_exact(LANES);

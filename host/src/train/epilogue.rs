@@ -44,6 +44,7 @@ struct Pooling {
 impl Pooling {
     /// Adds each window's gradient `g` to its winning tap in `gz` (one
     /// plane).
+    #[inline(always)]
     fn scatter(&self, g: &[f32], taps: &[u8], gz: &mut [f32]) {
         let (k, s, w) = (self.kernel, self.stride, self.in_w);
         // Offsets of the taps from a window's corner, without divisions in
@@ -64,6 +65,7 @@ impl Pooling {
 
     /// Max over each window of `plane`, the first tap in row-major order
     /// winning ties (as PyTorch), into `out` and `taps`.
+    #[inline(always)]
     fn max(&self, plane: &[f32], relu: bool, out: &mut [f32], taps: &mut [u8]) {
         let (k, s, w) = (self.kernel, self.stride, self.in_w);
         for oy in 0..self.out_h {
@@ -96,12 +98,14 @@ struct Scratch {
 }
 
 /// `v` as `len` values, to be overwritten.
+#[inline(always)]
 fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     v.resize(len, 0.0);
     &mut v[..len]
 }
 
 /// `v` as `len` zeros.
+#[inline(always)]
 fn zeroed(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     v.clear();
     v.resize(len, 0.0);
@@ -128,61 +132,28 @@ pub fn epilogue_fused_cpu<T: Tape<f32, Cpu>>(y: Image4<Cpu, T>, bias: &Bias<Cpu>
     let mut out = vec![0f32; batch * c * out_plane];
     let mut taps = vec![0u8; batch * c * out_plane];
     let b = bias.cpu_slice();
-    let (relu, lrn) = (e.relu, e.lrn);
+    let kernel = Kernel { c, plane, out_plane, pool, relu: e.relu, lrn: e.lrn };
     x.par_chunks_mut(c * plane)
         .zip(out.par_chunks_mut(c * out_plane))
         .zip(taps.par_chunks_mut(c * out_plane))
-        .for_each_init(Scratch::default, |scratch, ((x, out), taps)| {
-            for (p, &bias) in x.chunks_exact_mut(plane).zip(b) {
-                if relu {
-                    p.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
-                } else {
-                    p.iter_mut().for_each(|v| *v += bias);
-                }
-            }
-            let planes = out.chunks_exact_mut(out_plane).zip(taps.chunks_exact_mut(out_plane));
-            match &lrn {
-                None => {
-                    for (ch, (out, taps)) in planes.enumerate() {
-                        pool.max(&x[ch * plane..][..plane], relu, out, taps);
-                    }
-                }
-                Some(spec) => {
-                    let squares = sized(&mut scratch.squares, c * plane);
-                    squares.iter_mut().zip(x.iter()).for_each(|(s, v)| *s = v * v);
-                    let lrn_out = sized(&mut scratch.plane, plane);
-                    for (ch, (out, taps)) in planes.enumerate() {
-                        window_sum_plane(squares, c, plane, spec.size as usize / 2, ch, lrn_out);
-                        lrn_plane(spec, &x[ch * plane..][..plane], lrn_out);
-                        pool.max(lrn_out, relu, out, taps);
-                    }
-                }
-            }
-        });
+        .for_each_init(Scratch::default, |scratch, ((x, out), taps)| kernel.forward(b, x, out, taps, scratch));
     let out = dev.tensor_from_vec(out, (batch, c, pool.out_h, pool.out_w));
     if T::OWNS_TAPE && batch * c > 0 {
         let (bias_ghost, out_ghost) = (bias.ghost(), out.ghost());
         // Without an LRN the winning taps are all backward needs.
-        let x = if lrn.is_some() { x } else { Vec::new() };
+        let x = if kernel.lrn.is_some() { x } else { Vec::new() };
         tape.add_backward_op(move |grads| {
             grads.try_alloc_for(&y_ghost)?;
             grads.try_alloc_for(&bias_ghost)?;
             grads.try_alloc_for(&out_ghost)?;
             let (grad_y, grad_bias, g) = grads.muts_and_ref(&y_ghost, &bias_ghost, &out_ghost);
             let mut per_image = vec![0f32; batch * c];
-            let image = |i: usize| (i * c * plane, i * c * out_plane);
             grad_y.par_chunks_mut(c * plane).zip(per_image.par_chunks_mut(c)).enumerate().for_each_init(
                 Scratch::default,
                 |scratch, (i, (gy, sums))| {
-                    let (at, out_at) = image(i);
-                    let g = &g[out_at..][..c * out_plane];
-                    let taps = &taps[out_at..][..c * out_plane];
-                    match &lrn {
-                        None => pool_backward(&pool, plane, g, taps, gy, sums),
-                        Some(spec) => {
-                            lrn_pool_backward(spec, &pool, relu, c, &x[at..][..c * plane], (g, taps), scratch, gy, sums)
-                        }
-                    }
+                    let at = i * c * out_plane..(i + 1) * c * out_plane;
+                    let x = x.get(i * c * plane..(i + 1) * c * plane).unwrap_or_default();
+                    kernel.backward(x, (&g[at.clone()], &taps[at]), scratch, gy, sums);
                 },
             );
             for sums in per_image.chunks_exact(c) {
@@ -196,8 +167,106 @@ pub fn epilogue_fused_cpu<T: Tape<f32, Cpu>>(y: Image4<Cpu, T>, bias: &Bias<Cpu>
     out.put_tape(tape)
 }
 
+/// One image's work in the fused op: the constants of the op, and its
+/// per-image forward and backward.
+///
+/// Both are compiled twice on x86-64, for the baseline (SSE2) and for AVX2,
+/// and picked by the CPU at run time: the LRN's square roots and divisions
+/// then run 8 lanes wide instead of 4. The two builds perform the same
+/// operations in the same order (Rust never fuses a multiply and an add),
+/// so they give the same bits.
+#[derive(Clone, Copy)]
+struct Kernel {
+    c: usize,
+    plane: usize,
+    out_plane: usize,
+    pool: Pooling,
+    relu: bool,
+    lrn: Option<LrnSpec>,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2")
+}
+
+impl Kernel {
+    fn forward(&self, b: &[f32], x: &mut [f32], out: &mut [f32], taps: &mut [u8], scratch: &mut Scratch) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.forward_avx2(b, x, out, taps, scratch) };
+        }
+        self.forward_image(b, x, out, taps, scratch)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn forward_avx2(&self, b: &[f32], x: &mut [f32], out: &mut [f32], taps: &mut [u8], scratch: &mut Scratch) {
+        self.forward_image(b, x, out, taps, scratch)
+    }
+
+    /// Bias and ReLU over `x` in place, then the LRN and pooling into `out`
+    /// and `taps`.
+    #[inline(always)]
+    fn forward_image(&self, b: &[f32], x: &mut [f32], out: &mut [f32], taps: &mut [u8], scratch: &mut Scratch) {
+        let (c, plane, out_plane, relu) = (self.c, self.plane, self.out_plane, self.relu);
+        for (p, &bias) in x.chunks_exact_mut(plane).zip(b) {
+            if relu {
+                p.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+            } else {
+                p.iter_mut().for_each(|v| *v += bias);
+            }
+        }
+        let planes = out.chunks_exact_mut(out_plane).zip(taps.chunks_exact_mut(out_plane));
+        match &self.lrn {
+            None => {
+                for (ch, (out, taps)) in planes.enumerate() {
+                    self.pool.max(&x[ch * plane..][..plane], relu, out, taps);
+                }
+            }
+            Some(spec) => {
+                let squares = sized(&mut scratch.squares, c * plane);
+                squares.iter_mut().zip(x.iter()).for_each(|(s, v)| *s = v * v);
+                let lrn_out = sized(&mut scratch.plane, plane);
+                for (ch, (out, taps)) in planes.enumerate() {
+                    window_sum_plane(squares, c, plane, spec.size as usize / 2, ch, lrn_out);
+                    lrn_plane(spec, &x[ch * plane..][..plane], lrn_out);
+                    self.pool.max(lrn_out, relu, out, taps);
+                }
+            }
+        }
+    }
+
+    /// `x`: the image's ReLU output (empty without an LRN); `g`, `taps`: its
+    /// pooled gradient and winning taps. Adds to `gy`, writes `sums`.
+    fn backward(&self, x: &[f32], g: (&[f32], &[u8]), scratch: &mut Scratch, gy: &mut [f32], sums: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.backward_avx2(x, g, scratch, gy, sums) };
+        }
+        self.backward_image(x, g, scratch, gy, sums)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn backward_avx2(&self, x: &[f32], g: (&[f32], &[u8]), scratch: &mut Scratch, gy: &mut [f32], sums: &mut [f32]) {
+        self.backward_image(x, g, scratch, gy, sums)
+    }
+
+    #[inline(always)]
+    fn backward_image(&self, x: &[f32], g: (&[f32], &[u8]), scratch: &mut Scratch, gy: &mut [f32], sums: &mut [f32]) {
+        match &self.lrn {
+            None => pool_backward(&self.pool, self.plane, g.0, g.1, gy, sums),
+            Some(spec) => lrn_pool_backward(spec, &self.pool, self.relu, self.c, x, g, scratch, gy, sums),
+        }
+    }
+}
+
 /// One plane of LRN output: `x * (k + alpha * sums)^-beta`, over `sums` in
 /// place, with the separate LRN op's arithmetic.
+#[inline(always)]
 fn lrn_plane(spec: &LrnSpec, x: &[f32], sums: &mut [f32]) {
     lrn_scales(spec, sums);
     sums.iter_mut().zip(x).for_each(|(s, x)| *s *= x);
@@ -205,6 +274,7 @@ fn lrn_plane(spec: &LrnSpec, x: &[f32], sums: &mut [f32]) {
 
 /// `(k + alpha * sums)^-beta` over `sums` in place. One test of beta per
 /// plane, not per value, so the loop vectorizes.
+#[inline(always)]
 fn lrn_scales(spec: &LrnSpec, sums: &mut [f32]) {
     let (alpha, beta, k) = (spec.alpha, spec.beta, spec.k);
     if beta == 0.75 {
@@ -216,6 +286,7 @@ fn lrn_scales(spec: &LrnSpec, sums: &mut [f32]) {
 
 /// Backward of bias, ReLU and pooling for one image: each window's gradient
 /// to its winning tap. `sums` gets the image's bias gradient.
+#[inline(always)]
 fn pool_backward(pool: &Pooling, plane: usize, g: &[f32], taps: &[u8], gy: &mut [f32], sums: &mut [f32]) {
     let out_plane = pool.out_h * pool.out_w;
     for (ch, sum) in sums.iter_mut().enumerate() {
@@ -236,6 +307,7 @@ fn pool_backward(pool: &Pooling, plane: usize, g: &[f32], taps: &[u8], gy: &mut 
 /// `gz` the pooling's gradient: `dx_j = gz_j s_j - 2 alpha beta x_j
 /// sum_{i in W(j)} gz_i x_i s_i / d_i`, then the ReLU's mask.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn lrn_pool_backward(
     spec: &LrnSpec,
     pool: &Pooling,
@@ -394,5 +466,43 @@ mod tests {
         let grads = (out * 3.0).sum().backward();
         assert_eq!(grads.get(&y).as_vec(), vec![3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(grads.get(&bias).as_vec(), vec![3.0, 0.0]);
+    }
+
+    /// The AVX2 build of the per-image kernels gives the baseline build's
+    /// bits, forward and backward (where the CPU has AVX2).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_build_gives_the_same_bits() {
+        if !has_avx2() {
+            return;
+        }
+        for (c, h, w, lrn, relu) in
+            [(7, 9, 11, Some(STRONG), true), (5, 8, 8, None, true), (6, 13, 7, Some(LrnSpec::PAPER), false)]
+        {
+            let pool = Pooling { kernel: 3, stride: 2, in_w: w, out_h: (h - 3) / 2 + 1, out_w: (w - 3) / 2 + 1 };
+            let (plane, out_plane) = (h * w, pool.out_h * pool.out_w);
+            let kernel = Kernel { c, plane, out_plane, pool, relu, lrn };
+            let b = random(c, 1, 0.5);
+            let g = random(c * out_plane, 2, 1.0);
+            let run = |avx2: bool| {
+                let mut x = random(c * plane, 3, 2.0);
+                let (mut out, mut taps) = (vec![0f32; c * out_plane], vec![0u8; c * out_plane]);
+                let mut scratch = Scratch::default();
+                let (mut gy, mut sums) = (random(c * plane, 4, 1.0), vec![0f32; c]);
+                // SAFETY: the CPU has AVX2 (checked above).
+                unsafe {
+                    if avx2 {
+                        kernel.forward_avx2(&b, &mut x, &mut out, &mut taps, &mut scratch);
+                        kernel.backward_avx2(&x, (&g, &taps), &mut scratch, &mut gy, &mut sums);
+                    } else {
+                        kernel.forward_image(&b, &mut x, &mut out, &mut taps, &mut scratch);
+                        kernel.backward_image(&x, (&g, &taps), &mut scratch, &mut gy, &mut sums);
+                    }
+                }
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                (bits(&x), bits(&out), taps, bits(&gy), bits(&sums))
+            };
+            assert!(run(true) == run(false), "{c}x{h}x{w} lrn={lrn:?} relu={relu}");
+        }
     }
 }

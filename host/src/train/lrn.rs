@@ -34,7 +34,7 @@ pub fn lrn_composed<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(x: Image4<D, T>,
 
 /// `d^-beta`; the paper's beta = 3/4 as two square roots, several times
 /// cheaper than `powf` (which was a sixth of a training step).
-#[inline]
+#[inline(always)]
 pub(super) fn pow_neg(d: f32, beta: f32) -> f32 {
     if beta == 0.75 {
         pow_neg_three_quarters(d)
@@ -61,6 +61,7 @@ fn window_sums(v: &[f32], c: usize, plane: usize, half: usize, out: &mut [f32]) 
 }
 
 /// Plane `ch` of [`window_sums`].
+#[inline(always)]
 pub(super) fn window_sum_plane(v: &[f32], c: usize, plane: usize, half: usize, ch: usize, acc: &mut [f32]) {
     acc.fill(0.0);
     for j in ch.saturating_sub(half)..=(ch + half).min(c - 1) {
