@@ -373,17 +373,10 @@ fn lrn_pool_backward(
 mod tests {
     use super::*;
     use crate::train::bias_act::{bias_act_composed, bias_act_fused_cpu};
+    use crate::train::lrn::tests::{random, STRONG};
     use crate::train::lrn::{lrn_composed, lrn_fused_cpu};
     use dfdx::tensor_ops::{Pool2DKind, TryPool2D};
     use shared::float::SplitMix64;
-
-    fn random(len: usize, seed: u64, scale: f64) -> Vec<f32> {
-        let mut rng = SplitMix64::new(seed);
-        (0..len).map(|_| (rng.next_normal() * scale) as f32).collect()
-    }
-
-    /// Large alpha so the normalisation, not the identity, dominates.
-    const STRONG: LrnSpec = LrnSpec { size: 5, alpha: 0.3, beta: 0.75, k: 2.0 };
 
     /// The same epilogue op by op: `fused_ops` picks the separate fused CPU
     /// ops (whose forward the fused epilogue must equal bit for bit), else

@@ -129,18 +129,18 @@ pub fn lrn_fused_cpu<T: Tape<f32, Cpu>>(x: Image4<Cpu, T>, spec: &LrnSpec) -> Im
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use shared::float::SplitMix64;
     use shared::spec::Shape;
 
-    fn random(len: usize, seed: u64, scale: f64) -> Vec<f32> {
+    pub(in crate::train) fn random(len: usize, seed: u64, scale: f64) -> Vec<f32> {
         let mut rng = SplitMix64::new(seed);
         (0..len).map(|_| (rng.next_normal() * scale) as f32).collect()
     }
 
     /// Large alpha so the normalisation, not the identity, dominates.
-    const STRONG: LrnSpec = LrnSpec { size: 5, alpha: 0.3, beta: 0.75, k: 2.0 };
+    pub(in crate::train) const STRONG: LrnSpec = LrnSpec { size: 5, alpha: 0.3, beta: 0.75, k: 2.0 };
 
     #[test]
     fn forward_matches_the_shared_reference() {
