@@ -45,6 +45,20 @@ pub(super) fn lane_sum(v: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `image[c][i] += bias[c]`, then `max(_, 0)` with `relu`, over one image
+/// of `plane`-long channel planes, in place. Also the first step of the
+/// fused convolution epilogue.
+#[inline(always)]
+pub(super) fn add_bias_relu(image: &mut [f32], bias: &[f32], plane: usize, relu: bool) {
+    for (p, &bias) in image.chunks_exact_mut(plane).zip(bias) {
+        if relu {
+            p.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+        } else {
+            p.iter_mut().for_each(|v| *v += bias);
+        }
+    }
+}
+
 /// Bias and ReLU as one CPU op, in place over `y`'s buffer when nothing else
 /// holds it (a convolution or matmul output never is held).
 ///
@@ -61,15 +75,7 @@ pub fn bias_act_fused_cpu<T: Tape<f32, Cpu>>(y: Planes<Cpu, T>, bias: &Bias<Cpu>
     let y_ghost = y.ghost();
     let mut values = y.cpu_into_vec();
     let b = bias.cpu_slice();
-    values.par_chunks_mut((c * inner).max(1)).for_each(|image| {
-        for (plane, &bias) in image.chunks_exact_mut(inner.max(1)).zip(b) {
-            if relu {
-                plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
-            } else {
-                plane.iter_mut().for_each(|v| *v += bias);
-            }
-        }
-    });
+    values.par_chunks_mut((c * inner).max(1)).for_each(|image| add_bias_relu(image, b, inner.max(1), relu));
     let out = dev.tensor_from_vec(values, shape);
     if T::OWNS_TAPE && batch * c * inner > 0 {
         let kept = out.clone();

@@ -10,7 +10,7 @@
 //! run one output plane at a time, so the LRN output never exists beyond
 //! the plane being pooled.
 
-use super::bias_act::lane_sum;
+use super::bias_act::{add_bias_relu, lane_sum};
 use super::lrn::{pow_neg, pow_neg_three_quarters, window_sum_plane};
 use super::tensor::{Bias, Image4};
 use dfdx::prelude::*;
@@ -211,13 +211,7 @@ impl Kernel {
     #[inline(always)]
     fn forward_image(&self, b: &[f32], x: &mut [f32], out: &mut [f32], taps: &mut [u8], scratch: &mut Scratch) {
         let (c, plane, out_plane, relu) = (self.c, self.plane, self.out_plane, self.relu);
-        for (p, &bias) in x.chunks_exact_mut(plane).zip(b) {
-            if relu {
-                p.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
-            } else {
-                p.iter_mut().for_each(|v| *v += bias);
-            }
-        }
+        add_bias_relu(x, b, plane, relu);
         let planes = out.chunks_exact_mut(out_plane).zip(taps.chunks_exact_mut(out_plane));
         match &self.lrn {
             None => {
@@ -291,9 +285,10 @@ fn pool_backward(pool: &Pooling, plane: usize, g: &[f32], taps: &[u8], gy: &mut 
     let out_plane = pool.out_h * pool.out_w;
     for (ch, sum) in sums.iter_mut().enumerate() {
         let at = ch * out_plane..(ch + 1) * out_plane;
-        pool.scatter(&g[at.clone()], &taps[at], &mut gy[ch * plane..][..plane]);
+        let (g, taps) = (&g[at.clone()], &taps[at]);
+        pool.scatter(g, taps, &mut gy[ch * plane..][..plane]);
         let mut passed = [0f32; 8];
-        for (o, (&g, &tap)) in g[ch * out_plane..][..out_plane].iter().zip(&taps[ch * out_plane..]).enumerate() {
+        for (o, (&g, &tap)) in g.iter().zip(taps).enumerate() {
             if tap != NO_GRADIENT {
                 passed[o % 8] += g;
             }
