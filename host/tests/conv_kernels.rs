@@ -89,13 +89,20 @@ fn fast_conv2d_matches_released_kernels_and_finite_differences() {
     let dev = Cpu::default();
     let mut rng = SplitMix64::new(2012);
     // The fast kernels put images side by side in chunks of >= 512 output
-    // columns: besides the random (small) cases, one image per chunk (a
-    // 24x24 map) and a batch that ends in a partial chunk (7 images of 168
-    // columns: chunks of 4 and 3).
+    // columns (128 with OpenBLAS): besides the random (small) cases, one
+    // image per chunk (a 24x24 map), a batch that ends in a partial chunk (7
+    // images of 168 columns: chunks of 4 and 3 without OpenBLAS), more
+    // chunks than backward's dW parts, the last part short (37 images of 256
+    // columns: 37 or 19 chunks), and stride-1 convolutions that keep the
+    // width (3x3 pad 1, 5x5 pad 2: one span per kernel tap), one with rows
+    // of 70 columns.
     let chunking = [
         Case { batch: 3, chan_in: 2, chan_out: 4, groups: 2, kernel: 3, stride: 1, padding: 1, h: 24, w: 24 },
         Case { batch: 7, chan_in: 3, chan_out: 2, groups: 1, kernel: 1, stride: 1, padding: 0, h: 12, w: 14 },
         Case { batch: 5, chan_in: 4, chan_out: 6, groups: 2, kernel: 5, stride: 2, padding: 2, h: 27, w: 25 },
+        Case { batch: 37, chan_in: 2, chan_out: 3, groups: 1, kernel: 3, stride: 1, padding: 1, h: 16, w: 16 },
+        Case { batch: 2, chan_in: 1, chan_out: 2, groups: 1, kernel: 5, stride: 1, padding: 2, h: 5, w: 70 },
+        Case { batch: 2, chan_in: 2, chan_out: 2, groups: 1, kernel: 5, stride: 1, padding: 2, h: 3, w: 2 },
     ];
     let cases: Vec<Case> = chunking.into_iter().chain((0..60).map(|_| random_case(&mut rng))).collect();
     for c in cases {

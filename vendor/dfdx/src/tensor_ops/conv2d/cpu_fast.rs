@@ -10,8 +10,9 @@
 //! Images are taken in chunks whose columns sit side by side in one matrix
 //! (C/G·K·K x chunk·OH·OW): late layers have few output pixels (49 for a 7x7
 //! map), and one GEMM per image there spends more time packing the weights
-//! than multiplying. Chunks run in parallel with single-threaded GEMMs, each
-//! accumulating its own dW that is summed at the end in chunk order.
+//! than multiplying. Chunks run in parallel with single-threaded GEMMs; in
+//! backward, a fixed number of parts of consecutive chunks each accumulate
+//! their own dW, summed at the end in part order.
 
 use crate::shapes::{Dtype, Shape};
 use crate::tensor::{cpu::*, *};
@@ -34,6 +35,11 @@ use std::sync::Arc;
 const CHUNK_COLUMNS: usize = 128;
 #[cfg(not(feature = "openblas"))]
 const CHUNK_COLUMNS: usize = 512;
+
+/// Parts a backward pass splits its chunks into, each with its own dW
+/// (summed at the end in part order): enough to keep the cores busy, and a
+/// constant, so the summation order does not depend on the machine.
+const DW_PARTS: usize = 8;
 
 static USE_RELEASED: AtomicBool = AtomicBool::new(false);
 
@@ -75,9 +81,41 @@ impl Conv2DOp {
         (first.min(last), last)
     }
 
+    /// For a stride-1 convolution whose output rows are as wide as its input
+    /// rows (AlexNet's padded 3x3 and 5x5 layers), output pixel `p` of
+    /// kernel tap (k1, k2) reads input pixel `p + offset` wherever it reads
+    /// the input at all: a row of the column matrix is one contiguous span
+    /// of the plane, apart from the padding columns at its edges. Returns
+    /// that tap's [`FlatTap`], `None` for other convolutions.
+    #[inline(always)]
+    fn flat_tap(&self, k1: usize, k2: usize) -> Option<FlatTap> {
+        if self.stride != 1 || self.w_out != self.w_in {
+            return None;
+        }
+        let w = self.w_in as isize;
+        let dy = (self.dilation * k1) as isize - self.padding as isize;
+        let dx = (self.dilation * k2) as isize - self.padding as isize;
+        let rows_from = ((-dy).max(0) as usize).min(self.h_out);
+        let rows_to = ((self.h_in as isize - dy).max(0) as usize).clamp(rows_from, self.h_out);
+        let (cols_from, cols_to) = self.valid_ow(k2);
+        let offset = dy * w + dx;
+        // The part of the valid rows whose source lies in the plane; what
+        // is cut off at either end is padding columns.
+        let lo = ((rows_from * self.w_out) as isize).max(-offset);
+        let hi = ((rows_to * self.w_out) as isize).min((self.h_in * self.w_in) as isize - offset);
+        let (span, src) = if lo < hi {
+            (lo as usize..hi as usize, (lo + offset) as usize..(hi + offset) as usize)
+        } else {
+            (0..0, 0..0)
+        };
+        Some(FlatTap { rows: rows_from..rows_to, cols: cols_from..cols_to, span, src })
+    }
+
     /// Writes one image's columns: row r (of C·K·K) goes to
-    /// `col[r * ld..][..OH·OW]`; padding taps become 0. Rows are handled whole,
-    /// so the per-element work is one load and store.
+    /// `col[r * ld..][..OH·OW]`; padding taps become 0. A row is one copy
+    /// for [flat taps](Self::flat_tap), else one per output row: AlexNet's
+    /// late layers have rows of 7 and 15 values, where a call to `memcpy`
+    /// per row cost more than the copy.
     fn im2col<E: Dtype>(&self, img: &[E], col: &mut [E], ld: usize) {
         let mut r = 0;
         for c in 0..self.chan_in {
@@ -86,6 +124,18 @@ impl Conv2DOp {
                 for k2 in 0..self.kernel {
                     let row = &mut col[r * ld..][..self.pixels()];
                     r += 1;
+                    if let Some(tap) = self.flat_tap(k1, k2) {
+                        let (above, below) = (tap.rows.start * self.w_out, tap.rows.end * self.w_out);
+                        if above > 0 {
+                            row[..above].fill(E::default());
+                        }
+                        if below < row.len() {
+                            row[below..].fill(E::default());
+                        }
+                        row[tap.span.clone()].copy_from_slice(&plane[tap.src.clone()]);
+                        tap.zero_padding_columns(row, self.w_out);
+                        continue;
+                    }
                     let (first, last) = self.valid_ow(k2);
                     for (oh, out) in row.chunks_exact_mut(self.w_out).enumerate() {
                         let y = (oh * self.stride + self.dilation * k1).wrapping_sub(self.padding);
@@ -111,15 +161,24 @@ impl Conv2DOp {
     }
 
     /// Adds one image's column entries (laid out as in `im2col`) back onto
-    /// the input positions they were read from.
-    fn col2im_add<E: Dtype>(&self, col: &[E], ld: usize, img: &mut [E]) {
+    /// the input positions they were read from. The entries of padding taps
+    /// in flat rows are zeroed on the way (they belong to no input), so the
+    /// rest adds as one span.
+    fn col2im_add<E: Dtype>(&self, col: &mut [E], ld: usize, img: &mut [E]) {
         let mut r = 0;
         for c in 0..self.chan_in {
             let plane = &mut img[c * self.h_in * self.w_in..][..self.h_in * self.w_in];
             for k1 in 0..self.kernel {
                 for k2 in 0..self.kernel {
-                    let row = &col[r * ld..][..self.pixels()];
+                    let row = &mut col[r * ld..][..self.pixels()];
                     r += 1;
+                    if let Some(tap) = self.flat_tap(k1, k2) {
+                        tap.zero_padding_columns(row, self.w_out);
+                        for (d, v) in plane[tap.src.clone()].iter_mut().zip(&row[tap.span.clone()]) {
+                            *d += *v;
+                        }
+                        continue;
+                    }
                     let (first, last) = self.valid_ow(k2);
                     for (oh, src) in row.chunks_exact(self.w_out).enumerate() {
                         let y = (oh * self.stride + self.dilation * k1).wrapping_sub(self.padding);
@@ -140,6 +199,35 @@ impl Conv2DOp {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// One kernel tap of a [flat](Conv2DOp::flat_tap) convolution: the output
+/// rows that read the input, the output columns that do, and the span of
+/// the column-matrix row that is a copy of the plane's `src`.
+struct FlatTap {
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    span: std::ops::Range<usize>,
+    src: std::ops::Range<usize>,
+}
+
+impl FlatTap {
+    /// Zeroes the padding columns of the valid rows: the span runs through
+    /// them, reading the neighbouring row's pixels.
+    #[inline(always)]
+    fn zero_padding_columns<E: Dtype>(&self, row: &mut [E], w: usize) {
+        if self.cols.start == 0 && self.cols.end == w {
+            return;
+        }
+        // Column by column: a loop along a row's one or two padding values
+        // becomes a call to `memset` each.
+        let rows = &mut row[self.rows.start * w..self.rows.end * w];
+        for col in (0..self.cols.start).chain(self.cols.end..w) {
+            for v in rows.iter_mut().skip(col).step_by(w) {
+                *v = E::default();
             }
         }
     }
@@ -230,67 +318,84 @@ impl Cpu {
             Some(g) => g.chunks_mut(chunk * op.in_len()).map(Some).collect(),
             None => img.chunks(chunk * op.in_len()).map(|_| None).collect(),
         };
-        let partial: Vec<Vec<E>> = grad_chunks
+        let chunks: Vec<_> = grad_chunks
+            .into_iter()
+            .zip(img.chunks(chunk * op.in_len()))
+            .zip(grad_out.chunks(chunk * op.out_len()))
+            .collect();
+        // Consecutive chunks share one dW, which their GEMMs accumulate in
+        // chunk order: a dW per chunk was zeroed, written and summed once
+        // per image on the scaled network's conv2 (400 KB each).
+        let per_part = chunks.len().div_ceil(DW_PARTS).max(1);
+        let mut parts: Vec<Vec<_>> = Vec::new();
+        let mut chunks = chunks.into_iter().peekable();
+        while chunks.peek().is_some() {
+            parts.push(chunks.by_ref().take(per_part).collect());
+        }
+        let partial: Vec<Vec<E>> = parts
             .into_par_iter()
-            .zip(img.par_chunks(chunk * op.in_len()))
-            .zip(grad_out.par_chunks(chunk * op.out_len()))
             .map_init(
                 || (Vec::new(), Vec::new(), Vec::new()),
-                |(col, dcol, dy_chunk), ((grad_img, img), grad_out)| {
-                    let images = img.len() / op.in_len();
-                    let ld = images * op.pixels();
+                |(col, dcol, dy_chunk), part| {
                     let mut dw = vec![E::default(); filters_len];
-                    let col = sized(col, op.groups * k * ld);
-                    for (i, img) in img.chunks_exact(op.in_len()).enumerate() {
-                        op.im2col(img, &mut col[i * op.pixels()..], ld);
-                    }
-                    let dy = if images == 1 {
-                        grad_out
-                    } else {
-                        let dy = sized(dy_chunk, op.chan_out * ld);
-                        transpose_chunk(images, op.chan_out, op.pixels(), grad_out, dy, true);
-                        &*dy
-                    };
-                    let dcol = sized(dcol, if grad_img.is_some() { op.groups * k * ld } else { 0 });
-                    for g in 0..op.groups {
-                        // dW_g (O/G x CKK/G) += dy_g (O/G x N) · col_gᵀ (N x CKK/G)
-                        Self::matmul_serial(
-                            (m, ld, k),
-                            true,
-                            dy[g * m * ld..].as_ptr(),
-                            [ld, 1],
-                            col[g * k * ld..].as_ptr(),
-                            [1, ld],
-                            dw[g * m * k..].as_mut_ptr(),
-                            [k, 1],
-                        );
-                        if grad_img.is_none() {
-                            continue;
+                    for ((grad_img, img), grad_out) in part {
+                        let images = img.len() / op.in_len();
+                        let ld = images * op.pixels();
+                        let col = sized(col, op.groups * k * ld);
+                        for (i, img) in img.chunks_exact(op.in_len()).enumerate() {
+                            op.im2col(img, &mut col[i * op.pixels()..], ld);
                         }
-                        // dcol_g (CKK/G x N) = W_gᵀ (CKK/G x O/G) · dy_g (O/G x N)
-                        Self::matmul_serial(
-                            (k, m, ld),
-                            false,
-                            filters[g * m * k..].as_ptr(),
-                            [1, k],
-                            dy[g * m * ld..].as_ptr(),
-                            [ld, 1],
-                            dcol[g * k * ld..].as_mut_ptr(),
-                            [ld, 1],
-                        );
-                    }
-                    if let Some(grad_img) = grad_img {
-                        for (i, grad_img) in grad_img.chunks_exact_mut(op.in_len()).enumerate() {
-                            op.col2im_add(&dcol[i * op.pixels()..], ld, grad_img);
+                        let dy = if images == 1 {
+                            grad_out
+                        } else {
+                            let dy = sized(dy_chunk, op.chan_out * ld);
+                            transpose_chunk(images, op.chan_out, op.pixels(), grad_out, dy, true);
+                            &*dy
+                        };
+                        let dcol = sized(dcol, if grad_img.is_some() { op.groups * k * ld } else { 0 });
+                        for g in 0..op.groups {
+                            // dW_g (O/G x CKK/G) += dy_g (O/G x N) · col_gᵀ (N x CKK/G)
+                            Self::matmul_serial(
+                                (m, ld, k),
+                                true,
+                                dy[g * m * ld..].as_ptr(),
+                                [ld, 1],
+                                col[g * k * ld..].as_ptr(),
+                                [1, ld],
+                                dw[g * m * k..].as_mut_ptr(),
+                                [k, 1],
+                            );
+                            if grad_img.is_none() {
+                                continue;
+                            }
+                            // dcol_g (CKK/G x N) = W_gᵀ (CKK/G x O/G) · dy_g (O/G x N)
+                            Self::matmul_serial(
+                                (k, m, ld),
+                                false,
+                                filters[g * m * k..].as_ptr(),
+                                [1, k],
+                                dy[g * m * ld..].as_ptr(),
+                                [ld, 1],
+                                dcol[g * k * ld..].as_mut_ptr(),
+                                [ld, 1],
+                            );
+                        }
+                        if let Some(grad_img) = grad_img {
+                            for (i, grad_img) in grad_img.chunks_exact_mut(op.in_len()).enumerate() {
+                                op.col2im_add(&mut dcol[i * op.pixels()..], ld, grad_img);
+                            }
                         }
                     }
                     dw
                 },
             )
             .collect();
-        for dw in partial {
-            grad_filters.iter_mut().zip(dw).for_each(|(g, d)| *g += d);
-        }
+        // Each element sums the parts in part order, whichever thread adds.
+        grad_filters.par_chunks_mut(4096).enumerate().for_each(|(i, g)| {
+            for dw in &partial {
+                g.iter_mut().zip(&dw[i * 4096..]).for_each(|(g, d)| *g += *d);
+            }
+        });
     }
 }
 
