@@ -7,14 +7,15 @@
 
 use super::preprocess::Augment;
 use super::recipe::Hyper;
-use super::safetensors_stream::{write_safetensors, TensorEntry};
-use crate::error::{read_file, write_atomic_with, HostError, Result};
-use safetensors::tensor::{Dtype, SafeTensors};
+use super::safetensors_stream::{write_safetensors, ReadError, SafetensorsReader, TensorEntry};
+use crate::error::{write_atomic_with, HostError, Result};
 use serde::{Deserialize, Serialize};
 use shared::float::{FloatModel, LayerParams};
 use shared::spec::{Layer, LayerInfo, ModelSpec};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 
 /// Identifies the file kind and the layout version of this module.
@@ -170,15 +171,25 @@ impl Checkpoint {
         save_checkpoint(path, &header, self)
     }
 
+    /// Reads the file one tensor at a time: the paper network's checkpoint
+    /// is 488 MB, and reading it whole held those bytes beside the values.
     pub fn load(path: &Path) -> Result<Checkpoint> {
-        Checkpoint::from_bytes(path, &read_file(path)?)
+        let file = File::open(path).map_err(|source| HostError::File { path: path.to_path_buf(), source })?;
+        Checkpoint::read(path, file)
     }
 
     /// A checkpoint from the contents of a file; `path` names it in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(path, format!("not a safetensors file ({e})")))?;
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(path, e))?;
-        let meta = meta.metadata().clone().unwrap_or_default();
+        Checkpoint::read(path, Cursor::new(bytes))
+    }
+
+    fn read(path: &Path, source: impl Read + Seek) -> Result<Checkpoint> {
+        let error = |e: ReadError| match e {
+            ReadError::Io(source) => HostError::File { path: path.to_path_buf(), source },
+            other => corrupt(path, other),
+        };
+        let mut st = SafetensorsReader::new(source).map_err(error)?;
+        let meta = st.metadata();
         let field = |key: &str| meta.get(key).ok_or_else(|| corrupt(path, format!("no '{key}' in the metadata")));
         let format = field("format")?;
         if format != FORMAT {
@@ -193,13 +204,6 @@ impl Checkpoint {
         let data: Option<RunData> =
             meta.get("data").map(|d| serde_json::from_str(d)).transpose().map_err(|e| parse_err("data", e))?;
 
-        let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = st.tensor(name).map_err(|_| corrupt(path, format!("missing tensor {name}")))?;
-            if t.dtype() != Dtype::F32 || t.shape() != shape {
-                return Err(corrupt(path, format!("{name}: {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape())));
-            }
-            Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-        };
         let (mut layers, mut momentum) = (Vec::new(), Vec::new());
         for info in spec.walk() {
             let Some(shape) = weight_shape(&info) else {
@@ -210,15 +214,17 @@ impl Checkpoint {
             let name = info.name.to_string();
             let bias = [shape[0]];
             layers.push(LayerParams {
-                weights: read(&format!("{name}.weight"), &shape)?,
-                bias: read(&format!("{name}.bias"), &bias)?,
+                weights: st.read_f32(&format!("{name}.weight"), &shape).map_err(error)?,
+                bias: st.read_f32(&format!("{name}.bias"), &bias).map_err(error)?,
             });
-            momentum.push(match st.tensor(&format!("optimizer.{name}.weight.momentum")) {
-                Ok(_) => LayerParams {
-                    weights: read(&format!("optimizer.{name}.weight.momentum"), &shape)?,
-                    bias: read(&format!("optimizer.{name}.bias.momentum"), &bias)?,
-                },
-                Err(_) => LayerParams::default(),
+            let weight_momentum = format!("optimizer.{name}.weight.momentum");
+            momentum.push(if st.contains(&weight_momentum) {
+                LayerParams {
+                    weights: st.read_f32(&weight_momentum, &shape).map_err(error)?,
+                    bias: st.read_f32(&format!("optimizer.{name}.bias.momentum"), &bias).map_err(error)?,
+                }
+            } else {
+                LayerParams::default()
             });
         }
         if classes.len() != spec.classes() as usize {
