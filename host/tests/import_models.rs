@@ -185,6 +185,17 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     assert_eq!(ckpt.model.spec.input, spec.input);
     assert_eq!(ckpt.classes.len(), 10);
 
+    // A mean and std per channel, or the import is refused.
+    let wrong = vec!["100"; spec.input.c as usize + 1].join(",");
+    let err = one_error_line(&host(&["import", "--onnx", &good, "--mean", &wrong, "--std", &wrong, "--out", out]));
+    let expected = format!(
+        "give {} values, but the network's input {} has {} channels",
+        spec.input.c + 1,
+        spec.input,
+        spec.input.c
+    );
+    assert!(err.contains(&expected), "{err}");
+
     // A state_dict of another network than --arch is refused, by its metadata.
     let fixture_sd = fixture("model.safetensors");
     let err = one_error_line(&host(&[

@@ -118,6 +118,16 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         (None, None) => unreachable!("clap requires a source"),
     };
     let spec = &mut model.spec;
+    // Normalize holds the unused channels as mean 0, std 1: a list of the
+    // wrong length would otherwise leave channels unnormalized, silently.
+    if let Some(mean) = args.mean.as_ref().filter(|m| m.len() != spec.input.c as usize) {
+        return Err(HostError::Usage(format!(
+            "--mean and --std give {} values, but the network's input {} has {} channels",
+            mean.len(),
+            spec.input,
+            spec.input.c
+        )));
+    }
     spec.resize = match args.resize {
         Some(side) if side < spec.input.h.max(spec.input.w) => {
             return Err(HostError::Usage(format!("--resize {side} is smaller than the input {}", spec.input)))
