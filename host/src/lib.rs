@@ -7,7 +7,8 @@
 //! - `inference`: the host's float, int8 and tract engines behind one interface;
 //! - `board`: the serial link, QEMU, firmware images and board sessions;
 //! - `data`: datasets (IDX, CIFAR, image folders), loading, class names;
-//! - `train`: training on dfdx; `onnx`: the ONNX export;
+//! - `train`: training on dfdx; `onnx`: the ONNX export; `openblas`: which
+//!   kernels the system OpenBLAS runs (the `openblas` feature);
 //! - `error`, `progress`, `malloc`, `process_stats`, `spec_table`: small
 //!   shared pieces.
 
@@ -23,6 +24,8 @@ pub mod import;
 pub mod inference;
 pub mod malloc;
 pub mod onnx;
+#[cfg(feature = "openblas")]
+pub mod openblas;
 pub mod process_stats;
 pub mod progress;
 pub mod spec_table;

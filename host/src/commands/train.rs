@@ -214,6 +214,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         checkpoint_every: Duration::from_secs_f64(args.checkpoint_minutes.max(0.0) * 60.0),
         stop_after_steps: args.max_steps,
     };
+    #[cfg(feature = "openblas")]
+    if matches!(args.device, DeviceKind::Cpu) {
+        if let Some(note) = crate::openblas::narrower_than_cpu() {
+            println!("{note}");
+        }
+    }
     let outcome = match args.device {
         DeviceKind::Cpu => train(&Cpu::seed_from_u64(config.hyper.seed), &config, train_set, val_set, start)?,
         DeviceKind::Cuda => train_cuda(&config, train_set, val_set, start)?,

@@ -81,25 +81,42 @@ pub fn gemm_crate() -> f64 {
     })
 }
 
-/// The cores' f32 FMA peak: independent AVX2 FMA chains on every thread
-/// (two FMA units of 8 lanes per core need about ten chains in flight).
-/// None where the CPU has no AVX2/FMA.
-pub fn fma_peak() -> Option<f64> {
+/// The cores' f32 FMA peak and the vector width it was measured with:
+/// independent FMA chains on every thread (two FMA units per core need
+/// about ten chains in flight), 16 lanes where the CPU has AVX-512, else 8
+/// with AVX2. None where the CPU has neither.
+pub fn fma_peak() -> Option<(f64, &'static str)> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+    {
         use rayon::prelude::*;
         const ITERS: usize = 20_000_000;
+        let (lanes, isa): (usize, &'static str) = if std::arch::is_x86_feature_detected!("avx512f") {
+            (16, "AVX-512")
+        } else if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+            (8, "AVX2")
+        } else {
+            return None;
+        };
         let threads = rayon::current_num_threads();
-        let flops = (threads * ITERS * CHAINS * 8 * 2) as f64;
-        return Some(best_gflops(3, flops, || {
+        let flops = (threads * ITERS * CHAINS * lanes * 2) as f64;
+        let gflops = best_gflops(3, flops, || {
             let sums: f32 = (0..threads)
                 .into_par_iter()
-                // SAFETY: the CPU has FMA and AVX2 (checked above).
-                .map(|t| unsafe { fma_chains(ITERS, t as f32) })
+                // SAFETY: the CPU has the instructions of the chosen width
+                // (checked above).
+                .map(|t| unsafe {
+                    if lanes == 16 {
+                        fma_chains_avx512(ITERS, t as f32)
+                    } else {
+                        fma_chains_avx2(ITERS, t as f32)
+                    }
+                })
                 .sum();
             std::hint::black_box(sums);
-        }));
+        });
+        return Some((gflops, isa));
     }
+    #[allow(unreachable_code)]
     None
 }
 
@@ -112,7 +129,7 @@ const CHAINS: usize = 12;
 /// The CPU supports AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fma_chains(iters: usize, seed: f32) -> f32 {
+unsafe fn fma_chains_avx2(iters: usize, seed: f32) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = [_mm256_set1_ps(seed); CHAINS];
     let (x, y) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
@@ -129,4 +146,26 @@ unsafe fn fma_chains(iters: usize, seed: f32) -> f32 {
     // SAFETY: eight f32 lanes into an eight-element array.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), total) };
     lanes.iter().sum()
+}
+
+/// `iters` rounds of CHAINS independent 16-lane FMAs.
+///
+/// # Safety
+/// The CPU supports AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_chains_avx512(iters: usize, seed: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_set1_ps(seed); CHAINS];
+    let (x, y) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    for _ in 0..iters {
+        for a in &mut acc {
+            *a = _mm512_fmadd_ps(*a, x, y);
+        }
+    }
+    let mut total = _mm512_setzero_ps();
+    for a in acc {
+        total = _mm512_add_ps(total, a);
+    }
+    _mm512_reduce_add_ps(total)
 }

@@ -143,11 +143,16 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
         rayon::current_num_threads()
     );
     let ceiling = ceiling::training_gemm();
-    let library = if cfg!(feature = "openblas") { "OpenBLAS" } else { "gemm 0.15" };
+    #[cfg(not(feature = "openblas"))]
+    let library = "gemm 0.15";
     #[cfg(feature = "openblas")]
-    let library = format!("{library}; gemm 0.15 {:.1}", ceiling::gemm_crate());
-    let fma = ceiling::fma_peak().map_or("unknown".into(), |f| format!("{f:.1} GFLOP/s"));
+    let library = format!("OpenBLAS, {} kernels; gemm 0.15 {:.1}", crate::openblas::core_name(), ceiling::gemm_crate());
+    let fma = ceiling::fma_peak().map_or("unknown".into(), |(f, isa)| format!("{f:.1} GFLOP/s ({isa})"));
     println!("GEMM ceiling {ceiling:.1} GFLOP/s ({library}); FMA peak {fma}");
+    #[cfg(feature = "openblas")]
+    if let Some(note) = crate::openblas::narrower_than_cpu() {
+        println!("{note}");
+    }
     let fast = measure(spec, batch, steps, false);
     println!(
         "this build:         {:8.1} img/s {:7.1} GFLOP/s ({:4.1}% of the GEMM ceiling), peak RSS {}, {} page faults/step",
