@@ -3,6 +3,10 @@
 # (issue #19): alternates `host bench-train` and a PyTorch training step on
 # the small and the paper AlexNet (with and without LRN), each run its own
 # process, and prints img/s and peak RSS (min / median / max) and the ratios.
+# Each table names the vector instructions each side ran: OpenBLAS picks its
+# kernels when it loads, and OPENBLAS_CORETYPE overrides that choice (some
+# machines pin it to Haswell, i.e. AVX2, because old OpenBLAS releases
+# misdetect new CPUs), while PyTorch picks its own (AVX-512 where present).
 #
 # Environment (all optional):
 #   ROUNDS       alternations per network (default 3)

@@ -103,7 +103,8 @@ def pytorch_step(host, arch, batch, steps, lrn):
         step()
     secs = (time.perf_counter() - start) / steps
     params = sum(p.numel() for p in net.parameters())
-    print(f"pytorch {torch.__version__}: {batch / secs:.1f} img/s, peak RSS {peak_rss_mib():.0f} MiB, {params} parameters")
+    isa = torch.backends.cpu.get_cpu_capability()
+    print(f"pytorch {torch.__version__} ({isa}): {batch / secs:.1f} img/s, peak RSS {peak_rss_mib():.0f} MiB, {params} parameters")
 
 
 def run_host(host, arch, batch, steps):
@@ -114,13 +115,16 @@ def run_host(host, arch, batch, steps):
     m = re.search(r"this build:\s+([\d.]+) img/s.*peak RSS (\d+) MiB", out)
     if not m:
         sys.exit(f"could not read host bench-train's output:\n{out}")
-    return float(m.group(1)), float(m.group(2))
+    # The GEMM library and, for OpenBLAS, the kernels it picked (AVX2 or
+    # AVX-512: OPENBLAS_CORETYPE or the library's age can decide).
+    lib = re.search(r"GEMM ceiling [\d.]+ GFLOP/s \((OpenBLAS, \w+ kernels|gemm 0\.15)", out)
+    return float(m.group(1)), float(m.group(2)), lib.group(1) if lib else "unknown library"
 
 
 def run_pytorch(host, arch, batch, steps, lrn):
     cmd = [sys.executable, __file__, "step", host, arch, str(batch), str(steps)] + ([] if lrn else ["--no-lrn"])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    m = re.search(r"pytorch (\S+): ([\d.]+) img/s, peak RSS (\d+) MiB", out)
+    m = re.search(r"pytorch (\S+ \(\w+\)): ([\d.]+) img/s, peak RSS (\d+) MiB", out)
     if not m:
         sys.exit(f"could not read the PyTorch run's output:\n{out}")
     return float(m.group(2)), float(m.group(3)), m.group(1)
@@ -132,11 +136,12 @@ def spread(values, fmt):
 
 def compare(host, rounds):
     print(f"{os.cpu_count()} cores; each figure min / median / max of {rounds} alternating runs")
-    version = None
+    version, library = None, None
     for arch, batch, steps in NETWORKS:
         runs = {"host": [], "pytorch": [], "pytorch, no LRN": []}
         for r in range(rounds):
-            runs["host"].append(run_host(host, arch, batch, steps))
+            *fig, library = run_host(host, arch, batch, steps)
+            runs["host"].append(tuple(fig))
             *fig, version = run_pytorch(host, arch, batch, steps, lrn=True)
             runs["pytorch"].append(tuple(fig))
             *fig, version = run_pytorch(host, arch, batch, steps, lrn=False)
@@ -144,7 +149,7 @@ def compare(host, rounds):
             print(f"  {arch} round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}" for k, v in runs.items()) + " img/s",
                   file=sys.stderr, flush=True)
         med = {k: statistics.median(v[0] for v in rs) for k, rs in runs.items()}
-        print(f"\n{arch}, batch {batch} (PyTorch {version})")
+        print(f"\n{arch}, batch {batch} (host: {library}; PyTorch {version})")
         print(f"| {'engine':<16} | {'img/s':<22} | {'peak RSS MiB':<18} | host / this |")
         print(f"|{'-' * 18}|{'-' * 24}|{'-' * 20}|-------------|")
         for name, rs in runs.items():
