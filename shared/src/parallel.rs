@@ -53,8 +53,10 @@ impl Workers for OneCore {
     }
 }
 
-/// One thread per part, started for each task (the host's engines; a
-/// layer's work dwarfs a thread start).
+/// One thread per part, started for each task: simple, for tests. On
+/// small maps a thread start costs more than a layer, so the host's
+/// engines split layers on rayon's long-lived pool instead (host
+/// `inference::layer_split`).
 #[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug)]
 pub struct Threads(pub usize);

@@ -4,8 +4,8 @@
 
 use crate::error::{HostError, Result};
 use crate::inference::float::FloatNet;
+use crate::inference::layer_split::PoolParts;
 use shared::float::FloatModel;
-use shared::parallel::Threads;
 use shared::{Engine, Model};
 use std::time::Instant;
 
@@ -82,7 +82,7 @@ pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<(Engi
     let n = images.len() as f64;
     let layer_times = LayerTimes(per_layer.iter().map(|s| s * 1e3 / n).collect());
     // One image at a time, each layer split over every core.
-    let threads = Threads(cores());
+    let threads = PoolParts(cores());
     let start = Instant::now();
     for img in images {
         engine.input_region(&mut buf).map_err(|e| HostError::Usage(e.to_string()))?.copy_from_slice(img);
