@@ -48,9 +48,12 @@ impl<'m, 'b> Device<'m, 'b> {
         let engine = model.and_then(|m| {
             let engine = Engine::new(m).map_err(|_| ErrorCode::BadRequest)?;
             if engine.buffer_len() > buffer.len() {
+                // The wire carries u32: sizes past 4 GiB saturate rather
+                // than wrap to a small, wrong number.
+                let saturate = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                 return Err(ErrorCode::ArenaTooSmall {
-                    needed: engine.buffer_len() as u32,
-                    available: buffer.len() as u32,
+                    needed: saturate(engine.buffer_len()),
+                    available: saturate(buffer.len()),
                 });
             }
             Ok(engine)

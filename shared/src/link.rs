@@ -93,7 +93,8 @@ impl From<FormatError> for ModelError {
 pub enum ErrorCode {
     /// The model in the device's memory was refused at boot.
     Model(ModelError),
-    /// The model needs more working memory than the device reserved.
+    /// The model needs more working memory than the device reserved, in
+    /// bytes (saturated at `u32::MAX`).
     ArenaTooSmall {
         needed: u32,
         available: u32,
