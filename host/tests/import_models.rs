@@ -238,7 +238,7 @@ fn a_ddp_state_dict_brings_its_input_and_preprocessing() {
         ("resize_short_side", "112"),
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()));
-    let bytes = safetensors::serialize(views, Some(metadata.into_iter().collect())).unwrap();
+    let bytes = safetensors::serialize(views, Some(metadata.iter().cloned().collect())).unwrap();
     let dir = std::env::temp_dir().join(format!("alexnet-import-ddp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (file, out) = (dir.join("ddp.safetensors"), dir.join("ckpt.safetensors"));
@@ -253,5 +253,24 @@ fn a_ddp_state_dict_brings_its_input_and_preprocessing() {
     let got = &ckpt.model.spec;
     assert_eq!((got.input, got.resize, got.normalize.mean[..3].to_vec()), (spec.input, 112, vec![120.0, 110.0, 100.0]));
     assert_eq!(ckpt.model.layers, model.layers);
+
+    // A header whose mean/std lists are shorter than the input's channels is
+    // refused (the rest would be left unnormalized); --mean/--std override it.
+    let short: Vec<(String, String)> = metadata
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "mean" => (k.clone(), "[120.0, 110.0]".to_string()),
+            "std" => (k.clone(), "[60.0, 50.0]".to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> =
+        tensors.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
+    std::fs::write(file, safetensors::serialize(views, Some(short.into_iter().collect())).unwrap()).unwrap();
+    let err = one_error_line(&host(&["import", "--state-dict", file, "--arch", "paper", "--out", out_s]));
+    assert!(err.contains("header gives 2 mean/std values, but the network's input 3x99x99 has 3 channels"), "{err}");
+    let flags = ["--mean", "1,2,3", "--std", "4,5,6"];
+    let ok = host(&[&["import", "--state-dict", file, "--arch", "paper", "--out", out_s][..], &flags].concat());
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }

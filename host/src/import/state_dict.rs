@@ -34,6 +34,8 @@ pub struct Recorded {
     pub arch: Option<String>,
     pub input: Option<Shape>,
     pub normalize: Option<Normalize>,
+    /// How many values the header's mean list has (with `normalize`).
+    pub normalize_channels: usize,
     pub resize: Option<u32>,
 }
 
@@ -44,11 +46,13 @@ pub fn recorded(bytes: &[u8]) -> Recorded {
     let list = |key: &str| serde_json::from_str::<Vec<f32>>(meta.get(key)?).ok();
     let input = meta.get("input").and_then(|v| serde_json::from_str::<[u32; 3]>(v).ok());
     let input = input.map(|[c, h, w]| Shape::new(c, h, w));
-    let normalize = Normalize::from_channels(&list("mean").unwrap_or_default(), &list("std").unwrap_or_default());
+    let mean = list("mean").unwrap_or_default();
+    let normalize = Normalize::from_channels(&mean, &list("std").unwrap_or_default());
     Recorded {
         arch: meta.get("arch").cloned(),
         input,
         normalize,
+        normalize_channels: mean.len(),
         resize: meta.get("resize_short_side").and_then(|v| v.parse().ok()),
     }
 }
