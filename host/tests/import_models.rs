@@ -177,6 +177,19 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     let err = one_error_line(&host(&["import", "--onnx", &padded, "--out", out]));
     assert!(err.contains(&format!("node '{name}' (MaxPool): padded max pooling")), "{err}");
 
+    // Normalization metadata for fewer channels than the input has is
+    // refused (the rest would go unnormalized); --mean/--std override it.
+    let mut short = good.clone();
+    for p in short.metadata_props.iter_mut().filter(|p| p.key.starts_with("normalize_")) {
+        p.value = "[1.0, 2.0]".into();
+    }
+    assert_eq!(short.metadata_props.iter().filter(|p| p.value == "[1.0, 2.0]").count(), 2);
+    let short = write("short-normalize.onnx", &short.encode_to_vec());
+    let err = one_error_line(&host(&["import", "--onnx", &short, "--out", out]));
+    assert!(err.contains("give 2 and 2 values for a 1-channel input; give --mean and --std"), "{err}");
+    let ok = host(&["import", "--onnx", &short, "--mean", "70", "--std", "90", "--out", out]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
     // The good file imports, and its checkpoint evaluates like one from training.
     let good = write("good.onnx", &good.encode_to_vec());
     let ok = host(&["import", "--onnx", &good, "--out", out]);

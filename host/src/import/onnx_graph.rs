@@ -488,17 +488,26 @@ pub struct GraphOptions {
 }
 
 /// Reads the metadata `host export-onnx` writes: `normalize_mean` and
-/// `normalize_std`, lists of numbers.
-fn normalize_from_metadata(model: &ModelProto, channels: usize) -> Option<Normalize> {
-    let list = |key: &str| -> Option<Vec<f32>> {
+/// `normalize_std`, lists of numbers, one per input channel. Lists that are
+/// there but unreadable, or of another length, are an error: `Normalize`
+/// would leave channels it was not given unnormalized.
+fn normalize_from_metadata(model: &ModelProto, channels: usize) -> Result<Option<Normalize>, ImportError> {
+    let list = |key: &str| -> Option<Result<Vec<f32>, ImportError>> {
         let v = &model.metadata_props.iter().find(|p| p.key == key)?.value;
-        v.trim_matches(['[', ']']).split(',').map(|x| x.trim().parse().ok()).collect()
+        let values: Option<Vec<f32>> = v.trim_matches(['[', ']']).split(',').map(|x| x.trim().parse().ok()).collect();
+        Some(values.ok_or_else(|| ImportError::Graph(format!("metadata {key} is not a list of numbers: '{v}'"))))
     };
-    let (mean, std) = (list("normalize_mean")?, list("normalize_std")?);
-    if mean.len() != channels {
-        return None;
+    let (Some(mean), Some(std)) = (list("normalize_mean"), list("normalize_std")) else { return Ok(None) };
+    let (mean, std) = (mean?, std?);
+    match Normalize::from_channels(&mean, &std) {
+        Some(n) if mean.len() == channels => Ok(Some(n)),
+        _ => Err(ImportError::Graph(format!(
+            "metadata normalize_mean/normalize_std give {} and {} values for a {channels}-channel input; \
+             give --mean and --std",
+            mean.len(),
+            std.len()
+        ))),
     }
-    Normalize::from_channels(&mean, &std)
 }
 
 fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> Result<(String, Shape), ImportError> {
@@ -612,7 +621,11 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         )));
     }
     let c = input.c as usize;
-    let normalize = match options.normalize.or_else(|| normalize_from_metadata(&model, c)) {
+    let recorded = match options.normalize {
+        Some(n) => Some(n),
+        None => normalize_from_metadata(&model, c)?,
+    };
+    let normalize = match recorded {
         Some(n) => n,
         None if c == 3 => {
             chain
