@@ -94,14 +94,14 @@ fn state_dict_pattern(args: &ImportArgs, recorded: &Recorded) -> Result<AlexNetC
     match (normalize(args)?, recorded.normalize) {
         (Some(n), _) => pattern.normalize = n,
         // Normalize fills channels it was not given with mean 0, std 1.
-        (None, Some(_)) if recorded.normalize_channels != pattern.input.c as usize => {
+        (None, Some((_, channels))) if channels != pattern.input.c as usize => {
             return Err(HostError::Usage(format!(
-                "the file's header gives {} mean/std values, but the network's input {} has {} channels; \
+                "the file's header gives {channels} mean/std values, but the network's input {} has {} channels; \
                  pass --mean and --std",
-                recorded.normalize_channels, pattern.input, pattern.input.c
+                pattern.input, pattern.input.c
             )))
         }
-        (None, Some(n)) => pattern.normalize = n,
+        (None, Some((n, _))) => pattern.normalize = n,
         (None, None) => {}
     }
     if let (None, Some(side)) = (args.resize, recorded.resize) {

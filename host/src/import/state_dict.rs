@@ -33,9 +33,8 @@ const TORCHVISION: [&str; 8] = [
 pub struct Recorded {
     pub arch: Option<String>,
     pub input: Option<Shape>,
-    pub normalize: Option<Normalize>,
-    /// How many values the header's mean list has (with `normalize`).
-    pub normalize_channels: usize,
+    /// The header's mean and std, and how many channels its lists cover.
+    pub normalize: Option<(Normalize, usize)>,
     pub resize: Option<u32>,
 }
 
@@ -47,12 +46,11 @@ pub fn recorded(bytes: &[u8]) -> Recorded {
     let input = meta.get("input").and_then(|v| serde_json::from_str::<[u32; 3]>(v).ok());
     let input = input.map(|[c, h, w]| Shape::new(c, h, w));
     let mean = list("mean").unwrap_or_default();
-    let normalize = Normalize::from_channels(&mean, &list("std").unwrap_or_default());
+    let normalize = Normalize::from_channels(&mean, &list("std").unwrap_or_default()).map(|n| (n, mean.len()));
     Recorded {
         arch: meta.get("arch").cloned(),
         input,
         normalize,
-        normalize_channels: mean.len(),
         resize: meta.get("resize_short_side").and_then(|v| v.parse().ok()),
     }
 }

@@ -87,37 +87,40 @@ pub fn gemm_crate() -> f64 {
 /// with AVX2. None where the CPU has neither.
 pub fn fma_peak() -> Option<(f64, &'static str)> {
     #[cfg(target_arch = "x86_64")]
-    {
-        use rayon::prelude::*;
-        const ITERS: usize = 20_000_000;
-        let (lanes, isa): (usize, &'static str) = if std::arch::is_x86_feature_detected!("avx512f") {
-            (16, "AVX-512")
-        } else if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
-            (8, "AVX2")
-        } else {
-            return None;
-        };
-        let threads = rayon::current_num_threads();
-        let flops = (threads * ITERS * CHAINS * lanes * 2) as f64;
-        let gflops = best_gflops(3, flops, || {
-            let sums: f32 = (0..threads)
-                .into_par_iter()
-                // SAFETY: the CPU has the instructions of the chosen width
-                // (checked above).
-                .map(|t| unsafe {
-                    if lanes == 16 {
-                        fma_chains_avx512(ITERS, t as f32)
-                    } else {
-                        fma_chains_avx2(ITERS, t as f32)
-                    }
-                })
-                .sum();
-            std::hint::black_box(sums);
-        });
-        return Some((gflops, isa));
-    }
-    #[allow(unreachable_code)]
+    return x86_fma_peak();
+    #[cfg(not(target_arch = "x86_64"))]
     None
+}
+
+#[cfg(target_arch = "x86_64")]
+fn x86_fma_peak() -> Option<(f64, &'static str)> {
+    use rayon::prelude::*;
+    const ITERS: usize = 20_000_000;
+    let (lanes, isa): (usize, &'static str) = if std::arch::is_x86_feature_detected!("avx512f") {
+        (16, "AVX-512")
+    } else if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+        (8, "AVX2")
+    } else {
+        return None;
+    };
+    let threads = rayon::current_num_threads();
+    let flops = (threads * ITERS * CHAINS * lanes * 2) as f64;
+    let gflops = best_gflops(3, flops, || {
+        let sums: f32 = (0..threads)
+            .into_par_iter()
+            // SAFETY: the CPU has the instructions of the chosen width
+            // (checked above).
+            .map(|t| unsafe {
+                if lanes == 16 {
+                    fma_chains_avx512(ITERS, t as f32)
+                } else {
+                    fma_chains_avx2(ITERS, t as f32)
+                }
+            })
+            .sum();
+        std::hint::black_box(sums);
+    });
+    Some((gflops, isa))
 }
 
 #[cfg(target_arch = "x86_64")]
