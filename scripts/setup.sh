@@ -18,6 +18,13 @@ PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so 
 
 scripts/apt-install.sh "${need_pkgs[@]}"
 
+# The virtual Pi 4 is QEMU's `raspi4b` machine, new in QEMU 9. Debian 12's
+# QEMU is 7.2; its backports suite has 10.0. Elsewhere a QEMU >= 9 from the
+# distribution is used as it is.
+if ! qemu-system-aarch64 -machine help 2>/dev/null | grep -q '^raspi4b '; then
+    scripts/install-qemu-raspi4b.sh
+fi
+
 # rustup installs the pinned toolchain (with its targets and components) on
 # first use; say so explicitly so a half-installed toolchain is repaired too.
 if command -v rustup >/dev/null 2>&1; then
