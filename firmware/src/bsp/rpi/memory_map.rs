@@ -20,8 +20,12 @@ mod soc {
     /// Device memory: the top GiB of the 32-bit space (peripherals, GIC, local peripherals).
     pub const DEVICE_START: usize = 0xC000_0000;
     pub const DEVICE_END: usize = 0x1_0000_0000;
+    /// GIC-400 (low-peripheral mode): distributor at +0x1000, CPU interface at +0x2000.
+    pub const GIC_BASE: usize = 0xFF84_0000;
 }
 
+#[cfg(feature = "rpi4")]
+pub use soc::GIC_BASE;
 pub use soc::{DEVICE_END, DEVICE_START, NORMAL_END, PERIPHERAL_BASE};
 
 /// Where the boot firmware (and QEMU's `-kernel`) loads the raw image: `_start` is here.

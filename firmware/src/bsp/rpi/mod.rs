@@ -3,8 +3,11 @@
 mod gpio;
 pub mod memory_map;
 mod uart;
-#[cfg(feature = "rpi3")]
 mod wake;
+#[cfg(feature = "rpi3")]
+mod wake_bcm2836;
+#[cfg(feature = "rpi4")]
+mod wake_gic400;
 
 #[cfg(all(feature = "rpi3", feature = "rpi4"))]
 compile_error!("select exactly one board feature: `rpi3` or `rpi4`, not both");
@@ -50,7 +53,7 @@ impl Board {
         let mut delay = GenericTimer::new();
         let mut gpio = gpio::Gpio::new();
         let baud = shared::settings::baud(&crate::model::settings());
-        let serial = SerialPort::new(uart::init(&mut gpio, &mut delay, baud), GenericTimer::new());
+        let serial = SerialPort::new(uart::init(&mut gpio, &mut delay, baud));
         let led = gpio.output_pin(ACT_LED_PIN);
         Self { serial, delay, led, cycles: PmuCycleCounter::new() }
     }
@@ -59,11 +62,7 @@ impl Board {
 /// Starts cores 1-3 for inference (see `arch::aarch64::smp`); one core if they do not answer.
 pub fn start_cores() -> Cores {
     // A core comes up in microseconds; QEMU may take longer to schedule it.
-    #[cfg(feature = "rpi3")]
-    let doorbell = Some(wake::DOORBELL);
-    #[cfg(feature = "rpi4")]
-    let doorbell = None;
-    Cores::start(memory_map::SPIN_TABLE, memory_map::IMAGE_LOAD_ADDRESS, 500, doorbell)
+    Cores::start(memory_map::SPIN_TABLE, memory_map::IMAGE_LOAD_ADDRESS, 500, Some(wake::DOORBELL))
 }
 
 /// Ends the program: under QEMU (with `-semihosting`) exits with `status`; otherwise parks.

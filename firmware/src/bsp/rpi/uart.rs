@@ -3,7 +3,6 @@
 
 use super::gpio::{Function, Gpio};
 use super::memory_map::UART0_BASE;
-use crate::arch::aarch64::time::GenericTimer;
 use arm_pl011_uart::{PL011Registers, Uart, UniqueMmioPointer};
 use core::ptr::NonNull;
 use embedded_hal::delay::DelayNs;
@@ -77,9 +76,7 @@ pub(super) fn init(gpio: &mut Gpio, delay: &mut impl DelayNs, baud: u32) -> Uart
     configure(baud);
     // SAFETY: `Board::take` runs once and this is the only `Uart` it creates.
     let uart = unsafe { uart0() };
-    #[cfg(feature = "rpi3")]
-    let uart = super::wake::enable_host_wakeup(uart);
-    uart
+    super::wake::enable_host_wakeup(uart)
 }
 
 /// UART0 for the panic handler, taken over from whoever owned it.
@@ -94,27 +91,18 @@ pub unsafe fn panic_console() -> Uart<'static> {
 }
 
 /// UART0 as the app's serial port: reads drain whatever has arrived; with an
-/// empty receiver the Pi 3 sleeps until the UART's interrupt (see `wake`),
-/// the Pi 4 polls every few microseconds instead of in a tight loop. Under
-/// QEMU every register read takes the emulator's global lock, so tight
+/// empty receiver the core sleeps until the UART's interrupt (see `wake`).
+/// Under QEMU every register read takes the emulator's global lock, so tight
 /// polling starved its I/O thread and added tens of milliseconds to each
 /// request-reply round trip; sleeping also frees the host core an idle
 /// virtual board spun on.
 pub struct SerialPort {
     uart: Uart<'static>,
-    /// Paces the Pi 4's polling (the Pi 3 sleeps in `wake::wait_for_host`).
-    #[cfg_attr(feature = "rpi3", allow(dead_code))]
-    timer: GenericTimer,
 }
 
-/// Pause between polls of an empty receiver: under a byte time at 115200 baud
-/// (87 us), so no byte waits long and the FIFO never overruns.
-#[cfg_attr(feature = "rpi3", allow(dead_code))]
-const POLL_INTERVAL_US: u32 = 20;
-
 impl SerialPort {
-    pub(super) fn new(uart: Uart<'static>, timer: GenericTimer) -> Self {
-        SerialPort { uart, timer }
+    pub(super) fn new(uart: Uart<'static>) -> Self {
+        SerialPort { uart }
     }
 }
 
@@ -141,10 +129,7 @@ impl embedded_io::Read for SerialPort {
             if n > 0 {
                 return Ok(n);
             }
-            #[cfg(feature = "rpi3")]
             super::wake::wait_for_host();
-            #[cfg(feature = "rpi4")]
-            self.timer.delay_us(POLL_INTERVAL_US);
         }
     }
 }

@@ -1,24 +1,11 @@
-//! Sleeping in `wfi` instead of spinning, on the Pi 3 (BCM2837) and QEMU's
-//! raspi3b: an idle core waits for an interrupt it never takes. IRQs stay
-//! masked at the core (PSTATE.I), so no handler runs, but `wfi` still
-//! returns once one is pending at the core's interrupt line, which the ARM
-//! local peripherals (BCM2836 "QA7" block) drive:
-//!
-//! - core 0 waiting for the host: the UART's receive interrupts (RX and
-//!   receive timeout) through the BCM2835 interrupt controller (GPU IRQ 57,
-//!   routed to core 0 at reset), with core 0's physical timer as a backstop
-//!   (1 ms) so a missed interrupt costs a millisecond, never a hang;
-//! - cores 1-3 waiting for work: their mailbox 0, which core 0 sets after
-//!   publishing a task (a doorbell, see `arch::aarch64::smp::Doorbell`).
-//!
-//! Under QEMU this is what lets an idle virtual board stop using a host core:
-//! its TCG treats `wfe` as a yield, so a core waiting in `wfe` keeps the
-//! emulator busy, while a core in `wfi` is halted. The Pi 4 routes
-//! interrupts through its GIC instead and keeps the polling.
+//! Interrupt routing for `wfi` on the Pi 3 (BCM2837) and QEMU's raspi3b: the
+//! ARM local peripherals (BCM2836 "QA7" block) drive each core's interrupt
+//! line. UART0's receive interrupts reach core 0 through the BCM2835
+//! interrupt controller (GPU IRQ 57, routed to core 0 at reset), core 0's
+//! physical timer through its timer control, and cores 1-3 are woken by
+//! their mailbox 0 (see `super::wake` for what these are for).
 
 use super::memory_map::PERIPHERAL_BASE;
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTP_CTL_EL0, CNTP_TVAL_EL0, Readable, Writeable};
-use arm_pl011_uart::{Interrupts, Uart};
 
 /// ARM local peripherals (core timers' and mailboxes' interrupt routing).
 const LOCAL_BASE: usize = 0x4000_0000;
@@ -33,8 +20,6 @@ const CORE_MAILBOX0_CLEAR: usize = 0xC0;
 const IRQ_ENABLE_2: usize = PERIPHERAL_BASE + 0xB214;
 /// UART0's GPU IRQ number (57) within the second bank.
 const UART0_IRQ_BIT: u32 = 1 << (57 - 32);
-/// The backstop of a wait for the host.
-const BACKSTOP_MS: u64 = 1;
 
 fn write(addr: usize, value: u32) {
     // SAFETY: `addr` is one of the interrupt-routing registers above, in the
@@ -46,25 +31,11 @@ fn write(addr: usize, value: u32) {
     aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::SY);
 }
 
-/// Lets received bytes (and a quiet line after some: the receive timeout)
-/// and core 0's timer wake core 0. Call once, on core 0, with UART0 enabled.
-pub fn enable_host_wakeup(mut uart: Uart<'static>) -> Uart<'static> {
-    uart.set_interrupt_masks(Interrupts::RXI | Interrupts::RTI);
+/// Routes UART0's interrupt and core 0's physical timer to core 0's line.
+/// Call once, on core 0.
+pub fn route_host_wakeup() {
     write(IRQ_ENABLE_2, UART0_IRQ_BIT);
     write(LOCAL_BASE + CORE_TIMER_CONTROL, 1 << 1);
-    uart
-}
-
-/// Sleeps until the UART may have received something or the backstop
-/// passes. The caller checks the receiver again afterwards: a byte that
-/// arrived before this call keeps the interrupt pending, so nothing is lost
-/// between the check and the `wfi`.
-pub fn wait_for_host() {
-    CNTP_TVAL_EL0.set(CNTFRQ_EL0.get() * BACKSTOP_MS / 1000);
-    CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
-    aarch64_cpu::asm::wfi();
-    // A fired timer keeps its interrupt asserted until it is disabled.
-    CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::CLEAR);
 }
 
 /// Lets mailbox 0 wake `core` (called on that core).
