@@ -2,9 +2,11 @@
 # Builds the firmware (release) as a raw image for load address 0x80000 and, with --model,
 # appends the model at MODEL_LOAD_OFFSET so one prebuilt firmware serves every model.
 #
-# Usage: build-image.sh [--board rpi3|rpi4] [--model FILE] [--baud N] [--out FILE] [--no-semihosting]
-#   --board           board feature to build (default rpi3, also QEMU -M raspi3b)
+# Usage: build-image.sh [--board rpi3|rpi4] [--model FILE] [--images FILE] [--baud N] [--out FILE] [--no-semihosting]
+#   --board           board feature to build (default rpi3, also QEMU -M raspi3b; rpi4 also raspi4b)
 #   --model FILE      append FILE at MODEL_LOAD_OFFSET (image is zero-padded up to it)
+#   --images FILE     with --model: append FILE (a test image set, shared/src/card.rs) at the
+#                     first 16-byte boundary after the model
 #   --baud N          with --model: the UART rate, written in the 16 bytes before the model
 #                     (shared/src/settings.rs; the firmware uses 115200 without it)
 #   --out FILE        output image (default: <target dir>/aarch64-unknown-none/release/firmware-<board>.bin)
@@ -22,17 +24,19 @@ firmware_dir="$(dirname "$script_dir")"
 
 board=rpi3
 model=""
+images=""
 out=""
 semihosting=1
 baud=""
 
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --board) [[ $# -ge 2 ]] || usage; board="$2"; shift 2 ;;
         --model) [[ $# -ge 2 ]] || usage; model="$(absolute "$2")"; shift 2 ;;
+        --images) [[ $# -ge 2 ]] || usage; images="$(absolute "$2")"; shift 2 ;;
         --out) [[ $# -ge 2 ]] || usage; out="$(absolute "$2")"; shift 2 ;;
         --baud) [[ $# -ge 2 ]] || usage; baud="$2"; shift 2 ;;
         --no-semihosting) semihosting=0; shift ;;
@@ -52,6 +56,14 @@ fi
 if [[ -n "$baud" && -z "$model" ]]; then
     echo "build-image.sh: --baud needs --model (the settings sit just before the model)" >&2
     exit 2
+fi
+if [[ -n "$images" && -z "$model" ]]; then
+    echo "build-image.sh: --images needs --model (the images follow the model)" >&2
+    exit 2
+fi
+if [[ -n "$images" && ! -f "$images" ]]; then
+    echo "build-image.sh: image set not found: $images" >&2
+    exit 1
 fi
 if [[ -n "$model" && ! -f "$model" ]]; then
     echo "build-image.sh: model file not found: $model" >&2
@@ -101,11 +113,17 @@ if [[ -n "$model" ]]; then
             dd of="$tmp" bs=1 seek=$((MODEL_LOAD_OFFSET - SETTINGS_LEN)) conv=notrunc status=none
     fi
     cat "$model" >> "$tmp"
+    if [[ -n "$images" ]]; then
+        size=$(stat -c %s "$tmp")
+        truncate -s $(( (size + 15) / 16 * 16 )) "$tmp"
+        cat "$images" >> "$tmp"
+    fi
 fi
 mv "$tmp" "$out"
 trap - EXIT
 
 echo "firmware: $fw_size bytes, board=$board, semihosting=$semihosting" >&2
 [[ -n "$model" ]] && echo "model: $(stat -c %s "$model") bytes at offset $MODEL_LOAD_OFFSET" >&2
+[[ -n "$images" ]] && echo "test images: $(stat -c %s "$images") bytes after the model" >&2
 [[ -n "$baud" ]] && echo "serial: $baud baud" >&2
 echo "$out"

@@ -7,6 +7,7 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, Write};
 use shared::Model;
+use shared::card::{self, CardError, CardImages};
 use shared::device::Device;
 use shared::link::{Board, ErrorCode, FRAME_GUARD, FrameReader, MAX_FRAME, encode_frame};
 use shared::parallel::Workers;
@@ -60,8 +61,21 @@ where
         Err(e) => write_line(serial, format_args!("model refused: {e}"))?,
     }
     let model = parsed.as_ref().map_err(|e| ErrorCode::Model((*e).into()));
+    // Test images `host flash --images` stored after the model, if any.
+    let card = match &parsed {
+        Ok(m) => CardImages::parse(model_region.get(card::offset_after_model(m.file_len())..).unwrap_or(&[])),
+        Err(_) => Err(CardError::Absent),
+    };
+    match &card {
+        Ok(set) => {
+            write_line(serial, format_args!("{} test images on the card, crc32 {:#010x}", set.len(), set.crc()))?
+        }
+        Err(CardError::Absent) => {}
+        Err(e) => write_line(serial, format_args!("test images refused: {e}"))?,
+    }
     write_line(serial, format_args!("{} core(s) for inference", cores.parts()))?;
-    let mut device = Device::new(model, memory.buffer, memory.image, board, VERSION).with_workers(cores);
+    let mut device =
+        Device::new(model, memory.buffer, memory.image, board, VERSION).with_workers(cores).with_card(card);
     serve(serial, led, clock, &mut device)
 }
 

@@ -2,12 +2,13 @@
 //! requests and returns responses, with no I/O and no board knowledge. The
 //! firmware wraps it in a UART loop; host tests drive it directly.
 
+use crate::card::{CardError, CardImages};
 use crate::format::{crc32, Model, FORMAT_VERSION};
 use crate::image::resize_bilinear;
 use crate::infer::Engine;
 use crate::link::{
-    decode_frame, Board, DeviceInfo, ErrorCode, Frame, InferResult, LayerCycles, ModelInfo, Request, Response,
-    PROTOCOL_VERSION,
+    decode_frame, Board, CardInfo, DeviceInfo, ErrorCode, Frame, InferResult, LayerCycles, ModelInfo, Request,
+    Response, PROTOCOL_VERSION,
 };
 use crate::parallel::{OneCore, Workers};
 use crate::spec::Shape;
@@ -33,6 +34,8 @@ pub struct Device<'m, 'b> {
     board: Board,
     firmware: [u8; 3],
     workers: &'b dyn Workers,
+    /// Test images stored after the model (`crate::card`), or why there are none.
+    card: Result<CardImages<'m>, CardError>,
 }
 
 impl<'m, 'b> Device<'m, 'b> {
@@ -80,7 +83,15 @@ impl<'m, 'b> Device<'m, 'b> {
             board,
             firmware,
             workers,
+            card: Err(CardError::Absent),
         }
+    }
+
+    /// Serves `InferCard` from `card`: the image set stored after the model,
+    /// as parsed at boot.
+    pub fn with_card(mut self, card: Result<CardImages<'m>, CardError>) -> Self {
+        self.card = card;
+        self
     }
 
     /// Splits each inference over `workers` (the board's cores).
@@ -99,6 +110,7 @@ impl<'m, 'b> Device<'m, 'b> {
             buffer_capacity: self.buffer.len() as u32,
             image_capacity: self.image.len() as u32,
             model: self.model_info,
+            card: self.card.map(|c| CardInfo { images: c.len(), crc: c.crc() }),
         }
     }
 
@@ -170,37 +182,20 @@ impl<'m, 'b> Device<'m, 'b> {
                     return Err(ErrorCode::ImageCrcMismatch);
                 }
                 let engine = self.engine.as_ref().map_err(|e| *e)?;
-                let input = engine.model().spec().input;
-                let start = cycles();
-                let region = engine.input_region(self.buffer).map_err(|_| ErrorCode::BadRequest)?;
-                resize_bilinear(image, incoming.shape, region, input);
-                let workers = self.workers;
-                let prepared = cycles();
-                let _ = workers.take_instructions(); // counts start at the first layer
-                let mut profile = LayerCycles {
-                    id,
-                    prepare: prepared.wrapping_sub(start),
-                    layers: heapless::Vec::new(),
-                    critical: heapless::Vec::new(),
-                    instructions: heapless::Vec::new(),
-                };
-                let mut last = prepared;
-                let saturated = |n: u64| n.min(u32::MAX as u64) as u32;
-                let top5 = engine
-                    .run_in_place_on(self.buffer, workers, |_| {
-                        let now = cycles();
-                        // The spec has at most MAX_LAYERS layers, so no push fails.
-                        let _ = profile.layers.push(now.wrapping_sub(last));
-                        if let Some(n) = workers.take_instructions() {
-                            let _ = profile.critical.push(saturated(n.critical));
-                            let _ = profile.instructions.push(saturated(n.total));
-                        }
-                        last = now;
-                    })
-                    .map_err(|_| ErrorCode::BadRequest)?;
-                let elapsed = last.wrapping_sub(start);
+                let (result, profile) = infer(engine, self.buffer, self.workers, id, image, incoming.shape, cycles)?;
                 self.profile = Some(profile);
-                Ok(Response::Result(InferResult { id, top5, cycles: elapsed }))
+                Ok(Response::Result(result))
+            }
+            Request::InferCard { index } => {
+                let engine = self.engine.as_ref().map_err(|e| *e)?;
+                let card = self.card.map_err(|_| ErrorCode::NoCardImage { index, count: 0 })?;
+                let (shape, image) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
+                if shape.c != engine.model().spec().input.c {
+                    return Err(ErrorCode::ImageChannels { expected: engine.model().spec().input.c, found: shape.c });
+                }
+                let (result, profile) = infer(engine, self.buffer, self.workers, index, image, shape, cycles)?;
+                self.profile = Some(profile);
+                Ok(Response::Result(result))
             }
             Request::LayerCycles => self.profile.clone().map(Response::LayerCycles).ok_or(ErrorCode::UnknownImage),
             Request::PartsInTurn { on } => {
@@ -210,6 +205,47 @@ impl<'m, 'b> Device<'m, 'b> {
             Request::Shutdown { .. } => Ok(Response::Ack),
         }
     }
+}
+
+/// Runs `engine` on `image` (of `shape`, resized to the model's input as on
+/// the host), timed with `cycles` stage by stage.
+fn infer(
+    engine: &Engine,
+    buffer: &mut [u8],
+    workers: &dyn Workers,
+    id: u32,
+    image: &[u8],
+    shape: Shape,
+    cycles: &impl Fn() -> u64,
+) -> Result<(InferResult, LayerCycles), ErrorCode> {
+    let input = engine.model().spec().input;
+    let start = cycles();
+    let region = engine.input_region(buffer).map_err(|_| ErrorCode::BadRequest)?;
+    resize_bilinear(image, shape, region, input);
+    let prepared = cycles();
+    let _ = workers.take_instructions(); // counts start at the first layer
+    let mut profile = LayerCycles {
+        id,
+        prepare: prepared.wrapping_sub(start),
+        layers: heapless::Vec::new(),
+        critical: heapless::Vec::new(),
+        instructions: heapless::Vec::new(),
+    };
+    let mut last = prepared;
+    let saturated = |n: u64| n.min(u32::MAX as u64) as u32;
+    let top5 = engine
+        .run_in_place_on(buffer, workers, |_| {
+            let now = cycles();
+            // The spec has at most MAX_LAYERS layers, so no push fails.
+            let _ = profile.layers.push(now.wrapping_sub(last));
+            if let Some(n) = workers.take_instructions() {
+                let _ = profile.critical.push(saturated(n.critical));
+                let _ = profile.instructions.push(saturated(n.total));
+            }
+            last = now;
+        })
+        .map_err(|_| ErrorCode::BadRequest)?;
+    Ok((InferResult { id, top5, cycles: last.wrapping_sub(start) }, profile))
 }
 
 #[cfg(test)]
@@ -262,6 +298,44 @@ mod tests {
         resize_bilinear(&image, native, &mut resized, model.spec().input);
         assert_eq!(r.top5, engine.run(&resized, &mut host_buf).unwrap());
         assert_eq!(r.id, 5);
+    }
+
+    #[test]
+    fn card_images_give_the_answers_the_link_gives() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let shapes = [Shape::new(1, 28, 28), model.spec().input, Shape::new(1, 40, 36)];
+        let images: std::vec::Vec<std::vec::Vec<u8>> =
+            shapes.iter().enumerate().map(|(k, s)| (0..s.len()).map(|i| (i * 11 + k * 5) as u8).collect()).collect();
+        let set = crate::card::write(shapes.iter().zip(&images).map(|(s, b)| (*s, b.as_slice()))).unwrap();
+        let card = CardImages::parse(&set);
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 4096]);
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi4, [0, 1, 0]).with_card(card);
+        let info = dev.info();
+        assert_eq!(info.card, Ok(CardInfo { images: 3, crc: card.unwrap().crc() }));
+        let mut seq = 0;
+        for (k, (shape, image)) in shapes.iter().zip(&images).enumerate() {
+            seq += 1;
+            let Response::Result(from_card) = dev.handle(seq, &Request::InferCard { index: k as u32 }, &|| 0) else {
+                panic!("no result for card image {k}")
+            };
+            assert_eq!(from_card.id, k as u32);
+            if shape.len() <= 4096 {
+                let Response::Result(sent) = send_image(&mut dev, &mut seq, 40 + k as u32, image, *shape) else {
+                    panic!("no result")
+                };
+                assert_eq!(from_card.top5, sent.top5, "card image {k}");
+            }
+            seq += 1;
+        }
+        let past = Request::InferCard { index: 3 };
+        assert_eq!(dev.handle(seq + 1, &past, &|| 0), Response::Error(ErrorCode::NoCardImage { index: 3, count: 3 }));
+
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 64]);
+        let mut bare = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0]);
+        assert_eq!(bare.info().card, Err(CardError::Absent));
+        let first = Request::InferCard { index: 0 };
+        assert_eq!(bare.handle(1, &first, &|| 0), Response::Error(ErrorCode::NoCardImage { index: 0, count: 0 }));
     }
 
     #[test]

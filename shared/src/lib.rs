@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod card;
 pub mod device;
 pub mod format;
 pub mod image;

@@ -6,14 +6,16 @@
 //! a request whose reply was lost while the device answers a duplicate with
 //! its stored reply instead of acting twice (stop-and-wait).
 
+use crate::card::CardError;
 use crate::format::{crc32, FormatError};
 use crate::infer::Prediction;
 use crate::spec::{Shape, MAX_LAYERS};
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-/// 2: `LayerCycles`, `DeviceInfo::cores`.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 2: `LayerCycles`, `DeviceInfo::cores`. 3: test images on the card
+/// (`InferCard`, `DeviceInfo::card`).
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Image bytes carried by one chunk.
 pub const CHUNK_LEN: usize = 512;
 /// Largest decoded frame (message + CRC).
@@ -41,6 +43,9 @@ pub enum Request<'a> {
     },
     /// Run the model on image `id`, whose bytes have CRC-32 `crc`.
     Infer { id: u32, crc: u32 },
+    /// Run the model on test image `index` of the set stored after the model
+    /// (`crate::card`); the result's id is `index`.
+    InferCard { index: u32 },
     /// Where the last inference spent its cycles, layer by layer.
     LayerCycles,
     /// Run each layer's parts one after another (see
@@ -118,6 +123,12 @@ pub enum ErrorCode {
     ImageCrcMismatch,
     /// The frame decoded but is not a request this device understands.
     BadRequest,
+    /// `InferCard` for an image the card does not hold (`count` images,
+    /// 0 when it holds no set).
+    NoCardImage {
+        index: u32,
+        count: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +153,16 @@ pub struct DeviceInfo {
     pub buffer_capacity: u32,
     pub image_capacity: u32,
     pub model: Result<ModelInfo, ErrorCode>,
+    /// The test images stored after the model, or why there are none.
+    pub card: Result<CardInfo, CardError>,
+}
+
+/// A test image set on the card (see `crate::card`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardInfo {
+    pub images: u32,
+    /// CRC-32 of the set's body: the host checks it against the set it would send.
+    pub crc: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +385,7 @@ mod tests {
         top5.push(Prediction { class: 3, logit: -5 }).unwrap();
         round_trip(7, &Response::Result(InferResult { id: 9, top5, cycles: u64::MAX }));
         round_trip(0, &Response::Error(ErrorCode::Model(ModelError::UnsupportedVersion { found: 2 })));
+        round_trip(0, &Response::Error(ErrorCode::NoCardImage { index: u32::MAX, count: u32::MAX }));
         let layers = core::iter::repeat_n(u64::MAX, MAX_LAYERS).collect();
         let counts: Vec<u32, MAX_LAYERS> = core::iter::repeat_n(u32::MAX, MAX_LAYERS).collect();
         let largest =
@@ -380,6 +402,7 @@ mod tests {
                 buffer_capacity: 1 << 22,
                 image_capacity: 1 << 18,
                 model: Err(ErrorCode::Model(ModelError::BadMagic)),
+                card: Ok(CardInfo { images: u32::MAX, crc: u32::MAX }),
             }),
         );
     }

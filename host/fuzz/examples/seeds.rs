@@ -9,7 +9,7 @@ use host::train::recipe::{Hyper, RecipeKind};
 use shared::float::FloatModel;
 use shared::infer::Prediction;
 use shared::link::{
-    encode_frame, Board, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelError, ModelInfo, Response, FRAME_GUARD,
+    encode_frame, Board, CardInfo, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelError, ModelInfo, Response, FRAME_GUARD,
     MAX_FRAME, PROTOCOL_VERSION,
 };
 use shared::spec::Shape;
@@ -43,6 +43,7 @@ fn replies() -> Vec<Response> {
             classes: 4,
             buffer_len: 4096,
         }),
+        card: Ok(CardInfo { images: 10_000, crc: 0x1234_5678 }),
     };
     let top5 = [(2, 90), (0, -3), (3, -40), (1, -128)].map(|(class, logit)| Prediction { class, logit });
     let result = InferResult { id: 7, top5: top5.into_iter().collect(), cycles: 123_456 };

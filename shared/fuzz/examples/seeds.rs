@@ -80,6 +80,8 @@ fn main() {
             Request::ImageChunk { id: 2, offset: 300, data: &large[300..] },
             Request::Infer { id: 2, crc: crc32(&large) },
             Request::LayerCycles,
+            // A device without test images on its card refuses this one.
+            Request::InferCard { index: 0 },
         ],
     );
 }
