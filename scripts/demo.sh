@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, on a fresh machine: train the small
 # AlexNet on Fashion-MNIST (CPU), quantize it to int8, build the virtual board
-# (QEMU raspi3b) with the model, run test images on it and compare its answers
-# with the host's. Prints the time each stage took.
+# (QEMU raspi3b) with the model and the test images on its card, run them on
+# it and compare its answers with the host's. Prints the time each stage took.
 #
 # Environment (all optional):
 #   RUN_DIR        where everything goes (default runs/demo; replaced)
@@ -33,9 +33,11 @@ stage() {
 
 stage train $host train --out "$run" --width 0.5 --minutes "$minutes"
 stage quantize $host quantize --checkpoint "$run/checkpoint.safetensors" --out "$model"
-stage flash $host flash --model "$model" --board qemu
+# The test images go onto the board's card with the model, as on a real Pi's SD
+# card: the board runs them from memory and sends back only each top-5.
+stage flash $host flash --model "$model" --board qemu --images ${device_images:+--limit "$device_images"}
 # One virtual board per core, each on a share of the images.
-stage run $host run --board qemu --model "$model" ${device_images:+--limit "$device_images"}
+stage run $host run --board qemu --model "$model" --from-card ${device_images:+--limit "$device_images"}
 stage compare $host compare --model "$model" --checkpoint "$run/checkpoint.safetensors"
 
 echo

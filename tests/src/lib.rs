@@ -20,13 +20,20 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Boots the virtual board with `model_bytes` appended to the firmware.
+/// Boots the virtual Pi 3 with `model_bytes` appended to the firmware.
 pub fn boot(dir: &Path, model_bytes: &[u8]) -> (Qemu, Client, DeviceInfo) {
+    boot_with(dir, model_bytes, QemuOptions::default())
+}
+
+/// Boots the virtual board `options.board` with `model_bytes` appended to
+/// its firmware.
+pub fn boot_with(dir: &Path, model_bytes: &[u8], options: QemuOptions) -> (Qemu, Client, DeviceInfo) {
     let model = dir.join("model.axq");
     std::fs::write(&model, model_bytes).expect("write model");
-    let image = dir.join("qemu.img");
-    firmware_image::build(&model, BoardKind::Qemu, &image, shared::settings::FLASH_BAUD).expect("build firmware image");
-    let (qemu, transport) = Qemu::start(&image, QemuOptions::default()).expect("start qemu");
+    let image = dir.join(format!("{}.img", options.board.machine()));
+    firmware_image::build(&model, BoardKind::from(options.board), &image, shared::settings::FLASH_BAUD)
+        .expect("build firmware image");
+    let (qemu, transport) = Qemu::start(&image, options).expect("start qemu");
     let mut client = Client::new(transport);
     client.await_ready(host::board::session::BOOT_TIMEOUT).expect("board boots");
     let info = client.hello(host::board::session::BOOT_TIMEOUT).expect("board answers hello");

@@ -1,7 +1,9 @@
 //! The paper-size AlexNet (227x227x3, 1000 classes, ~61 MB int8, seeded
-//! random weights) on the virtual board: one image, bit-identical to the host.
+//! random weights) on both virtual boards (Pi 3 and Pi 4 firmware): one
+//! image each, bit-identical to the host.
 
-use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
+use e2e_tests::{assert_device_matches_host, boot_with, scratch_dir, shutdown};
+use host::board::qemu::{QemuOptions, VirtualBoard};
 use shared::float::FloatModel;
 use shared::format::AlignedBytes;
 use shared::spec::{AlexNetConfig, Shape};
@@ -23,19 +25,25 @@ fn paper_alexnet_on_the_virtual_board_matches_host() {
     let model = AlignedBytes::new(&bytes);
     assert!(model.len() > 61_000_000);
     println!("quantized paper model: {} bytes in {:.1?}", model.len(), t.elapsed());
-    let t = Instant::now();
-    let (qemu, mut client, info) = boot(&scratch_dir("paper_model"), &model);
-    let m = info.model.expect("paper model accepted by the firmware");
-    println!(
-        "board up in {:.1?}: needs {} of {} bytes of working memory",
-        t.elapsed(),
-        m.buffer_len,
-        info.buffer_capacity
-    );
-    let t = Instant::now();
-    let r = assert_device_matches_host(&mut client, &model, &[image], shape);
-    println!("device top-5 {:?} in {:.1?}, {} cycles", r[0].top5, t.elapsed(), r[0].cycles);
-    let logits: Vec<i8> = r[0].top5.iter().map(|p| p.logit).collect();
-    assert!(logits.windows(2).any(|w| w[0] != w[1]), "top-5 logits all tie: {logits:?}");
-    shutdown(qemu, client, 0);
+    for board in [VirtualBoard::Rpi3, VirtualBoard::Rpi4] {
+        let t = Instant::now();
+        let options = QemuOptions { board, ..QemuOptions::default() };
+        let (qemu, mut client, info) =
+            boot_with(&scratch_dir(&format!("paper_model_{}", board.machine())), &model, options);
+        let m = info.model.expect("paper model accepted by the firmware");
+        assert_eq!(info.cores, 4, "{board:?}: every core takes part in inference");
+        println!(
+            "{} up in {:.1?}: needs {} of {} bytes of working memory",
+            board.machine(),
+            t.elapsed(),
+            m.buffer_len,
+            info.buffer_capacity
+        );
+        let t = Instant::now();
+        let r = assert_device_matches_host(&mut client, &model, std::slice::from_ref(&image), shape);
+        println!("{} top-5 {:?} in {:.1?}, {} emulated ns", board.machine(), r[0].top5, t.elapsed(), r[0].cycles);
+        let logits: Vec<i8> = r[0].top5.iter().map(|p| p.logit).collect();
+        assert!(logits.windows(2).any(|w| w[0] != w[1]), "top-5 logits all tie: {logits:?}");
+        shutdown(qemu, client, 0);
+    }
 }

@@ -68,7 +68,7 @@ fn trained_model_on_the_virtual_board_matches_host_int8_on_100_images() {
     let model_path = dir.join("model.axq");
     std::fs::write(&model_path, &bytes[..]).unwrap();
     let image = dir.join("qemu.img");
-    firmware_image::build(&model_path, BoardKind::Qemu, &image, shared::settings::FLASH_BAUD).unwrap();
+    firmware_image::build(&model_path, BoardKind::QemuRpi3, &image, shared::settings::FLASH_BAUD).unwrap();
 
     // Native 28x28 images: the board resizes them exactly as the host does.
     let images: Vec<TestImage> = (0..100)

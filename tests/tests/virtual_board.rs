@@ -101,7 +101,7 @@ fn a_failing_board_stops_the_run_with_its_own_error() {
     let model_path = dir.join("model.axq");
     std::fs::write(&model_path, &model[..]).unwrap();
     let image = dir.join("qemu.img");
-    firmware_image::build(&model_path, BoardKind::Qemu, &image, shared::settings::FLASH_BAUD).unwrap();
+    firmware_image::build(&model_path, BoardKind::QemuRpi3, &image, shared::settings::FLASH_BAUD).unwrap();
     let mut images: Vec<TestImage> = synthetic::images(&spec, 40, 2)
         .into_iter()
         .map(|pixels| TestImage { pixels, shape: spec.input, label: 0 })

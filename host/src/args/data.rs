@@ -94,6 +94,15 @@ impl TestSetArgs {
     pub fn test_images(&self, spec: &ModelSpec) -> Result<(Vec<TestImage>, usize)> {
         self.data.test_images(spec, self.limit)
     }
+
+    /// The test images as they travel to a board, over the link or on its
+    /// card: [`test_images`](Self::test_images), those larger than the
+    /// network's input cut down to it (`board::records::shrink_to_input`).
+    pub fn board_images(&self, spec: &ModelSpec) -> Result<(Vec<TestImage>, usize)> {
+        let (mut images, skipped) = self.test_images(spec)?;
+        crate::board::records::shrink_to_input(&mut images, spec.input);
+        Ok((images, skipped))
+    }
 }
 
 /// [`DataArgs::network_inputs`] of a set already open (so a caller can

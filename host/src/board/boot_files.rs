@@ -26,10 +26,22 @@ fn config_txt(board: BoardKind) -> String {
     s
 }
 
+/// The directory `host flash` writes `board`'s files to by default.
+pub fn default_dir(model: &Path, board: BoardKind) -> PathBuf {
+    let name = match board {
+        // Where `host run --board qemu-*` looks for its image.
+        BoardKind::QemuRpi3 | BoardKind::QemuRpi4 => "qemu",
+        BoardKind::Rpi3 => "rpi3",
+        BoardKind::Rpi4 => "rpi4",
+    };
+    model.parent().map(Path::to_path_buf).unwrap_or_default().join(name)
+}
+
 /// The image path `host flash` writes for `board` in `dir`.
 pub fn image_path(dir: &Path, board: BoardKind) -> PathBuf {
     match board {
-        BoardKind::Qemu => dir.join("qemu-raspi3b.img"),
+        BoardKind::QemuRpi3 => dir.join("qemu-raspi3b.img"),
+        BoardKind::QemuRpi4 => dir.join("qemu-raspi4b.img"),
         BoardKind::Rpi3 | BoardKind::Rpi4 => dir.join("kernel8.img"),
     }
 }
@@ -61,9 +73,21 @@ pub struct BootFiles {
     pub config: Option<PathBuf>,
 }
 
+/// The room the firmware's model region leaves after the model (its
+/// `MODEL_REGION_MAX_LEN`, 256 MiB).
+const REGION_LEN: usize = 256 << 20;
+
 /// Builds `board`'s boot files for the model file `model_path` (already
-/// parsed as `model`) in `dir`, its UART at `baud`.
-pub fn write(model_path: &Path, model: &Model, board: BoardKind, dir: &Path, baud: u32) -> Result<BootFiles> {
+/// parsed as `model`) in `dir`, its UART at `baud`, with the test image set
+/// `images` (`shared::card`) stored after the model if given.
+pub fn write(
+    model_path: &Path,
+    model: &Model,
+    board: BoardKind,
+    dir: &Path,
+    baud: u32,
+    images: Option<&[u8]>,
+) -> Result<BootFiles> {
     if !shared::settings::BAUD_RANGE.contains(&baud) {
         let (lo, hi) = (shared::settings::BAUD_RANGE.start(), shared::settings::BAUD_RANGE.end());
         return Err(HostError::Usage(format!("--baud {baud} is outside {lo}..={hi} (the UART's 48 MHz clock)")));
@@ -71,9 +95,25 @@ pub fn write(model_path: &Path, model: &Model, board: BoardKind, dir: &Path, bau
     check_fits_board(model_path, model)?;
     std::fs::create_dir_all(dir).map_err(|source| HostError::File { path: dir.to_path_buf(), source })?;
     let image = image_path(dir, board);
-    firmware_image::build(model_path, board, &image, baud)?;
+    let images_file = match images {
+        Some(set) => {
+            let room = REGION_LEN - shared::card::offset_after_model(model.file_len());
+            if set.len() > room {
+                return Err(HostError::Usage(format!(
+                    "the test images take {:.1} MB, the board's memory after the model holds {:.1} MB: use --limit",
+                    set.len() as f64 / 1e6,
+                    room as f64 / 1e6
+                )));
+            }
+            let path = dir.join("test-images.bin");
+            crate::error::write_atomic(&path, set)?;
+            Some(path)
+        }
+        None => None,
+    };
+    firmware_image::build_with_images(model_path, images_file.as_deref(), board, &image, baud)?;
     let config = match board {
-        BoardKind::Qemu => None,
+        BoardKind::QemuRpi3 | BoardKind::QemuRpi4 => None,
         BoardKind::Rpi3 | BoardKind::Rpi4 => {
             let config = dir.join("config.txt");
             crate::error::write_atomic(&config, config_txt(board).as_bytes())?;

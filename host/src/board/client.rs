@@ -432,6 +432,16 @@ impl Client {
         Ok(())
     }
 
+    /// Runs test image `index` of the set stored on the board's card
+    /// (`host flash --images`): a request of a few bytes and the result.
+    pub fn infer_card(&mut self, index: u32) -> Result<InferResult, BoardError> {
+        match self.request(&Request::InferCard { index }, self.infer_timeout)? {
+            Response::Result(r) if r.id == index => Ok(r),
+            Response::Error(code) => Err(BoardError::Device(code)),
+            other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// Where the last inference spent its cycles, layer by layer.
     pub fn layer_cycles(&mut self) -> Result<LayerCycles, BoardError> {
         match self.request(&Request::LayerCycles, self.reply_timeout)? {

@@ -1,6 +1,7 @@
 //! Building a bootable image: the firmware (built from `firmware/`) with a
 //! model appended at 16 MiB. One firmware build serves every model.
 
+use super::qemu::VirtualBoard;
 use super::BoardError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,12 +9,60 @@ use std::time::SystemTime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BoardKind {
-    /// QEMU's raspi3b machine (a Pi 3 with semihosting for exit codes).
-    Qemu,
+    /// QEMU's raspi3b machine (a Pi 3 with semihosting for exit codes); `qemu` names it too.
+    #[value(name = "qemu-rpi3", alias = "qemu")]
+    QemuRpi3,
+    /// QEMU's raspi4b machine (a Pi 4 with semihosting for exit codes; QEMU >= 9).
+    #[value(name = "qemu-rpi4")]
+    QemuRpi4,
     /// Raspberry Pi 3 (BCM2837, Cortex-A53).
     Rpi3,
     /// Raspberry Pi 4 (BCM2711, Cortex-A72).
     Rpi4,
+}
+
+impl BoardKind {
+    /// The QEMU machine that runs this image, if it is for a virtual board.
+    pub fn virtual_board(self) -> Option<VirtualBoard> {
+        match self {
+            BoardKind::QemuRpi3 => Some(VirtualBoard::Rpi3),
+            BoardKind::QemuRpi4 => Some(VirtualBoard::Rpi4),
+            BoardKind::Rpi3 | BoardKind::Rpi4 => None,
+        }
+    }
+
+    /// The firmware's board feature (`build-image.sh --board`).
+    fn firmware_board(self) -> &'static str {
+        match self {
+            BoardKind::QemuRpi3 | BoardKind::Rpi3 => "rpi3",
+            BoardKind::QemuRpi4 | BoardKind::Rpi4 => "rpi4",
+        }
+    }
+}
+
+impl From<VirtualBoard> for BoardKind {
+    fn from(board: VirtualBoard) -> Self {
+        match board {
+            VirtualBoard::Rpi3 => BoardKind::QemuRpi3,
+            VirtualBoard::Rpi4 => BoardKind::QemuRpi4,
+        }
+    }
+}
+
+/// Where the model starts in an image file (`MODEL_LOAD_OFFSET` in the
+/// firmware's `src/model.rs` and `scripts/build-image.sh`).
+pub const MODEL_OFFSET: u64 = 0x0100_0000;
+
+/// The CRC-32 of the test image set stored in the image file `image` after
+/// a model of `model_len` bytes, if it holds one (header only: the board
+/// checks the body at boot).
+pub fn stored_images_crc(image: &Path, model_len: usize) -> Option<u32> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(image).ok()?;
+    file.seek(SeekFrom::Start(MODEL_OFFSET + shared::card::offset_after_model(model_len) as u64)).ok()?;
+    let mut header = [0u8; shared::card::HEADER_LEN];
+    file.read_exact(&mut header).ok()?;
+    (header[..8] == shared::card::MAGIC).then(|| u32::from_le_bytes([header[20], header[21], header[22], header[23]]))
 }
 
 /// The firmware sources: `$ALEXNET_FIRMWARE_DIR`, else the checkout this
@@ -54,6 +103,18 @@ pub fn newest_under(dir: &Path) -> Option<SystemTime> {
 /// Builds `out`: firmware for `board` with `model` appended and its UART set
 /// to `baud` (`shared::settings`).
 pub fn build(model: &Path, board: BoardKind, out: &Path, baud: u32) -> Result<(), BoardError> {
+    build_with_images(model, None, board, out, baud)
+}
+
+/// [`build`], with the test image set file `images` (`shared::card`)
+/// stored after the model.
+pub fn build_with_images(
+    model: &Path,
+    images: Option<&Path>,
+    board: BoardKind,
+    out: &Path,
+    baud: u32,
+) -> Result<(), BoardError> {
     let dir = firmware_dir();
     let script = dir.join("scripts").join("build-image.sh");
     if !script.exists() {
@@ -63,12 +124,17 @@ pub fn build(model: &Path, board: BoardKind, out: &Path, baud: u32) -> Result<()
         });
     }
     let mut cmd = Command::new(&script);
-    let name = match board {
-        BoardKind::Qemu | BoardKind::Rpi3 => "rpi3",
-        BoardKind::Rpi4 => "rpi4",
-    };
-    cmd.args(["--board", name]).arg("--model").arg(model).arg("--out").arg(out).arg("--baud").arg(baud.to_string());
-    if board != BoardKind::Qemu {
+    if let Some(images) = images {
+        cmd.arg("--images").arg(images);
+    }
+    cmd.args(["--board", board.firmware_board()])
+        .arg("--model")
+        .arg(model)
+        .arg("--out")
+        .arg(out)
+        .arg("--baud")
+        .arg(baud.to_string());
+    if board.virtual_board().is_none() {
         // On hardware a semihosting call would fault: exit parks the core.
         cmd.arg("--no-semihosting");
     }

@@ -169,7 +169,7 @@ mod tests {
     }
 
     fn record(index: usize) -> DeviceRecord {
-        DeviceRecord { index, label: 1, top5: vec![(3, -7), (1, -9)], cycles: 1000 + index as u64 }
+        DeviceRecord { index, label: 1, top5: vec![(3, -7), (1, -9)], cycles: 1000 + index as u64, layers: None }
     }
 
     fn scratch(name: &str) -> PathBuf {

@@ -6,7 +6,7 @@
 use super::client::{Client, LinkStats};
 use super::firmware_image::BoardKind;
 use super::journal::Journal;
-use super::qemu::{Qemu, QemuOptions};
+use super::qemu::{Link, Qemu, QemuOptions, VirtualBoard};
 pub use super::records::{DeviceRecord, TestImage};
 use super::BoardError;
 use crate::error::{read_file, HostError, Result};
@@ -32,6 +32,45 @@ pub struct RunReport {
     /// Images sent again because the board restarted while receiving them.
     #[serde(default)]
     pub board_restarts: u64,
+    /// What each image's `cycles` counts.
+    #[serde(default)]
+    pub clock: DeviceClock,
+}
+
+/// What the board's per-image count measures. The firmware reads the CPU's
+/// cycle counter (PMCCNTR_EL0) on every board; QEMU's counter runs on
+/// virtual time instead of CPU cycles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceClock {
+    /// A board on a serial port: CPU cycles (at its clock rate).
+    #[default]
+    Cycles,
+    /// A virtual board: emulated nanoseconds, which follow the host's speed
+    /// and load, not a Pi's.
+    EmulatedNs,
+    /// A virtual board under `-icount shift=0`: one instruction per virtual
+    /// nanosecond, so the count is instructions, the same on every run.
+    Instructions,
+}
+
+impl DeviceClock {
+    pub fn of(target: &Target) -> DeviceClock {
+        match target {
+            Target::Qemu { options, .. } if options.icount => DeviceClock::Instructions,
+            Target::Qemu { .. } => DeviceClock::EmulatedNs,
+            Target::Serial { .. } => DeviceClock::Cycles,
+        }
+    }
+
+    /// What a count of this clock is, per image.
+    pub fn per_image(self) -> &'static str {
+        match self {
+            DeviceClock::Cycles => "cycles per image",
+            DeviceClock::EmulatedNs => "emulated ns per image (QEMU's virtual time, not a Pi's)",
+            DeviceClock::Instructions => "instructions per image (QEMU -icount)",
+        }
+    }
 }
 
 /// How long a virtual board may take to boot and check its model (seconds
@@ -63,8 +102,9 @@ impl Connection {
             Target::Qemu { image, options } => {
                 let (qemu, transport) = Qemu::start(image, *options)?;
                 let mut client = Client::new(transport);
-                // QEMU's pipe holds what the UART has not taken yet.
-                client.pipelined = true;
+                // QEMU's pipe holds what the UART has not taken yet; a pseudo-terminal,
+                // like a cable, does not.
+                client.pipelined = options.link == Link::Pipe;
                 client.await_ready(BOOT_TIMEOUT)?;
                 Ok(Connection { client, qemu: Some(qemu) })
             }
@@ -75,18 +115,50 @@ impl Connection {
         }
     }
 
-    /// Asks the board to stop; for QEMU, waits for it to exit.
+    /// Ends the session: a virtual board the host started is asked to stop
+    /// and waited for; a board on a serial port is left serving, as the next
+    /// run (or a user at a terminal) will find it.
     pub fn close(mut self) -> Result<()> {
-        self.client.shutdown(0)?;
         if let Some(q) = self.qemu.as_mut() {
+            self.client.shutdown(0)?;
             q.wait(Duration::from_secs(20))?;
         }
         Ok(())
     }
 }
 
-/// Checks that the board answers and holds the model with `model_checksum`.
-fn check_board(conn: &mut Connection, model_checksum: u32, boot_timeout: Duration) -> Result<DeviceInfo> {
+/// What a run asks of the board for each image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunPlan {
+    pub from: ImagesFrom,
+    /// Ask for each image's time by layer as well (`DeviceRecord::layers`).
+    pub layers: bool,
+}
+
+impl RunPlan {
+    /// Images sent over the link, their total time only.
+    pub const LINK: RunPlan = RunPlan { from: ImagesFrom::Link, layers: false };
+}
+
+/// Where the board takes the test images from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImagesFrom {
+    /// Sent over the link, image by image.
+    Link,
+    /// Stored on the board's card after the model (`host flash --images`):
+    /// the set whose body has this CRC-32 (`shared::card`), the same images
+    /// as the run's, in the same order.
+    Card { crc: u32 },
+}
+
+/// Checks that the board answers, holds the model with `model_checksum`
+/// and, for a card run, the run's test images.
+fn check_board(
+    conn: &mut Connection,
+    model_checksum: u32,
+    from: ImagesFrom,
+    boot_timeout: Duration,
+) -> Result<DeviceInfo> {
     let info = conn.client.hello(boot_timeout)?;
     let on_board = info.model.map_err(BoardError::Device)?;
     if on_board.checksum != model_checksum {
@@ -94,6 +166,19 @@ fn check_board(conn: &mut Connection, model_checksum: u32, boot_timeout: Duratio
             "the board holds model crc32 {:#010x}, not {model_checksum:#010x}: flash it first (host flash)",
             on_board.checksum
         )));
+    }
+    if let ImagesFrom::Card { crc } = from {
+        let flash = "flash them with `host flash --images` and the run's data flags";
+        match info.card {
+            Ok(card) if card.crc == crc => {}
+            Ok(card) => {
+                return Err(HostError::Usage(format!(
+                    "the board's card holds other test images ({} images, crc32 {:#010x}, not {crc:#010x}): {flash}",
+                    card.images, card.crc
+                )))
+            }
+            Err(e) => return Err(HostError::Usage(format!("the board's card: {e}: {flash}"))),
+        }
     }
     Ok(info)
 }
@@ -115,6 +200,7 @@ impl RunProgress {
 }
 
 fn report(
+    clock: DeviceClock,
     info: &DeviceInfo,
     model_checksum: u32,
     images: Vec<DeviceRecord>,
@@ -130,6 +216,7 @@ fn report(
         frames_sent: stats.frames_sent,
         resends: stats.resends,
         board_restarts: stats.board_restarts,
+        clock,
     }
 }
 
@@ -140,6 +227,7 @@ fn run_share(
     conn: &mut Connection,
     images: &[TestImage],
     indices: &[usize],
+    plan: RunPlan,
     journal: &Mutex<&mut Journal>,
     progress: &Mutex<RunProgress>,
     abort: &AtomicBool,
@@ -149,13 +237,24 @@ fn run_share(
             return Ok(false);
         }
         let image = &images[index];
-        let r = conn.client.infer(index as u32, &image.pixels, image.shape)?;
+        let r = match plan.from {
+            ImagesFrom::Link => conn.client.infer(index as u32, &image.pixels, image.shape)?,
+            ImagesFrom::Card { .. } => conn.client.infer_card(index as u32)?,
+        };
+        let layers = match plan.layers {
+            true => {
+                let p = conn.client.layer_cycles()?;
+                Some(std::iter::once(p.prepare).chain(p.layers.iter().copied()).collect())
+            }
+            false => None,
+        };
         let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
         let record = DeviceRecord {
             index,
             label: image.label,
             top5: r.top5.iter().map(|p| (p.class, p.logit)).collect(),
             cycles: r.cycles,
+            layers,
         };
         journal.lock().expect("journal lock").append(record)?;
         progress.lock().expect("progress lock").record(correct);
@@ -176,7 +275,7 @@ pub fn run_images_on_boards(
     images: &[TestImage],
     boot_timeout: Duration,
 ) -> Result<RunReport> {
-    run_images_journaled(target, boards, model_checksum, images, boot_timeout, &mut Journal::in_memory())
+    run_images_journaled(target, boards, model_checksum, images, RunPlan::LINK, boot_timeout, &mut Journal::in_memory())
 }
 
 /// [`run_images_on_boards`] for the images `journal` has no answer to yet,
@@ -188,6 +287,7 @@ pub fn run_images_journaled(
     boards: usize,
     model_checksum: u32,
     images: &[TestImage],
+    plan: RunPlan,
     boot_timeout: Duration,
     journal: &mut Journal,
 ) -> Result<RunReport> {
@@ -209,8 +309,8 @@ pub fn run_images_journaled(
                 s.spawn(move || {
                     let one = || -> Result<Option<BoardRun>> {
                         let mut conn = Connection::open(target)?;
-                        let info = check_board(&mut conn, model_checksum, boot_timeout)?;
-                        if !run_share(&mut conn, images, indices, journal, progress, abort)? {
+                        let info = check_board(&mut conn, model_checksum, plan.from, boot_timeout)?;
+                        if !run_share(&mut conn, images, indices, plan, journal, progress, abort)? {
                             return Ok(None);
                         }
                         let stats = conn.client.stats;
@@ -255,23 +355,29 @@ pub fn run_images_journaled(
         )));
     }
     let records = journal.answers.values().cloned().collect();
-    Ok(report(&info, model_checksum, records, start, stats))
+    Ok(report(DeviceClock::of(target), &info, model_checksum, records, start, stats))
 }
 
-/// The QEMU image for `model`, rebuilt when missing or older than the model
-/// or than the firmware and kernel sources (an image left by an older
-/// checkout would run old code).
-pub fn qemu_image_for(model: &Path) -> Result<PathBuf> {
-    let dir = model.parent().map(Path::to_path_buf).unwrap_or_default().join("qemu");
-    let image = super::boot_files::image_path(&dir, BoardKind::Qemu);
+/// The QEMU image of `board` for `model` (with the test image set `images`
+/// stored after it, if given), rebuilt when missing, older than the model or
+/// than the firmware and kernel sources (an image left by an older checkout
+/// would run old code), or holding other test images than `images`.
+pub fn qemu_image_for(model: &Path, board: VirtualBoard, images: Option<&[u8]>) -> Result<PathBuf> {
+    let kind = BoardKind::from(board);
+    let dir = super::boot_files::default_dir(model, kind);
+    let image = super::boot_files::image_path(&dir, kind);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let sources = crate::board::firmware_image::newest_source();
     let fresh =
         modified(&image).is_some_and(|i| modified(model).is_some_and(|m| i >= m) && sources.is_none_or(|s| i >= s));
-    if !fresh {
-        let bytes = AlignedBytes::new(&read_file(model)?);
+    let bytes = AlignedBytes::new(&read_file(model)?);
+    let holds_images = |set: &[u8]| {
+        let wanted = shared::card::CardImages::parse(set).map(|c| c.crc()).ok();
+        wanted.is_some() && super::firmware_image::stored_images_crc(&image, bytes.len()) == wanted
+    };
+    if !fresh || !images.is_none_or(holds_images) {
         let parsed = Model::parse(&bytes).map_err(|source| HostError::Model { path: model.to_path_buf(), source })?;
-        super::boot_files::write(model, &parsed, BoardKind::Qemu, &dir, shared::settings::FLASH_BAUD)?;
+        super::boot_files::write(model, &parsed, kind, &dir, shared::settings::FLASH_BAUD, images)?;
         println!("built the virtual board's image {}", image.display());
     }
     Ok(image)

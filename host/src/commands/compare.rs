@@ -1,10 +1,11 @@
 //! `host compare`: the device's answers against the host's int8 inference on
 //! the same images (they must be bit-identical), with the accuracy of every
-//! engine and the device's cycles per image, printed and written as CSV and
+//! engine and the device's own time per image (cycles on a real board,
+//! emulated time or instructions on a virtual one), printed and written as CSV and
 //! JSON.
 
 use crate::args::data::DataArgs;
-use crate::board::session::{default_report, read_report, RunReport, TestImage};
+use crate::board::session::{default_report, read_report, DeviceClock, RunReport, TestImage};
 use crate::error::{HostError, Result};
 use crate::inference::int8::{int8_predictions, load_model};
 use crate::inference::{Accuracy, HostEngine};
@@ -28,6 +29,8 @@ pub struct Comparison {
     pub host_int8: Accuracy,
     pub device: Accuracy,
     pub mean_cycles: f64,
+    /// What `mean_cycles` counts.
+    pub clock: DeviceClock,
 }
 
 /// Resizes each image to the network input once (as the device does).
@@ -68,6 +71,7 @@ pub fn compare(
         host_int8: Accuracy::default(),
         device: Accuracy::default(),
         mean_cycles: 0.0,
+        clock: report.clock,
     };
     let mut inputs = Vec::with_capacity(report.images.len());
     for rec in &report.images {
@@ -114,7 +118,7 @@ pub fn table(cmp: &Comparison) -> String {
     }
     row("host int8", &cmp.host_int8);
     row("device int8", &cmp.device);
-    let _ = writeln!(s, "device cycles per image   {:.0}", cmp.mean_cycles);
+    let _ = writeln!(s, "device {}: {:.0}", cmp.clock.per_image(), cmp.mean_cycles);
     if !cmp.mismatches.is_empty() {
         let first: Vec<String> = cmp.mismatches.iter().take(10).map(|i| i.to_string()).collect();
         let _ = writeln!(s, "MISMATCHED images (first 10): {}", first.join(", "));

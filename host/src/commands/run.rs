@@ -5,11 +5,15 @@
 
 use crate::args::data::TestSetArgs;
 use crate::board::journal::{journal_path, Journal, RunIdentity};
-use crate::board::qemu::QemuOptions;
-use crate::board::session::{default_report, qemu_image_for, run_images_journaled, write_report, Target, BOOT_TIMEOUT};
+use crate::board::qemu::{Link, QemuOptions, VirtualBoard};
+use crate::board::records::card_set;
+use crate::board::session::{
+    default_report, qemu_image_for, run_images_journaled, write_report, ImagesFrom, RunPlan, Target, BOOT_TIMEOUT,
+};
 use crate::error::{HostError, Result};
 use crate::inference::int8::load_model;
 use clap::Args;
+use shared::card::CardImages;
 use shared::Model;
 use std::path::PathBuf;
 
@@ -19,9 +23,14 @@ pub struct RunArgs {
     /// board's image is rebuilt when the model or the firmware is newer).
     #[arg(long)]
     pub model: PathBuf,
-    /// Boot the virtual board (QEMU raspi3b) for this run.
-    #[arg(long, value_parser = ["qemu"], conflicts_with = "serial")]
-    pub board: Option<String>,
+    /// Boot a virtual board for this run (the default without --serial):
+    /// qemu-rpi3 (QEMU raspi3b; `qemu` is the same) or qemu-rpi4 (raspi4b).
+    #[arg(long, value_enum, conflicts_with = "serial")]
+    pub board: Option<VirtualBoard>,
+    /// How a virtual board's UART reaches the host: QEMU's pipe, or a
+    /// pseudo-terminal opened as a serial port (as a cable to a real board).
+    #[arg(long, value_enum, default_value_t = Link::Pipe, conflicts_with = "serial")]
+    pub link: Link,
     /// A real board's serial port, e.g. /dev/ttyUSB0.
     #[arg(long)]
     pub serial: Option<String>,
@@ -33,6 +42,17 @@ pub struct RunArgs {
     /// Where the device's answers go (default: MODEL with extension .run.json).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Run the test images stored on the board's card after the model
+    /// (`host flash --images` with the same data flags and --limit) instead
+    /// of sending them: only each image's top-5 and cycle count come back,
+    /// so the board's own speed shows, not the serial line's. A virtual
+    /// board's image is built with them.
+    #[arg(long)]
+    pub from_card: bool,
+    /// Ask the board for each image's time by layer as well (its cycle
+    /// counter on a real board); `host compare` prints the mean per layer.
+    #[arg(long)]
+    pub layers: bool,
     /// Virtual board: count instructions (-icount), deterministic and slower.
     #[arg(long)]
     pub icount: bool,
@@ -81,23 +101,29 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let (bytes, checksum) = load_model(&args.model)?;
     let spec =
         Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
-    let target = match (&args.serial, &args.board) {
-        (Some(path), _) => Target::Serial { path: path.clone(), baud: args.baud },
-        (None, _) => Target::Qemu { image: qemu_image_for(&args.model)?, options: QemuOptions { icount: args.icount } },
-    };
-    let (mut images, skipped) = args.test.test_images(&spec)?;
-    // An image larger than the network's input travels at the input's size: the board would
-    // resize it with the same integer code, so its answer is the same bits, and the serial
-    // link (a paper-size photo takes seconds at 921,600 baud) carries less.
-    for image in images.iter_mut().filter(|i| i.shape.c == spec.input.c && i.shape.len() > spec.input.len()) {
-        let mut resized = vec![0u8; spec.input.len()];
-        shared::image::resize_bilinear(&image.pixels, image.shape, &mut resized, spec.input);
-        image.pixels = resized;
-        image.shape = spec.input;
-    }
+    let (images, skipped) = args.test.board_images(&spec)?;
     if images.is_empty() {
         return Err(HostError::Usage("no test images to send".into()));
     }
+    // On the card, the images are the set `host flash --images` stores for the same data flags.
+    let card = match args.from_card {
+        true => Some(card_set(&images).map_err(HostError::Usage)?),
+        false => None,
+    };
+    let from = match &card {
+        Some(set) => {
+            ImagesFrom::Card { crc: CardImages::parse(set).map_err(|e| HostError::Usage(e.to_string()))?.crc() }
+        }
+        None => ImagesFrom::Link,
+    };
+    let target = match (&args.serial, args.board) {
+        (Some(path), _) => Target::Serial { path: path.clone(), baud: args.baud },
+        (None, board) => {
+            let board = board.unwrap_or_default();
+            let options = QemuOptions { board, icount: args.icount, link: args.link };
+            Target::Qemu { image: qemu_image_for(&args.model, board, card.as_deref())?, options }
+        }
+    };
     let boards = match target {
         Target::Serial { .. } => 1,
         Target::Qemu { .. } => {
@@ -107,7 +133,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
     let mut journal = open_journal(args, &path, RunIdentity::of(checksum, &images))?;
     let earlier = journal.answers.len();
-    let report = run_images_journaled(&target, boards, checksum, &images, BOOT_TIMEOUT, &mut journal)?;
+    let plan = RunPlan { from, layers: args.layers };
+    let report = run_images_journaled(&target, boards, checksum, &images, plan, BOOT_TIMEOUT, &mut journal)?;
     write_report(&path, &report)?;
     journal.finish()?;
     let correct = report.images.iter().filter(|r| r.top5.first().is_some_and(|p| p.0 as u32 == r.label)).count();

@@ -8,7 +8,7 @@
 //! aside). Real Pi latencies are projected from that under a stated model,
 //! never measured.
 
-use crate::board::qemu::QemuOptions;
+use crate::board::qemu::{QemuOptions, VirtualBoard};
 use crate::board::session::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
 use shared::infer::Prediction;
@@ -62,7 +62,8 @@ pub fn count_instructions(
     images: &[Vec<u8>],
     spec: &ModelSpec,
 ) -> Result<BoardCounts> {
-    let target = Target::Qemu { image: qemu_image_for(model_path)?, options: QemuOptions { icount: true } };
+    let options = QemuOptions { board: VirtualBoard::Rpi3, icount: true, ..QemuOptions::default() };
+    let target = Target::Qemu { image: qemu_image_for(model_path, options.board, None)?, options };
     let mut conn = Connection::open(&target)?;
     let info = conn.client.hello(BOOT_TIMEOUT)?;
     let on_board = info.model.map_err(crate::board::BoardError::Device)?;
