@@ -4,7 +4,7 @@
 //! CHW already, so an image is a plain copy. The 150 MB training split is
 //! held in memory and validated at open.
 
-use super::{read, DataError, Dataset, Image, Result, Split};
+use super::dataset::{read, DataError, Dataset, Image, Result, Split};
 use shared::spec::Shape;
 use std::path::{Path, PathBuf};
 
@@ -107,7 +107,7 @@ impl Dataset for Cifar10 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tests::TempDir;
+    use crate::data::temp_dir::TempDir;
 
     /// `n` records: label `(first + i) % 10`, pixel p of image i = p + i (mod 256).
     fn batch(n: u8, first: u8) -> Vec<u8> {

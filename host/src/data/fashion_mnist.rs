@@ -3,7 +3,7 @@
 //! training split is 47 MB, and having it all validated at open means reading
 //! an image later cannot fail.
 
-use super::{read, DataError, Dataset, Image, Result, Split};
+use super::dataset::{read, DataError, Dataset, Image, Result, Split};
 use flate2::read::GzDecoder;
 use shared::spec::Shape;
 use std::io::Read;
@@ -161,7 +161,7 @@ impl Dataset for FashionMnist {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tests::TempDir;
+    use crate::data::temp_dir::TempDir;
     use flate2::{write::GzEncoder, Compression};
     use std::io::Write;
 

@@ -8,7 +8,7 @@
 //! so each image is decoded when asked for, and a damaged file is an error
 //! for that image alone (the loader skips it) rather than for the whole set.
 
-use super::{DataError, Dataset, Image, Result, Split};
+use super::dataset::{DataError, Dataset, Image, Result, Split};
 use shared::spec::Shape;
 use std::path::{Path, PathBuf};
 
@@ -182,7 +182,7 @@ pub fn to_chw(img: &image::DynamicImage, channels: u32) -> Result<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tests::TempDir;
+    use crate::data::temp_dir::TempDir;
 
     /// Pixel (x, y) of image `i` is (40x, 60y, 200 - i), mod 256.
     fn write_png(path: &Path, w: u32, h: u32, i: u8) {

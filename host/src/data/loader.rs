@@ -9,7 +9,7 @@
 //! order on the consumer side. Dropping the loader stops the workers and
 //! joins them, so an early `break` out of an epoch neither hangs nor leaks.
 
-use super::{Dataset, Image};
+use super::dataset::{Dataset, Image};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -224,7 +224,7 @@ impl Drop for Loader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{DataError, Result};
+    use crate::data::dataset::{DataError, Result};
     use shared::spec::Shape;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
