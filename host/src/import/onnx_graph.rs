@@ -17,7 +17,7 @@
 //! - Dropout and Identity pass their input on; a Softmax at the very end is
 //!   left out (the ranking of the logits is the same), with a note.
 
-use super::ImportError;
+use super::error::ImportError;
 use crate::onnx::proto::{attribute_type, data_type, AttributeProto, ModelProto, NodeProto, TensorProto};
 use prost::Message;
 use shared::float::{FloatModel, LayerParams};
@@ -26,29 +26,6 @@ use shared::spec::{
     output_shape, AvgPoolSpec, ConvSpec, DenseSpec, Layer, LrnSpec, ModelSpec, Normalize, PoolSpec, Shape, MAX_LAYERS,
 };
 use std::collections::HashMap;
-
-/// Operators this importer runs, for the error that names the others.
-pub const SUPPORTED: [&str; 19] = [
-    "Conv",
-    "Relu",
-    "LRN",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "BatchNormalization",
-    "Flatten",
-    "Reshape",
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Dropout",
-    "Identity",
-    "Constant",
-    "Softmax (last)",
-    "LogSoftmax (last)",
-    "opset 11-18",
-    "float32 weights",
-];
 
 /// A decoded ONNX graph's network.
 #[derive(Debug)]
@@ -517,7 +494,7 @@ fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> 
         .iter()
         .find(|i| !initializers.contains_key(&i.name))
         .ok_or_else(|| ImportError::Input("every graph input is an initializer".into()))?;
-    let dims = crate::onnx::input_dims(input);
+    let dims = crate::onnx::proto::input_dims(input);
     match dims[..] {
         [_, Some(c), Some(h), Some(w)] if c > 0 && h > 0 && w > 0 => {
             Ok((input.name.clone(), Shape::new(c as u32, h as u32, w as u32)))

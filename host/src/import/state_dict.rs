@@ -7,7 +7,7 @@
 //! and input size; the widths and the class count are read from the weights.
 //! Every tensor of the file must be used and have the network's shape.
 
-use super::ImportError;
+use super::error::ImportError;
 use crate::train::checkpoint::weight_shape;
 use safetensors::tensor::{Dtype, SafeTensors};
 use shared::float::{FloatModel, LayerParams};

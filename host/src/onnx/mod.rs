@@ -78,18 +78,6 @@ fn value_info(name: &str, dims: &[Option<usize>]) -> ValueInfoProto {
     }
 }
 
-/// The dimensions of a graph input or output; `None` where symbolic.
-pub fn input_dims(v: &ValueInfoProto) -> Vec<Option<usize>> {
-    let Some(TypeProto { value: Some(TypeValue::TensorType(t)) }) = &v.r#type else { return Vec::new() };
-    let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
-    dims.iter()
-        .map(|d| match d.value {
-            Some(DimensionValue::DimValue(n)) => usize::try_from(n).ok(),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Adaptive average pooling in ONNX: one AveragePool where every window has
 /// the same size and none overlap, else a product with the matrix of window
 /// weights over the flattened map (exact, and any runtime runs MatMul).

@@ -204,3 +204,15 @@ pub struct ModelProto {
     #[prost(message, repeated, tag = "14")]
     pub metadata_props: Vec<StringStringEntryProto>,
 }
+
+/// The dimensions of a graph input or output; `None` where symbolic.
+pub fn input_dims(v: &ValueInfoProto) -> Vec<Option<usize>> {
+    let Some(TypeProto { value: Some(TypeValue::TensorType(t)) }) = &v.r#type else { return Vec::new() };
+    let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
+    dims.iter()
+        .map(|d| match d.value {
+            Some(DimensionValue::DimValue(n)) => usize::try_from(n).ok(),
+            _ => None,
+        })
+        .collect()
+}
