@@ -1,0 +1,70 @@
+//! An ONNX tensor (an initializer or a Constant node's value) decoded into
+//! the values the importer reads: float32 weights with their dimensions, or
+//! int64 lists (shapes). Weights in external files are refused.
+
+use crate::import::error::ImportError;
+use crate::onnx::proto::{data_type, TensorProto};
+
+/// A float constant's dimensions and values.
+pub(super) type Weights = (Vec<usize>, Vec<f32>);
+
+/// A constant tensor: its dimensions and values.
+#[derive(Clone, Debug)]
+pub(super) enum Constant {
+    Float { dims: Vec<usize>, values: Vec<f32> },
+    Int { values: Vec<i64> },
+}
+
+fn tensor_error(t: &TensorProto, reason: impl Into<String>) -> ImportError {
+    ImportError::Tensor { name: t.name.clone(), reason: reason.into() }
+}
+
+pub(super) fn decode_tensor(t: &TensorProto) -> Result<Constant, ImportError> {
+    if t.data_location == 1 || !t.external_data.is_empty() {
+        return Err(tensor_error(
+            t,
+            "its values are in an external file; export with the weights embedded (torch.onnx.export does so below 2 GB)",
+        ));
+    }
+    let dims: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<_, _>>()
+        .map_err(|_| tensor_error(t, format!("negative dimension in {:?}", t.dims)))?;
+    let count = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| tensor_error(t, "too large"))?;
+    let check = |n: usize| {
+        if n == count {
+            Ok(())
+        } else {
+            Err(tensor_error(t, format!("{n} values for dimensions {dims:?}")))
+        }
+    };
+    match t.data_type {
+        data_type::FLOAT => {
+            let values: Vec<f32> = if t.raw_data.is_empty() {
+                t.float_data.clone()
+            } else {
+                if !t.raw_data.len().is_multiple_of(4) {
+                    return Err(tensor_error(t, "raw data is not a whole number of float32 values"));
+                }
+                t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            };
+            check(values.len())?;
+            Ok(Constant::Float { dims, values })
+        }
+        data_type::INT64 => {
+            let values: Vec<i64> = if t.raw_data.is_empty() {
+                t.int64_data.clone()
+            } else {
+                if !t.raw_data.len().is_multiple_of(8) {
+                    return Err(tensor_error(t, "raw data is not a whole number of int64 values"));
+                }
+                t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+            };
+            check(values.len())?;
+            Ok(Constant::Int { values })
+        }
+        other => Err(tensor_error(t, format!("{} values; the importer reads FLOAT weights", data_type::name(other)))),
+    }
+}

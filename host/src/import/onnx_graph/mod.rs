@@ -1,0 +1,213 @@
+//! An ONNX graph as a spec and float weights. The graph must be one chain
+//! of layers, as AlexNets are: every node reads the previous node's output
+//! plus constants (initializers or Constant nodes). `torch.onnx.export` of
+//! torchvision's `alexnet` and `host export-onnx` both produce such graphs.
+//!
+//! How each operator maps (anything else is [`ImportError::Unsupported`]):
+//! - Conv (square kernel, equal strides and pads, no dilation) becomes a
+//!   convolution; a Relu, an Add of a per-channel constant or a
+//!   BatchNormalization right after it is folded into it.
+//! - LRN becomes LRN with alpha divided by size (ONNX divides by size, the
+//!   spec, like the paper, does not).
+//! - MaxPool without padding becomes max pooling; AveragePool with
+//!   non-overlapping whole windows and GlobalAveragePool become adaptive
+//!   average pooling (an identity where the map already has the size).
+//! - Flatten, or a Reshape to N x (C*H*W), before the first Gemm or MatMul;
+//!   Gemm, or MatMul then Add, becomes a fully connected layer.
+//! - Dropout and Identity pass their input on; a Softmax at the very end is
+//!   left out (the ranking of the logits is the same), with a note.
+//!
+//! Here: the model's opset, input, metadata and the walk over its nodes;
+//! each operator's mapping is in `chain.rs`, tensor decoding in `constant.rs`.
+
+mod chain;
+mod constant;
+
+use super::error::ImportError;
+use crate::onnx::proto::{attribute_type, ModelProto, NodeProto};
+use chain::Chain;
+use constant::{decode_tensor, Constant};
+use prost::Message;
+use shared::float::FloatModel;
+use shared::spec::{ModelSpec, Normalize, Shape};
+use std::collections::HashMap;
+
+/// A decoded ONNX graph's network.
+#[derive(Debug)]
+pub struct ImportedGraph {
+    pub model: FloatModel,
+    /// What the import changed that a user should know of.
+    pub notes: Vec<String>,
+}
+
+/// Options a graph does not carry.
+#[derive(Clone, Debug, Default)]
+pub struct GraphOptions {
+    /// Per-channel normalization in pixel units; default: what the file's
+    /// metadata says (`host export-onnx` writes it), else ImageNet's for 3
+    /// channels.
+    pub normalize: Option<Normalize>,
+}
+
+/// Reads the metadata `host export-onnx` writes: `normalize_mean` and
+/// `normalize_std`, lists of numbers, one per input channel. Lists that are
+/// there but unreadable, or of another length, are an error: `Normalize`
+/// would leave channels it was not given unnormalized.
+fn normalize_from_metadata(model: &ModelProto, channels: usize) -> Result<Option<Normalize>, ImportError> {
+    let list = |key: &str| -> Option<Result<Vec<f32>, ImportError>> {
+        let v = &model.metadata_props.iter().find(|p| p.key == key)?.value;
+        let values: Option<Vec<f32>> = v.trim_matches(['[', ']']).split(',').map(|x| x.trim().parse().ok()).collect();
+        Some(values.ok_or_else(|| ImportError::Graph(format!("metadata {key} is not a list of numbers: '{v}'"))))
+    };
+    let (Some(mean), Some(std)) = (list("normalize_mean"), list("normalize_std")) else { return Ok(None) };
+    let (mean, std) = (mean?, std?);
+    match Normalize::from_channels(&mean, &std) {
+        Some(n) if mean.len() == channels => Ok(Some(n)),
+        _ => Err(ImportError::Graph(format!(
+            "metadata normalize_mean/normalize_std give {} and {} values for a {channels}-channel input; \
+             give --mean and --std",
+            mean.len(),
+            std.len()
+        ))),
+    }
+}
+
+fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> Result<(String, Shape), ImportError> {
+    let graph = model.graph.as_ref().ok_or_else(|| ImportError::NotOnnx("no graph".into()))?;
+    let input = graph
+        .input
+        .iter()
+        .find(|i| !initializers.contains_key(&i.name))
+        .ok_or_else(|| ImportError::Input("every graph input is an initializer".into()))?;
+    let dims = crate::onnx::proto::input_dims(input);
+    match dims[..] {
+        [_, Some(c), Some(h), Some(w)] if c > 0 && h > 0 && w > 0 => {
+            Ok((input.name.clone(), Shape::new(c as u32, h as u32, w as u32)))
+        }
+        _ => Err(ImportError::Input(format!("'{}' has dimensions {dims:?}", input.name))),
+    }
+}
+
+/// The network of the ONNX model in `bytes`.
+pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGraph, ImportError> {
+    let mut model = ModelProto::decode(bytes).map_err(|e| ImportError::NotOnnx(e.to_string()))?;
+    // Decoded one by one, each initializer's bytes are freed as its values land.
+    let initializers = model.graph.as_mut().map(|g| std::mem::take(&mut g.initializer)).unwrap_or_default();
+    let graph = model.graph.as_ref().ok_or_else(|| ImportError::NotOnnx("no graph".into()))?;
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+    match opset {
+        Some(v) if (11..=18).contains(&v) => {}
+        Some(found) => return Err(ImportError::Opset { found }),
+        None => return Err(ImportError::NotOnnx("no opset of the standard domain".into())),
+    }
+    let mut constants = HashMap::new();
+    for t in initializers {
+        constants.insert(t.name.clone(), decode_tensor(&t)?);
+    }
+    let (input_name, input) = graph_input(&model, &constants)?;
+    let empty = NodeProto::default();
+    let mut chain = Chain {
+        constants,
+        current: input_name,
+        shape: input,
+        flattened: false,
+        layers: Vec::new(),
+        open: false,
+        pool_matrix: None,
+        notes: Vec::new(),
+        node: &empty,
+    };
+    for (i, node) in graph.node.iter().enumerate() {
+        chain.node = node;
+        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            return Err(ImportError::Unsupported {
+                node: node.name.clone(),
+                op: format!("{}:{}", node.domain, node.op_type),
+            });
+        }
+        if node.op_type == "Constant" {
+            let value = node.attribute.iter().find(|a| a.name == "value" && a.r#type == attribute_type::TENSOR);
+            let t = value.and_then(|a| a.t.as_ref()).ok_or_else(|| chain.err("only a tensor 'value' is supported"))?;
+            let out = node.output.first().ok_or_else(|| chain.err("has no output"))?;
+            chain.constants.insert(out.clone(), decode_tensor(t)?);
+            continue;
+        }
+        chain.data_input()?;
+        if chain.pool_matrix.is_some() && !matches!(node.op_type.as_str(), "MatMul" | "Reshape") {
+            return Err(chain.err("breaks a Reshape, MatMul, Reshape average pool"));
+        }
+        match node.op_type.as_str() {
+            "Conv" => chain.conv()?,
+            "Relu" => chain.relu()?,
+            "LRN" => chain.lrn()?,
+            "MaxPool" => chain.max_pool()?,
+            "AveragePool" => chain.average_pool()?,
+            "GlobalAveragePool" => chain.average_to(1, 1)?,
+            "BatchNormalization" => chain.batch_norm()?,
+            "Flatten" => chain.flatten()?,
+            "Reshape" => chain.reshape()?,
+            "Gemm" => chain.gemm()?,
+            "MatMul" => {
+                let (dims, w) = chain.float_constant(1)?.ok_or_else(|| chain.err("no weights"))?;
+                match chain.pool_matrix {
+                    Some(None) => chain.pool_matrix = Some(Some((dims, w))),
+                    _ => chain.dense(w, false, &dims)?,
+                }
+            }
+            "Add" => {
+                let (dims, b) = chain.float_constant(1)?.ok_or_else(|| chain.err("adds a non-constant"))?;
+                chain.add_bias(&dims, &b, 1.0)?;
+            }
+            "Dropout" | "Identity" => {
+                if node.output.len() > 1 && node.output[1..].iter().any(|o| !o.is_empty()) {
+                    return Err(chain.err("a Dropout whose mask is used is not supported"));
+                }
+            }
+            "Softmax" | "LogSoftmax" if i + 1 == graph.node.len() => {
+                chain.notes.push(format!(
+                    "node '{}': the final {} is left out; the logits rank the classes the same",
+                    node.name, node.op_type
+                ));
+                break;
+            }
+            op => return Err(ImportError::Unsupported { node: node.name.clone(), op: op.to_string() }),
+        }
+        chain.advance()?;
+    }
+    let output = graph.output.first().map(|o| o.name.clone()).unwrap_or_default();
+    let last = graph.node.last().and_then(|n| n.output.first()).cloned().unwrap_or_default();
+    if output != chain.current && output != last {
+        return Err(ImportError::Graph(format!(
+            "the graph's output '{output}' is not the end of the chain of layers ('{}')",
+            chain.current
+        )));
+    }
+    let c = input.c as usize;
+    let recorded = match options.normalize {
+        Some(n) => Some(n),
+        None => normalize_from_metadata(&model, c)?,
+    };
+    let normalize = match recorded {
+        Some(n) => n,
+        None if c == 3 => {
+            chain
+                .notes
+                .push("normalization: ImageNet's mean and std (torchvision's); set --mean/--std otherwise".into());
+            Normalize::IMAGENET
+        }
+        None => {
+            return Err(ImportError::Graph(format!(
+                "the file does not say how a {c}-channel input is normalized; give --mean and --std"
+            )))
+        }
+    };
+    let mut spec = ModelSpec { input, normalize, resize: 0, layers: heapless::Vec::new() };
+    let mut params = Vec::new();
+    for (layer, p) in chain.layers {
+        // At most MAX_LAYERS: `push` counted.
+        let _ = spec.layers.push(layer);
+        params.push(p);
+    }
+    spec.validate()?;
+    Ok(ImportedGraph { model: FloatModel { spec, layers: params }, notes: chain.notes })
+}
