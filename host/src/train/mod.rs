@@ -7,6 +7,7 @@
 //! - `device`: which op each device runs; `layer_clock`: per-layer timing;
 //! - `model`: the network's parameters and forward pass;
 //! - `optim`, `step`: SGD over the network, one batch's gradients;
+//!   `evaluate`: the network's loss and error over a dataset;
 //! - `trainer`: epochs, validation, checkpoints, metrics (`metrics`, `plot`);
 //! - beside them: `recipe` (hyperparameters and initialization),
 //!   `preprocess` (pixels to tensors), `checkpoint` (the file format, written
@@ -16,6 +17,7 @@ pub mod bias_act;
 pub mod checkpoint;
 pub mod device;
 pub mod epilogue;
+pub mod evaluate;
 pub mod layer_clock;
 pub mod lrn;
 pub mod metrics;
