@@ -3,7 +3,7 @@
 
 use crate::commands::*;
 use crate::error::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "host", version, about = "AlexNet from training to a bare-metal board")]
@@ -46,6 +46,22 @@ pub enum Command {
     /// Build the boot image for a board with MODEL appended: the virtual
     /// board's image, or kernel8.img and config.txt for a Pi's SD card.
     Flash(flash::FlashArgs),
+}
+
+/// The command line as `host` parses it: the definitions above, with a
+/// negative number taken as a flag's value, so that `--lr -1` is refused by
+/// --lr's own check, which names the flag, instead of being read as an
+/// unknown option `-1`.
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommands(|sub| {
+        sub.mut_args(|arg| if arg.get_action().takes_values() { arg.allow_negative_numbers(true) } else { arg })
+    })
+}
+
+/// Parses the process's arguments with [`command`]; a usage error exits
+/// as clap's do (status 2, the message and a hint).
+pub fn parse() -> Cli {
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
 }
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -36,6 +36,24 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| HostError::File { path: path.to_path_buf(), source })
 }
 
+/// Refuses an output file path that names a directory, before any work
+/// whose result could then not be written.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(HostError::Usage(format!("{flag} {}: a directory, not a file to write", path.display())));
+    }
+    Ok(())
+}
+
+/// Refuses an output directory path that names something other than a
+/// directory (it is made if missing), before any work.
+pub fn check_output_dir(flag: &str, path: &Path) -> Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(HostError::Usage(format!("{flag} {}: not a directory", path.display())));
+    }
+    Ok(())
+}
+
 /// Writes via a temporary file and a rename, so neither a crash nor a power
 /// cut leaves a half-written file under the final name: the data reaches
 /// the disk (fsync) before the rename, and the rename before this returns

@@ -4,8 +4,6 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-use clap::Parser;
-
 /// Lets a closed pipe end the process quietly, as it ends `ls` or `cat`:
 /// Rust ignores SIGPIPE, so `host info --model m.bin | head` would panic on
 /// the next print ("failed printing to stdout") with a backtrace.
@@ -24,7 +22,7 @@ fn die_on_closed_pipe() {}
 fn main() {
     die_on_closed_pipe();
     host::malloc::keep_freed_memory();
-    let cli = host::cli::Cli::parse();
+    let cli = host::cli::parse();
     if let Err(e) = host::cli::run(cli) {
         // One line whatever the source: some decoders end messages with a newline.
         let message = e.to_string();

@@ -1,5 +1,6 @@
 //! Command-line choice of network: the paper's AlexNet or a scaled variant.
 
+use super::values::{count_u32, float_in, FloatRange};
 use crate::error::{HostError, Result};
 use clap::{Args, ValueEnum};
 use shared::spec::{AlexNetConfig, ModelSpec, Normalize, Shape};
@@ -25,12 +26,16 @@ pub struct ArchArgs {
     #[arg(long, value_parser = parse_shape)]
     pub input: Option<Shape>,
     /// Number of classes (default: 1000 for paper and torchvision, 10 for small).
-    #[arg(long)]
+    #[arg(long, value_parser = count_u32(1..=MAX_CLASSES))]
     pub classes: Option<u32>,
-    /// Width multiplier for every conv and hidden FC layer.
-    #[arg(long, default_value_t = 1.0)]
+    /// Width multiplier for every conv and hidden FC layer (above 0, at most 64).
+    #[arg(long, default_value_t = 1.0, value_parser = float_in::<f32>(FloatRange::Above(0.0, 64.0)))]
     pub width: f32,
 }
+
+/// More classes than any public dataset has (ImageNet-21k: 21,841): the
+/// last layer's weights alone are then gigabytes.
+pub const MAX_CLASSES: u64 = 100_000;
 
 pub fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
     let parts: Vec<&str> = s.split('x').collect();
@@ -43,6 +48,8 @@ pub fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
 
 impl ArchArgs {
     pub fn config(&self) -> Result<AlexNetConfig> {
+        // The parser takes only finite widths in (0, 64]; a caller that
+        // builds these arguments itself gets the same check.
         if !(self.width > 0.0 && self.width.is_finite()) {
             return Err(HostError::Usage(format!("--width must be positive, got {}", self.width)));
         }
@@ -67,7 +74,18 @@ impl ArchArgs {
         Ok(cfg)
     }
 
+    /// The network these flags describe; one they cannot make (an input
+    /// too small for its kernels, too many values) is an error naming them.
     pub fn spec(&self) -> Result<ModelSpec> {
-        Ok(self.config()?.build()?)
+        let cfg = self.config()?;
+        cfg.build().map_err(|e| {
+            HostError::Usage(format!(
+                "--arch {} with --input {}, --classes {}, --width {} is not a network this project can build: {e}",
+                self.arch.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
+                cfg.input,
+                cfg.classes,
+                self.width
+            ))
+        })
     }
 }

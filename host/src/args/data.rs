@@ -80,7 +80,7 @@ pub struct TestSetArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Use the first N test images only (default: all).
-    #[arg(long)]
+    #[arg(long, value_parser = super::values::count(1..))]
     pub limit: Option<usize>,
 }
 

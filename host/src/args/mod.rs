@@ -3,3 +3,4 @@
 
 pub mod arch;
 pub mod data;
+pub mod values;

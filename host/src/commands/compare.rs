@@ -75,7 +75,14 @@ pub fn compare(
     };
     let mut inputs = Vec::with_capacity(report.images.len());
     for rec in &report.images {
-        let image = &images[rec.index];
+        // The report is a file a user may have edited or mixed up.
+        let image = images.get(rec.index).ok_or_else(|| {
+            HostError::Usage(format!(
+                "the run report answers image {} but only {} test images were loaded (same --data as the run?)",
+                rec.index,
+                images.len()
+            ))
+        })?;
         if image.label != rec.label {
             return Err(HostError::Usage(format!(
                 "image {}: label differs from the run's: different data?",
@@ -86,6 +93,7 @@ pub fn compare(
     }
     let host_top5 = int8_predictions(&model, &inputs, "host int8")?;
     for (k, (rec, host)) in report.images.iter().zip(&host_top5).enumerate() {
+        // Cannot fail: every index was checked against `images` above.
         let image = &images[rec.index];
         let host_pairs: Vec<(u16, i8)> = host.iter().map(|p| (p.class, p.logit)).collect();
         if host_pairs == rec.top5 {
@@ -168,11 +176,14 @@ pub struct CompareArgs {
 }
 
 pub fn run(args: &CompareArgs) -> Result<()> {
+    if let Some(out) = &args.out {
+        crate::error::check_output_dir("--out", out)?;
+    }
     let (bytes, _) = load_model(&args.model)?;
     let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?;
     let spec = model.spec().clone();
     let report = read_report(&args.report.clone().unwrap_or_else(|| default_report(&args.model)))?;
-    let needed = report.images.iter().map(|r| r.index + 1).max().unwrap_or(0);
+    let needed = report.images.iter().map(|r| r.index.saturating_add(1)).max().unwrap_or(0);
     let (images, _) = args.data.test_images(&spec, Some(needed))?;
     let float = match &args.checkpoint {
         Some(path) => {

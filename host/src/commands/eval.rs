@@ -172,6 +172,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         (None, None) => return Err(HostError::Usage("give --checkpoint and/or --model".into())),
     };
     // Refused before any long work.
+    #[cfg(feature = "tract")]
+    if let (true, Some(onnx)) = (want(EngineKind::Tract), &args.onnx) {
+        crate::inference::tract::TractRunner::load(onnx, &spec, 1)?;
+    }
     let ten_crop = args.ten_crop.then(|| ten_crop_set(&args.test.data, &spec)).transpose()?;
     let test_set = args.test.data.open(Split::Test, spec.input.c)?;
     // Accuracy compares class indices: they must mean the same classes.

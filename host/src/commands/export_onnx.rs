@@ -15,6 +15,7 @@ pub struct ExportOnnxArgs {
 }
 
 pub fn run(args: &ExportOnnxArgs) -> Result<()> {
+    crate::error::check_output_file("--out", &args.out)?;
     let ckpt = Checkpoint::load(&args.checkpoint)?;
     crate::onnx::export(&ckpt.model, &args.out)?;
     println!(

@@ -23,7 +23,7 @@ pub struct FlashArgs {
     pub out: Option<PathBuf>,
     /// Serial rate the board's UART runs at; `host run --baud` must match.
     /// Up to 3,000,000 where the USB-serial adapter allows.
-    #[arg(long, default_value_t = shared::settings::FLASH_BAUD)]
+    #[arg(long, default_value_t = shared::settings::FLASH_BAUD, value_parser = crate::args::values::baud())]
     pub baud: u32,
     /// Store the test images (the dataset flags and --limit below) on the
     /// card after the model, for `host run --from-card`: at their native
@@ -36,6 +36,9 @@ pub struct FlashArgs {
 
 pub fn run(args: &FlashArgs) -> Result<()> {
     let (model_path, board, baud) = (&args.model, args.board, args.baud);
+    if let Some(out) = &args.out {
+        crate::error::check_output_dir("--out", out)?;
+    }
     // Refuse a bad model here rather than on the board.
     let bytes = AlignedBytes::new(&read_file(model_path)?);
     let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: model_path.to_path_buf(), source })?;

@@ -3,6 +3,7 @@
 //! `eval`, `predict`, `export-onnx` and `train --resume` take.
 
 use crate::args::arch::ArchArgs;
+use crate::args::values::{count_u32, float_in, FloatRange};
 use crate::data::labels;
 use crate::error::{read_file, HostError, Result};
 use crate::import::onnx_graph::{import_graph, GraphOptions};
@@ -38,15 +39,15 @@ pub struct ImportArgs {
     pub labels: Option<PathBuf>,
     /// Per-channel mean the network subtracts, in pixel units (0-255), e.g.
     /// 123.675,116.28,103.53 (default: the ONNX file's metadata, else ImageNet's).
-    #[arg(long, value_delimiter = ',', requires = "std")]
+    #[arg(long, value_delimiter = ',', requires = "std", value_parser = float_in::<f32>(FloatRange::Finite))]
     pub mean: Option<Vec<f32>>,
     /// Per-channel std the network divides by, in pixel units.
-    #[arg(long, value_delimiter = ',', requires = "mean")]
+    #[arg(long, value_delimiter = ',', requires = "mean", value_parser = float_in::<f32>(FloatRange::Positive))]
     pub std: Option<Vec<f32>>,
     /// The shorter side photos are scaled to before the centre crop to the
     /// input (default: 256 for a 224 input, as torchvision evaluates, and in
     /// that proportion for other inputs; with --state-dict, the arch's own).
-    #[arg(long)]
+    #[arg(long, value_parser = count_u32(1..=4096))]
     pub resize: Option<u32>,
 }
 
@@ -111,6 +112,7 @@ fn state_dict_pattern(args: &ImportArgs, recorded: &Recorded) -> Result<AlexNetC
 }
 
 pub fn run(args: &ImportArgs) -> Result<()> {
+    crate::error::check_output_file("--out", &args.out)?;
     let (source, mut model, notes) = match (&args.onnx, &args.state_dict) {
         (Some(path), _) => {
             let options = GraphOptions { normalize: normalize(args)? };

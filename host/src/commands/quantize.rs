@@ -3,8 +3,9 @@
 //! images), then float against int8 on the test set.
 
 use crate::args::data::{NetworkInputs, TestSetArgs};
+use crate::args::values::{count, float_in, FloatRange};
 use crate::data::{labels, Split};
-use crate::error::{write_atomic, HostError, Result};
+use crate::error::{check_output_file, write_atomic, HostError, Result};
 use crate::inference::{calibrate, Accuracy, HostEngine};
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::{eval_pixels, InputGeometry};
@@ -26,21 +27,34 @@ pub struct QuantizeArgs {
     // test images.
     #[command(flatten)]
     pub test: TestSetArgs,
-    /// Training images used to calibrate activation ranges (spread over the set).
-    #[arg(long, default_value_t = 500)]
+    /// Training images used to calibrate activation ranges (spread over the
+    /// set; at least 1).
+    #[arg(long, default_value_t = 500, value_parser = count(1..))]
     pub calibration: usize,
-    /// Use the per-image P-th percentile of |activation| instead of min/max.
-    #[arg(long)]
+    /// Use the per-image P-th percentile of |activation| instead of min/max
+    /// (above 50, at most 100).
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::Above(50.0, 100.0)))]
     pub percentile: Option<f32>,
 }
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {
+    // The parser takes percentiles in (50, 100] only; checked before any
+    // work for callers that build these arguments themselves.
+    let method = match args.percentile {
+        Some(p) if p > 50.0 && p <= 100.0 => RangeMethod::Percentile(p),
+        Some(p) => return Err(HostError::Usage(format!("--percentile must be in (50, 100], got {p}"))),
+        None => RangeMethod::MinMax,
+    };
+    check_output_file("--out", &args.out)?;
     let ckpt = Checkpoint::load(&args.checkpoint)?;
     let spec = &ckpt.model.spec;
     let input = spec.input;
 
     let train = args.test.data.open(Split::Train, input.c)?;
-    let n = args.calibration.clamp(1, train.len().max(1));
+    if train.is_empty() {
+        return Err(HostError::Usage(format!("{} has no images to calibrate on", train.describe())));
+    }
+    let n = args.calibration.clamp(1, train.len());
     let fixed = train.image_shape().is_some();
     let mut calibration_images = Vec::with_capacity(n);
     for k in 0..n {
@@ -49,11 +63,12 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
             calibration_images.push(eval_pixels(&img, InputGeometry::of(spec), fixed));
         }
     }
-    let method = match args.percentile {
-        Some(p) if p > 50.0 && p <= 100.0 => RangeMethod::Percentile(p),
-        Some(p) => return Err(HostError::Usage(format!("--percentile must be in (50, 100], got {p}"))),
-        None => RangeMethod::MinMax,
-    };
+    if calibration_images.is_empty() {
+        return Err(HostError::Usage(format!(
+            "none of the {n} calibration images of {} could be decoded",
+            train.describe()
+        )));
+    }
     println!("calibrating on {} training images ({method:?})", calibration_images.len());
     let cal = calibrate::collect(&ckpt.model, &calibration_images, method);
     let bytes = quantize_named(&ckpt.model, &cal, Some(&ckpt.classes))?;

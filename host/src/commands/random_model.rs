@@ -5,6 +5,7 @@
 //! the same file on every machine.
 
 use crate::args::arch::ArchArgs;
+use crate::args::values::count;
 use crate::error::{write_atomic, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -15,14 +16,15 @@ pub struct RandomModelArgs {
     pub arch: ArchArgs,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Synthetic images used to calibrate activation ranges.
-    #[arg(long, default_value_t = 4)]
+    /// Synthetic images used to calibrate activation ranges (1 to 1,000).
+    #[arg(long, default_value_t = 4, value_parser = count(1..=1000))]
     pub calibration_images: usize,
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn run(args: &RandomModelArgs) -> Result<()> {
+    crate::error::check_output_file("--out", &args.out)?;
     let spec = args.arch.spec()?;
     let (_, bytes) = shared::synthetic::random_model(&spec, args.seed, args.calibration_images)?;
     write_atomic(&args.out, &bytes)?;
@@ -32,6 +34,7 @@ pub fn run(args: &RandomModelArgs) -> Result<()> {
         bytes.len(),
         spec.param_count(),
         args.seed,
+        // Cannot fail: the file is our quantizer's, which ends with its CRC.
         u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"))
     );
     Ok(())

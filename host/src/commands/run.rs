@@ -4,6 +4,7 @@
 //! continues with `--resume`.
 
 use crate::args::data::TestSetArgs;
+use crate::args::values;
 use crate::board::journal::{journal_path, Journal, RunIdentity};
 use crate::board::qemu::{Link, QemuOptions, VirtualBoard};
 use crate::board::records::card_set;
@@ -32,10 +33,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Link::Pipe, conflicts_with = "serial")]
     pub link: Link,
     /// A real board's serial port, e.g. /dev/ttyUSB0.
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub serial: Option<String>,
     /// The serial rate the board was flashed with (`host flash --baud`).
-    #[arg(long, default_value_t = shared::settings::FLASH_BAUD)]
+    #[arg(long, default_value_t = shared::settings::FLASH_BAUD, value_parser = values::baud())]
     pub baud: u32,
     #[command(flatten)]
     pub test: TestSetArgs,
@@ -58,7 +59,7 @@ pub struct RunArgs {
     pub icount: bool,
     /// Virtual boards to run at once, each on a share of the images
     /// (default: one per core). A real board on a serial port is one board.
-    #[arg(long, conflicts_with = "serial")]
+    #[arg(long, conflicts_with = "serial", value_parser = values::count(1..))]
     pub boards: Option<usize>,
     /// Continue a run that was stopped (Ctrl-C, a kill, a board reset, a
     /// pulled cable): keep the answers journaled in REPORT.partial and send
@@ -127,7 +128,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let boards = match target {
         Target::Serial { .. } => 1,
         Target::Qemu { .. } => {
-            args.boards.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+            args.boards.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         }
     };
     let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));

@@ -3,6 +3,7 @@
 
 use crate::args::arch::ArchArgs;
 use crate::args::data::DataArgs;
+use crate::args::values::{count, count_u32, count_u64, float_in, FloatRange};
 use crate::data::Split;
 use crate::error::{HostError, Result};
 use crate::process_stats::peak_rss_text;
@@ -39,59 +40,64 @@ pub struct TrainArgs {
     /// Wall-clock budget in minutes (training and validation); the fast
     /// recipe's schedule is fitted to end on time, the paper recipe's run
     /// stops when it is spent (checkpointed; --resume continues).
-    #[arg(long)]
+    #[arg(long, value_parser = float_in::<f64>(FloatRange::Positive))]
     pub minutes: Option<f64>,
-    #[arg(long)]
+    #[arg(long, value_parser = count_u32(1..))]
     pub epochs: Option<u32>,
-    #[arg(long)]
+    /// Images per optimizer step (1 to 65,536).
+    #[arg(long, value_parser = count(1..=MAX_BATCH))]
     pub batch: Option<usize>,
-    /// Peak learning rate.
-    #[arg(long)]
+    /// Peak learning rate (above 0, at most 10: beyond, every network diverges).
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::Above(0.0, 10.0)))]
     pub lr: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::BelowOne))]
     pub momentum: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::BelowOne))]
     pub weight_decay: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::BelowOne))]
     pub label_smoothing: Option<f32>,
     /// Dropout probability on FC6/FC7 in training (paper 0.5, fast 0.25).
-    #[arg(long)]
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::BelowOne))]
     pub dropout: Option<f32>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Turn off random horizontal flips.
     #[arg(long)]
     pub no_flip: bool,
-    /// PCA colour augmentation strength (paper: 0.1; RGB only).
-    #[arg(long)]
+    /// PCA colour augmentation strength (paper: 0.1; RGB only; at most 10).
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::Within(0.0, 10.0)))]
     pub lighting: Option<f32>,
     /// Shift training images by up to N pixels of the network input each way
-    /// (the padded random crop of fixed-size sets; default 0).
+    /// (the padded random crop of fixed-size sets; default 0; less than the
+    /// input's side).
     #[arg(long)]
     pub translate: Option<u32>,
     /// Probability of random erasing, one random rectangle per image
     /// (Zhong et al. 2017; default 0).
-    #[arg(long)]
+    #[arg(long, value_parser = float_in::<f32>(FloatRange::Probability))]
     pub erase: Option<f32>,
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     pub device: DeviceKind,
-    /// Image decoding threads (default: the machine's cores).
-    #[arg(long)]
+    /// Image decoding threads (default: the machine's cores; at most 1,024).
+    #[arg(long, value_parser = count(1..=1024))]
     pub workers: Option<usize>,
     /// Train on this many images of the training set only.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1..))]
     pub train_limit: Option<usize>,
     /// Validate on this many test images only.
-    #[arg(long)]
+    #[arg(long, value_parser = count(1..))]
     pub val_limit: Option<usize>,
     /// Minutes between mid-epoch checkpoints (0: after every step, which
     /// costs a file write per step).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = float_in::<f64>(FloatRange::NonNegative))]
     pub checkpoint_minutes: f64,
     /// Stop after this many optimizer steps in total (checkpointed; --resume continues).
-    #[arg(long)]
+    #[arg(long, value_parser = count_u64(1..))]
     pub max_steps: Option<u64>,
 }
+
+/// The largest `--batch`: beyond it a step's activations outgrow any machine.
+pub const MAX_BATCH: u64 = 65_536;
 
 fn workers(n: Option<usize>) -> usize {
     n.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -148,6 +154,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
     };
     let spec = start.model.spec.clone();
+    if let Some(t) = args.translate.filter(|&t| t >= spec.input.h.min(spec.input.w)) {
+        return Err(HostError::Usage(format!("--translate {t} must be less than the input's side ({})", spec.input)));
+    }
     let channels = spec.input.c;
     let train_set = args.data.open(Split::Train, channels)?;
     let val_set = args.data.open(Split::Test, channels)?;
@@ -211,7 +220,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         workers: workers(args.workers),
         train_limit,
         val_limit,
-        checkpoint_every: Duration::from_secs_f64(args.checkpoint_minutes.max(0.0) * 60.0),
+        // Minutes beyond Duration's range (the parser takes any finite
+        // number) mean never.
+        checkpoint_every: Duration::try_from_secs_f64(args.checkpoint_minutes.max(0.0) * 60.0).unwrap_or(Duration::MAX),
         stop_after_steps: args.max_steps,
     };
     #[cfg(feature = "openblas")]

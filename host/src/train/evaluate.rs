@@ -72,6 +72,7 @@ pub fn evaluate<D: TrainDevice>(
     let geom = InputGeometry::of(&net.spec);
     let transform = Arc::new(move |img: Image, _| Image { shape: input, pixels: eval_pixels(&img, geom, fixed) });
     let loader = Loader::new(set.clone(), (0..n).collect(), batch, workers, 4, transform);
+    // Cannot fail: a validated spec ends with a dense layer, which has weights.
     let dev = net.params.iter().flatten().next().map(|p| p.weight.device().clone()).expect("a network has weights");
     let mut result = EvalResult::default();
     let (mut loss_sum, mut top1, mut top5_hits) = (0.0, 0usize, 0usize);

@@ -184,6 +184,10 @@ pub fn train<D: StepDevice>(
     // the whole run (a quarter GB each on the paper network).
     drop((start.model, start.momentum));
 
+    // The CLI refuses --batch 0; a checkpoint's batch comes from a file.
+    if hyper.batch == 0 {
+        return Err(HostError::Usage("the batch size is 0: --batch takes 1 or more".into()));
+    }
     let train_len = config.train_limit.unwrap_or(usize::MAX).min(train_set.len());
     let steps_per_epoch = train_len.div_ceil(hyper.batch) as u64;
     if steps_per_epoch == 0 {

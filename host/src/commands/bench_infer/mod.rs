@@ -8,6 +8,7 @@ mod board;
 mod host_engines;
 
 use crate::args::arch::ArchName;
+use crate::args::values::count;
 use crate::error::{HostError, Result};
 use crate::inference::int8::load_model;
 use clap::Args;
@@ -16,6 +17,10 @@ use shared::spec::{AlexNetConfig, ModelSpec, Normalize, Shape};
 use shared::synthetic::{images as synthetic_images, quantize_on_synthetic};
 use shared::Model;
 use std::path::{Path, PathBuf};
+
+/// Synthetic images are made up front: a thousand paper-size ones are
+/// 150 MB, enough for any timing.
+const MAX_IMAGES: u64 = 1000;
 
 #[derive(Clone, Debug, Args)]
 pub struct BenchInferArgs {
@@ -30,14 +35,14 @@ pub struct BenchInferArgs {
     /// quantized on synthetic images unless --model is given too.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Images timed one at a time per engine.
-    #[arg(long, default_value_t = 8)]
+    /// Images timed one at a time per engine (1 to 1,000).
+    #[arg(long, default_value_t = 8, value_parser = count(1..=MAX_IMAGES))]
     pub images: usize,
-    /// Images per batch for the throughput figure.
-    #[arg(long, default_value_t = 32)]
+    /// Images per batch for the throughput figure (1 to 1,000).
+    #[arg(long, default_value_t = 32, value_parser = count(1..=MAX_IMAGES))]
     pub batch: usize,
-    /// Images run on the virtual board (0: skip the board).
-    #[arg(long, default_value_t = 2)]
+    /// Images run on the virtual board (0: skip the board; at most 1,000).
+    #[arg(long, default_value_t = 2, value_parser = count(0..=MAX_IMAGES))]
     pub board_images: usize,
     /// Seed of the random weights and images.
     #[arg(long, default_value_t = 1)]
@@ -72,6 +77,7 @@ fn write_quantized(float: &FloatModel, seed: u64, path: &Path) -> Result<()> {
 }
 
 fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
+    crate::error::check_output_dir("--work-dir", &args.work_dir)?;
     std::fs::create_dir_all(&args.work_dir)
         .map_err(|source| HostError::File { path: args.work_dir.clone(), source })?;
     if args.model.is_some() || args.checkpoint.is_some() {
@@ -106,11 +112,9 @@ fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
 }
 
 pub fn run(args: &BenchInferArgs) -> Result<()> {
-    if args.images == 0 || args.batch == 0 {
-        return Err(HostError::Usage("--images and --batch must be at least 1".into()));
-    }
     for s in subjects(args)? {
         let (bytes, checksum) = load_model(&s.model_path)?;
+        // Cannot fail: load_model parsed these very bytes.
         let model = Model::parse(&bytes).expect("checked by load_model");
         let spec = model.spec();
         if s.float.as_ref().is_some_and(|f| f.spec != *spec) {

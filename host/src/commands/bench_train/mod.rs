@@ -7,6 +7,7 @@
 mod ceiling;
 
 use crate::args::arch::ArchArgs;
+use crate::args::values::count;
 use crate::error::Result;
 use crate::process_stats::{minor_faults, peak_rss_text};
 use crate::train::device::use_released_cpu_kernels;
@@ -114,27 +115,30 @@ fn print_layer_table(spec: &ModelSpec, batch: usize, steps: usize) {
     );
 }
 
+/// More timed steps than a measurement needs (a benchmark, not a run).
+const MAX_STEPS: u64 = 100_000;
+
 #[derive(Clone, Debug, Args)]
 pub struct BenchTrainArgs {
     #[command(flatten)]
     pub arch: ArchArgs,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = count(1..=crate::commands::train::MAX_BATCH))]
     pub batch: usize,
-    /// Timed steps with this build's kernels.
-    #[arg(long, default_value_t = 10)]
+    /// Timed steps with this build's kernels (1 to 100,000).
+    #[arg(long, default_value_t = 10, value_parser = count(1..=MAX_STEPS))]
     pub steps: usize,
     /// Timed steps with the released kernels (0 = skip; they are slow).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = count(0..=MAX_STEPS))]
     pub released_steps: usize,
     /// Then time each layer's forward and backward over this many more
     /// steps (0 = skip).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = count(0..=MAX_STEPS))]
     pub layer_steps: usize,
 }
 
 pub fn run(args: &BenchTrainArgs) -> Result<()> {
     let spec = &args.arch.spec()?;
-    let (batch, steps, released_steps) = (args.batch, args.steps.max(1), args.released_steps);
+    let (batch, steps, released_steps) = (args.batch, args.steps, args.released_steps);
     println!(
         "network {} -> {} classes, {:.1} MMAC/image, batch {batch}, {} threads",
         spec.input,
