@@ -382,3 +382,46 @@ fn damaged_dataset_files_are_named_with_what_is_wrong() {
     let colour = colour_checkpoint(&dir);
     assert_one_error_line(&eval_with(&colour, "cifar10", &cifar), "test_batch.bin: 3173 bytes is not a whole number");
 }
+
+/// `host train` with the options of a tiny run (a few seconds) into `out`.
+fn tiny_train(out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&Path> = ["train", "--input", "1x28x28", "--width", "0.0625", "--train-limit", "64"]
+        .iter()
+        .chain(&["--val-limit", "8", "--workers", "1", "--epochs", "1"])
+        .map(Path::new)
+        .collect();
+    args.extend([p("--out"), out]);
+    args.extend(extra.iter().map(Path::new));
+    host(&args)
+}
+
+#[test]
+fn a_finished_run_is_not_replaced_without_overwrite() {
+    let dir = Scratch::new("guard_run");
+    let run = dir.path("run");
+    let first = tiny_train(&run, &[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let checkpoint = std::fs::read(run.join("checkpoint.safetensors")).unwrap();
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "a header and one epoch: {metrics}");
+
+    // The same --out again, as a rerun or a typo gives it.
+    let again = tiny_train(&run, &["--max-steps", "1"]);
+    assert_one_error_line(&again, "already holds a training run");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains(&format!("--resume {}", run.display())) && stderr.contains("--overwrite"), "{stderr}");
+    assert!(std::fs::read(run.join("checkpoint.safetensors")).unwrap() == checkpoint, "the run is untouched");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap(), metrics);
+
+    // Asked for, the new run replaces the old one whole: no epoch row of the
+    // old run is left in its metrics, no best checkpoint of it beside it.
+    let replaced = tiny_train(&run, &["--max-steps", "1", "--overwrite"]);
+    assert!(replaced.status.success(), "{}", String::from_utf8_lossy(&replaced.stderr));
+    assert!(std::fs::read(run.join("checkpoint.safetensors")).unwrap() != checkpoint);
+    assert!(!run.join("metrics.csv").exists() && !run.join("best.safetensors").exists());
+
+    // --out must be a directory.
+    let file = dir.path("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    assert_one_error_line(&tiny_train(&file, &[]), "not a directory");
+}

@@ -94,10 +94,53 @@ pub struct TrainArgs {
     /// Stop after this many optimizer steps in total (checkpointed; --resume continues).
     #[arg(long, value_parser = count_u64(1..))]
     pub max_steps: Option<u64>,
+    /// Start a new run in --out even though it holds one (its checkpoints,
+    /// metrics and curves are replaced).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
 }
 
 /// The largest `--batch`: beyond it a step's activations outgrow any machine.
 pub const MAX_BATCH: u64 = 65_536;
+
+/// The files of a run directory that training made: what `--overwrite`
+/// replaces and what, without it, makes `--out` refuse a new run.
+const RUN_FILES: [&str; 3] = ["checkpoint.safetensors", "best.safetensors", "metrics.csv"];
+
+/// A new run's `--out`: a directory (or nothing yet) without a run in it,
+/// unless `--overwrite` says to replace that run.
+fn check_new_run_dir(args: &TrainArgs) -> Result<()> {
+    let out = &args.out;
+    if out.exists() && !out.is_dir() {
+        return Err(HostError::Usage(format!(
+            "--out {}: not a directory (a run directory is made there)",
+            out.display()
+        )));
+    }
+    let held: Vec<&str> = RUN_FILES.iter().copied().filter(|f| out.join(f).exists()).collect();
+    if !held.is_empty() && !args.overwrite {
+        return Err(HostError::Usage(format!(
+            "--out {} already holds a training run ({}): continue it with --resume {}, or replace it with --overwrite",
+            out.display(),
+            held.join(", "),
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Removes the files of the run `--overwrite` replaces, so none of them
+/// (a best checkpoint, old metrics rows) is mistaken for the new run's.
+fn clear_run_dir(dir: &std::path::Path) -> Result<()> {
+    for name in RUN_FILES.iter().chain(&["curves.png"]) {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(HostError::File { path, source: e }),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 fn workers(n: Option<usize>) -> usize {
     n.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -144,6 +187,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             (dir.clone(), ckpt)
         }
         None => {
+            check_new_run_dir(args)?;
             let spec = args.arch.spec()?;
             let hyper = args.hyper();
             if !(0.0..1.0).contains(&hyper.dropout) {
@@ -230,6 +274,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if let Some(note) = crate::openblas::narrower_than_cpu() {
             println!("{note}");
         }
+    }
+    // Only now, with every flag and the data checked: a mistake above
+    // leaves the old run as it was.
+    if args.overwrite {
+        clear_run_dir(&run_dir)?;
     }
     let outcome = match args.device {
         DeviceKind::Cpu => train(&Cpu::seed_from_u64(config.hyper.seed), &config, train_set, val_set, start)?,
