@@ -425,3 +425,52 @@ fn a_finished_run_is_not_replaced_without_overwrite() {
     std::fs::write(&file, b"x").unwrap();
     assert_one_error_line(&tiny_train(&file, &[]), "not a directory");
 }
+
+#[test]
+fn a_run_that_answered_nothing_leaves_no_journal() {
+    let dir = Scratch::new("no_journal");
+    let (_, model) = tiny_network(&dir);
+    // A "serial port" that is a plain file: the run fails before any image goes out.
+    let port = dir.path("not-a-port");
+    std::fs::write(&port, b"").unwrap();
+    let run = || host(&[p("run"), p("--model"), &model, p("--limit"), p("2"), p("--serial"), &port]);
+    assert_one_error_line(&run(), "not-a-port");
+    assert!(!dir.path("model.run.json.partial").exists(), "no journal without an answer");
+    // So the same command fails the same way, not on a journal to resume.
+    assert_one_error_line(&run(), "not-a-port");
+}
+
+#[test]
+fn a_board_run_that_took_minutes_is_not_replaced_without_overwrite() {
+    use host::board::session::{write_report, RunReport};
+    let dir = Scratch::new("costly_report");
+    let (_, model) = tiny_network(&dir);
+    let port = dir.path("not-a-port");
+    std::fs::write(&port, b"").unwrap();
+    let report = dir.path("model.run.json");
+    let old = |seconds| RunReport {
+        board: "Rpi3".into(),
+        firmware: "0.1.0".into(),
+        model_checksum: 7,
+        images: Vec::new(),
+        seconds,
+        frames_sent: 0,
+        resends: 0,
+        board_restarts: 0,
+    };
+    let run = |extra: &[&Path]| {
+        let mut args = vec![p("run"), p("--model"), &model, p("--limit"), p("2"), p("--serial"), &port];
+        args.extend(extra);
+        host(&args)
+    };
+    // Two minutes of board time: kept unless asked, and the refusal comes
+    // before the board is opened.
+    write_report(&report, &old(120.0)).unwrap();
+    let refused = run(&[]);
+    assert_one_error_line(&refused, "took 120 s: replace it with --overwrite");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--report"));
+    assert_one_error_line(&run(&[p("--overwrite")]), "not-a-port");
+    // A run of seconds is cheap to make again: replaced as before.
+    write_report(&report, &old(5.0)).unwrap();
+    assert_one_error_line(&run(&[]), "not-a-port");
+}

@@ -8,6 +8,10 @@
 //! The first line names what the answers belong to (model checksum, number
 //! of images and a CRC of the test images and labels), so a journal is
 //! never resumed with another model or other images.
+//!
+//! The file is made when the first answer is in, not before: a run that
+//! fails before any answer (no test images, a board that does not boot or
+//! holds another model) leaves no journal to block the next run.
 
 use super::records::{DeviceRecord, TestImage};
 use crate::error::{HostError, Result};
@@ -49,10 +53,24 @@ fn line_text(line: &Line) -> Result<String> {
     Ok(text)
 }
 
-/// An open journal: the answers it holds, and the file new ones go to
-/// (none for a run that keeps them in memory only).
+/// Where a journal's answers go.
+enum Sink {
+    /// Memory only: a run that need not survive being stopped.
+    Memory,
+    /// A file not made yet: it is written with the first answer.
+    NotYet {
+        path: PathBuf,
+        identity: RunIdentity,
+    },
+    Open {
+        path: PathBuf,
+        file: std::fs::File,
+    },
+}
+
+/// An open journal: the answers it holds, and where new ones go.
 pub struct Journal {
-    file: Option<(PathBuf, std::fs::File)>,
+    sink: Sink,
     /// Every answer so far, by image index.
     pub answers: BTreeMap<usize, DeviceRecord>,
 }
@@ -69,18 +87,16 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> HostError + '_ {
 }
 
 impl Journal {
-    /// Starts an empty journal at `path` (replacing any).
-    pub fn create(path: &Path, identity: RunIdentity) -> Result<Journal> {
-        let file = std::fs::File::create(path).map_err(io_error(path))?;
-        let mut journal = Journal { file: Some((path.to_path_buf(), file)), answers: BTreeMap::new() };
-        journal.write_line(&Line::Run(identity))?;
-        Ok(journal)
+    /// Starts an empty journal at `path`. Nothing is written until the
+    /// first answer; then the file is made (replacing any there).
+    pub fn create(path: &Path, identity: RunIdentity) -> Journal {
+        Journal { sink: Sink::NotYet { path: path.to_path_buf(), identity }, answers: BTreeMap::new() }
     }
 
     /// A journal that keeps its answers in memory only: a run that need not
     /// survive being stopped.
     pub fn in_memory() -> Journal {
-        Journal { file: None, answers: BTreeMap::new() }
+        Journal { sink: Sink::Memory, answers: BTreeMap::new() }
     }
 
     /// Reopens the journal at `path` to continue its run, which must be the
@@ -131,28 +147,36 @@ impl Journal {
         }
         crate::error::write_atomic(path, text.as_bytes())?;
         let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io_error(path))?;
-        Ok(Journal { file: Some((path.to_path_buf(), file)), answers })
+        Ok(Journal { sink: Sink::Open { path: path.to_path_buf(), file }, answers })
     }
 
-    fn write_line(&mut self, line: &Line) -> Result<()> {
-        let Some((path, file)) = &mut self.file else { return Ok(()) };
-        let text = line_text(line)?;
-        // One write per line, flushed: a kill can cut only the line being written.
-        file.write_all(text.as_bytes()).and_then(|()| file.flush()).map_err(io_error(path))
-    }
-
-    /// Records one answer.
+    /// Records one answer; the first one makes the file, header and answer
+    /// in one write.
     pub fn append(&mut self, record: DeviceRecord) -> Result<()> {
-        self.write_line(&Line::Answer(record.clone()))?;
+        let mut text = line_text(&Line::Answer(record.clone()))?;
+        if let Sink::NotYet { path, identity } = &self.sink {
+            text = line_text(&Line::Run(*identity))? + &text;
+            let file = std::fs::File::create(path).map_err(io_error(path))?;
+            self.sink = Sink::Open { path: path.clone(), file };
+        }
+        if let Sink::Open { path, file } = &mut self.sink {
+            // One write per line, flushed: a kill can cut only the line being written.
+            file.write_all(text.as_bytes()).and_then(|()| file.flush()).map_err(io_error(path))?;
+        }
         self.answers.insert(record.index, record);
         Ok(())
     }
 
-    /// Removes the journal once its run's report is written.
+    /// Removes the journal once its run's report is written (and a stopped
+    /// run's that `--restart` replaced, if no answer came to replace it).
     pub fn finish(self) -> Result<()> {
-        match &self.file {
-            Some((path, _)) => std::fs::remove_file(path).map_err(io_error(path)),
-            None => Ok(()),
+        match &self.sink {
+            Sink::Open { path, .. } => std::fs::remove_file(path).map_err(io_error(path)),
+            Sink::NotYet { path, .. } => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(path)(e)),
+                _ => Ok(()),
+            },
+            Sink::Memory => Ok(()),
         }
     }
 }
@@ -180,7 +204,7 @@ mod tests {
     fn answers_survive_a_reopen_and_a_cut_last_line() {
         let path = scratch("cut");
         let id = RunIdentity::of(7, &images(5));
-        let mut j = Journal::create(&path, id).unwrap();
+        let mut j = Journal::create(&path, id);
         j.append(record(0)).unwrap();
         j.append(record(3)).unwrap();
         drop(j);
@@ -200,9 +224,26 @@ mod tests {
     }
 
     #[test]
+    fn no_file_until_the_first_answer() {
+        let path = scratch("lazy");
+        let _ = std::fs::remove_file(&path);
+        let id = RunIdentity::of(7, &images(5));
+        let j = Journal::create(&path, id);
+        assert!(!path.exists(), "a journal without answers is not written");
+        j.finish().unwrap();
+        let mut j = Journal::create(&path, id);
+        j.append(record(2)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "the run's header, then the answer: {text}");
+        assert_eq!(Journal::resume(&path, id).unwrap().answers.keys().copied().collect::<Vec<_>>(), [2]);
+        j.finish().unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn another_model_or_other_images_are_refused() {
         let path = scratch("other");
-        Journal::create(&path, RunIdentity::of(7, &images(5))).unwrap();
+        Journal::create(&path, RunIdentity::of(7, &images(5))).append(record(0)).unwrap();
         let err = Journal::resume(&path, RunIdentity::of(8, &images(5))).err().unwrap().to_string();
         assert!(err.contains("model crc32 0x00000007") && err.contains("--restart"), "{err}");
         let mut changed = images(5);
@@ -219,7 +260,7 @@ mod tests {
     fn damage_before_the_last_line_is_an_error() {
         let path = scratch("garbled");
         let id = RunIdentity::of(7, &images(5));
-        let mut j = Journal::create(&path, id).unwrap();
+        let mut j = Journal::create(&path, id);
         j.append(record(0)).unwrap();
         drop(j);
         let mut text = std::fs::read_to_string(&path).unwrap();

@@ -9,14 +9,16 @@ use crate::board::journal::{journal_path, Journal, RunIdentity};
 use crate::board::qemu::{Link, QemuOptions, VirtualBoard};
 use crate::board::records::card_set;
 use crate::board::session::{
-    default_report, qemu_image_for, run_images_journaled, write_report, ImagesFrom, RunPlan, Target, BOOT_TIMEOUT,
+    default_report, qemu_image_for, read_report, run_images_journaled, write_report, ImagesFrom, RunPlan, Target,
+    BOOT_TIMEOUT,
 };
-use crate::error::{HostError, Result};
+use crate::error::{check_output_file, HostError, Result};
 use crate::inference::int8::load_model;
 use clap::Args;
 use shared::card::CardImages;
 use shared::Model;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
@@ -61,6 +63,10 @@ pub struct RunArgs {
     /// (default: one per core). A real board on a serial port is one board.
     #[arg(long, conflicts_with = "serial", value_parser = values::count(1..))]
     pub boards: Option<usize>,
+    /// Replace REPORT though it holds a board run that took more than a
+    /// minute.
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// Continue a run that was stopped (Ctrl-C, a kill, a board reset, a
     /// pulled cable): keep the answers journaled in REPORT.partial and send
     /// only the images without one.
@@ -71,34 +77,62 @@ pub struct RunArgs {
     pub restart: bool,
 }
 
-/// The journal this run writes its answers to: the stopped run's, resumed,
-/// or a new one. A journal left by a stopped run is never thrown away
-/// unasked.
-fn open_journal(args: &RunArgs, report: &std::path::Path, identity: RunIdentity) -> Result<Journal> {
-    let path = journal_path(report);
-    match (path.exists(), args.resume, args.restart) {
-        (true, true, _) => {
-            let journal = Journal::resume(&path, identity)?;
-            println!(
-                "resuming: {} of {} images already answered ({})",
-                journal.answers.len(),
-                identity.images,
-                path.display()
-            );
-            Ok(journal)
-        }
+/// A board run that took longer than this is not replaced without `--overwrite`.
+const COSTLY_RUN: Duration = Duration::from_secs(60);
+
+/// Refuses, before anything is loaded or booted, what the run could not
+/// finish or would lose: a report path that is a directory, a stopped run's
+/// journal not asked about, `--resume` without one, and a costly finished
+/// report without `--overwrite`.
+fn check_outputs(args: &RunArgs, report: &Path) -> Result<()> {
+    check_output_file("--report", report)?;
+    let journal = journal_path(report);
+    match (journal.exists(), args.resume, args.restart) {
         (false, true, _) => {
-            Err(HostError::Usage(format!("--resume: no stopped run to continue ({} does not exist)", path.display())))
+            return Err(HostError::Usage(format!(
+                "--resume: no stopped run to continue ({} does not exist)",
+                journal.display()
+            )))
         }
-        (true, false, false) => Err(HostError::Usage(format!(
-            "a stopped run left its answers in {}: continue it with --resume, or start over with --restart",
-            path.display()
-        ))),
-        (_, false, _) => Journal::create(&path, identity),
+        (true, false, false) => {
+            return Err(HostError::Usage(format!(
+                "a stopped run left its answers in {}: continue it with --resume, or start over with --restart",
+                journal.display()
+            )))
+        }
+        _ => {}
     }
+    // A file that is not a report (or not readable) is no board run's work.
+    if let (false, Ok(old)) = (args.resume || args.overwrite, read_report(report)) {
+        if old.seconds >= COSTLY_RUN.as_secs_f64() {
+            return Err(HostError::Usage(format!(
+                "--report {} holds a board run of {} images that took {:.0} s: replace it with --overwrite, \
+                 or give this run another --report",
+                report.display(),
+                old.images.len(),
+                old.seconds
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The journal this run writes its answers to: the stopped run's, resumed,
+/// or a new one (made when the first answer is in). A journal left by a
+/// stopped run is never thrown away unasked ([`check_outputs`]).
+fn open_journal(args: &RunArgs, report: &Path, identity: RunIdentity) -> Result<Journal> {
+    let path = journal_path(report);
+    if !args.resume {
+        return Ok(Journal::create(&path, identity));
+    }
+    let journal = Journal::resume(&path, identity)?;
+    println!("resuming: {} of {} images already answered ({})", journal.answers.len(), identity.images, path.display());
+    Ok(journal)
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
+    check_outputs(args, &path)?;
     let (bytes, checksum) = load_model(&args.model)?;
     let spec =
         Model::parse(&bytes).map_err(|source| HostError::Model { path: args.model.clone(), source })?.spec().clone();
@@ -131,7 +165,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
             args.boards.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         }
     };
-    let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
     let mut journal = open_journal(args, &path, RunIdentity::of(checksum, &images))?;
     let earlier = journal.answers.len();
     let plan = RunPlan { from, layers: args.layers };
