@@ -474,3 +474,26 @@ fn a_board_run_that_took_minutes_is_not_replaced_without_overwrite() {
     write_report(&report, &old(5.0)).unwrap();
     assert_one_error_line(&run(&[]), "not-a-port");
 }
+
+#[test]
+fn a_report_answering_an_image_beyond_the_test_set_is_refused() {
+    use host::board::session::{write_report, DeviceRecord, RunReport};
+    let dir = Scratch::new("report_index");
+    let (_, model) = tiny_network(&dir);
+    let checksum = host::inference::int8::load_model(&model).unwrap().1;
+    let report = dir.path("edited.run.json");
+    let record = DeviceRecord { index: usize::MAX, label: 1, top5: vec![(1, 9)], cycles: 1 };
+    let run = RunReport {
+        board: "Rpi3".into(),
+        firmware: "0.1.0".into(),
+        model_checksum: checksum,
+        images: vec![record],
+        seconds: 1.0,
+        frames_sent: 1,
+        resends: 0,
+        board_restarts: 0,
+    };
+    write_report(&report, &run).unwrap();
+    let out = host(&[p("compare"), p("--model"), &model, p("--report"), &report, p("--out"), &dir.path("cmp")]);
+    assert_one_error_line(&out, &format!("answers image {}", usize::MAX));
+}

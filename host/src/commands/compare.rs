@@ -91,6 +91,13 @@ pub fn compare(
         }
         inputs.push(network_input(&model, image));
     }
+    if let Some(f) = float_top5.filter(|f| f.len() != report.images.len()) {
+        return Err(HostError::Usage(format!(
+            "the float network answered {} images, the run report holds {}",
+            f.len(),
+            report.images.len()
+        )));
+    }
     let host_top5 = int8_predictions(&model, &inputs, "host int8")?;
     for (k, (rec, host)) in report.images.iter().zip(&host_top5).enumerate() {
         // Cannot fail: every index was checked against `images` above.
@@ -104,6 +111,7 @@ pub fn compare(
         cmp.host_int8.add(image.label, &host.iter().map(|p| p.class as usize).collect::<Vec<_>>());
         cmp.device.add(image.label, &rec.top5.iter().map(|p| p.0 as usize).collect::<Vec<_>>());
         if let (Some(f), Some(acc)) = (float_top5, cmp.host_float.as_mut()) {
+            // Cannot fail: its length was checked against the report's above.
             acc.add(image.label, &f[k]);
         }
         cmp.mean_cycles += rec.cycles as f64 / report.images.len().max(1) as f64;

@@ -21,6 +21,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: &InfoArgs) -> Result<()> {
+    // Cannot fail: clap requires --model unless the bare form is given.
     let path = args.model.as_ref().or(args.bare_model.as_ref()).expect("clap requires --model or the bare form");
     let (bytes, _) = load_model(path)?;
     let model = Model::parse(&bytes).map_err(|source| HostError::Model { path: path.to_path_buf(), source })?;
@@ -33,6 +34,8 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     );
     print_spec(model.spec());
     let spec = model.spec();
+    // At most MAX_INPUT_CHANNELS, the length of mean and std: the spec was
+    // validated when the file was parsed.
     let c = spec.input.c as usize;
     println!(
         "preprocessing: photos scaled to a shorter side of {} then centre-cropped; (pixel - {:?}) / {:?}",

@@ -180,6 +180,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         for (path, logits) in paths.iter().zip(network.logits(&images)?) {
             println!("{} ({engine})", path.display());
             for (k, r) in rank(&logits).iter().enumerate() {
+                // Cannot fail: `names` has one entry per class (`labels::read`
+                // checks a file's count; the others are made for `classes`).
                 println!("  {}. {:<24} {:6.2}%", k + 1, names[r.class], 100.0 * r.probability);
             }
         }

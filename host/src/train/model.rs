@@ -110,6 +110,10 @@ impl<D: TrainDevice> AlexNet<D> {
         let mut spatial = Some(x);
         let mut flat: Option<Matrix<D, T>> = None;
         // Layers run inside the epilogue of the convolution before them.
+        // The `expect`s below cannot fail: every spec here passed
+        // `ModelSpec::validate` (a checkpoint's when it was loaded), which
+        // puts spatial layers first and ends with a dense one, and
+        // `AlexNet::from_float` gives each conv and dense layer parameters.
         let mut fused = 0;
         for (i, layer) in self.spec.layers.iter().enumerate() {
             if fused > 0 {

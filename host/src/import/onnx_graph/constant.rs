@@ -60,6 +60,7 @@ pub(super) fn decode_tensor(t: &TensorProto) -> Result<Constant, ImportError> {
                 if !t.raw_data.len().is_multiple_of(8) {
                     return Err(tensor_error(t, "raw data is not a whole number of int64 values"));
                 }
+                // Cannot fail: chunks_exact(8) yields 8-byte slices only.
                 t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
             };
             check(values.len())?;
