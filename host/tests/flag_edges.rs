@@ -304,6 +304,9 @@ fn verdict(out: &Output, flag: &str, file: Option<&OsStr>) -> Option<String> {
     if code == 101 || stderr.contains("panicked") {
         return Some(format!("panicked: {stderr}"));
     }
+    if code != 1 && code != 2 {
+        return Some(format!("exit status {code}, neither a refusal (1) nor a usage error (2): {stderr}"));
+    }
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     let [line] = errors[..] else { return Some(format!("expected one `error:` line, got: {stderr}")) };
     let names_file = file.is_some_and(|f| line.contains(&*f.to_string_lossy()));
