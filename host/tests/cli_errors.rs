@@ -413,6 +413,16 @@ fn a_finished_run_is_not_replaced_without_overwrite() {
     assert!(std::fs::read(run.join("checkpoint.safetensors")).unwrap() == checkpoint, "the run is untouched");
     assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap(), metrics);
 
+    // --overwrite with data the new run cannot train on: refused before
+    // the old run is touched.
+    let photos = dir.path("photos");
+    photo_folders(&photos, &[("train", "cat"), ("train", "dog"), ("val", "cat"), ("val", "bird")], 1);
+    let folder_args = ["--dataset", "folder", "--data", photos.to_str().unwrap(), "--classes", "2"];
+    let mismatched = tiny_train(&run, &[&folder_args[..], &["--overwrite"]].concat());
+    assert_one_error_line(&mismatched, "only in training: [dog]; only in validation: [bird]");
+    assert!(std::fs::read(run.join("checkpoint.safetensors")).unwrap() == checkpoint, "the run is untouched");
+    assert!(run.join("metrics.csv").exists() && run.join("best.safetensors").exists());
+
     // Asked for, the new run replaces the old one whole: no epoch row of the
     // old run is left in its metrics, no best checkpoint of it beside it.
     let replaced = tiny_train(&run, &["--max-steps", "1", "--overwrite"]);

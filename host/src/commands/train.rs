@@ -10,7 +10,7 @@ use crate::process_stats::peak_rss_text;
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::Augment;
 use crate::train::recipe::{Hyper, RecipeKind, Schedule};
-use crate::train::trainer::{checkpoint_path, fresh, train, TrainConfig, TrainOutcome};
+use crate::train::trainer::{check_data, checkpoint_path, fresh, train, TrainConfig, TrainOutcome};
 use clap::{Args, ValueEnum};
 use dfdx::prelude::*;
 use std::path::PathBuf;
@@ -278,6 +278,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // Only now, with every flag and the data checked: a mistake above
     // leaves the old run as it was.
     if args.overwrite {
+        check_data(&config.spec, train_set.as_ref(), val_set.as_ref())?;
         clear_run_dir(&run_dir)?;
     }
     let outcome = match args.device {

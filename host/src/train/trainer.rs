@@ -79,6 +79,16 @@ fn check_same_classes(train: &dyn Dataset, val: &dyn Dataset) -> Result<()> {
     }
 }
 
+/// Whether `spec` can train on `train_set` and validate on `val_set`: as
+/// many classes as outputs, the same classes in both. [`train`] checks it
+/// first; a caller can check it before doing anything it cannot undo.
+pub fn check_data(spec: &ModelSpec, train_set: &dyn Dataset, val_set: &dyn Dataset) -> Result<()> {
+    let classes = spec.classes() as usize;
+    check_labels(train_set, classes)?;
+    check_labels(val_set, classes)?;
+    check_same_classes(train_set, val_set)
+}
+
 /// Puts a checkpoint's momentum back into the optimizer on the device.
 fn momentum_from_float<D: TrainDevice>(net: &AlexNet<D>, sgd: &mut Sgd<D>, momentum: &[LayerParams]) {
     let layers = net.params.iter().zip(momentum).filter_map(|(p, m)| p.as_ref().map(|p| (p, m)));
@@ -169,9 +179,7 @@ pub fn train<D: StepDevice>(
 ) -> Result<TrainOutcome> {
     let spec = &config.spec;
     let classes = spec.classes() as usize;
-    check_labels(train_set.as_ref(), classes)?;
-    check_labels(val_set.as_ref(), classes)?;
-    check_same_classes(train_set.as_ref(), val_set.as_ref())?;
+    check_data(spec, train_set.as_ref(), val_set.as_ref())?;
     std::fs::create_dir_all(&config.run_dir)
         .map_err(|source| HostError::File { path: config.run_dir.clone(), source })?;
 
