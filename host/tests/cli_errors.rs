@@ -467,6 +467,7 @@ fn a_board_run_that_took_minutes_is_not_replaced_without_overwrite() {
         frames_sent: 0,
         resends: 0,
         board_restarts: 0,
+        clock: Default::default(),
     };
     let run = |extra: &[&Path]| {
         let mut args = vec![p("run"), p("--model"), &model, p("--limit"), p("2"), p("--serial"), &port];
@@ -492,7 +493,7 @@ fn a_report_answering_an_image_beyond_the_test_set_is_refused() {
     let (_, model) = tiny_network(&dir);
     let checksum = host::inference::int8::load_model(&model).unwrap().1;
     let report = dir.path("edited.run.json");
-    let record = DeviceRecord { index: usize::MAX, label: 1, top5: vec![(1, 9)], cycles: 1 };
+    let record = DeviceRecord { index: usize::MAX, label: 1, top5: vec![(1, 9)], cycles: 1, layers: None };
     let run = RunReport {
         board: "Rpi3".into(),
         firmware: "0.1.0".into(),
@@ -502,6 +503,7 @@ fn a_report_answering_an_image_beyond_the_test_set_is_refused() {
         frames_sent: 1,
         resends: 0,
         board_restarts: 0,
+        clock: Default::default(),
     };
     write_report(&report, &run).unwrap();
     let out = host(&[p("compare"), p("--model"), &model, p("--report"), &report, p("--out"), &dir.path("cmp")]);
