@@ -5,7 +5,9 @@
 //! reset in the middle of the run (QEMU's `system_reset`, what its reset line
 //! does) and the host is killed and resumed; `host compare` then finds every
 //! answer bit-exact with host int8. `host run --board ... --link pty` takes
-//! the same path with a board the host starts itself.
+//! the same path with a board the host starts itself, and test images
+//! stored on the board's card (`flash --images`, `run --from-card`) answer
+//! as the link's do.
 
 use host::board::firmware_image::{self, BoardKind};
 use host::board::qemu::{Qemu, QemuOptions, VirtualBoard};
@@ -180,7 +182,7 @@ fn test_images_on_the_card_answer_as_the_link_does() {
     let (qemu, pty) = Qemu::start_pty(&dir.join("qemu-raspi4b.img"), options).unwrap();
     let from_card = |limit: usize, report: &Path| {
         host()
-            .args(["run", "--serial", &pty, "--from-card", "--limit", &limit.to_string(), "--model"])
+            .args(["run", "--serial", &pty, "--from-card", "--layers", "--limit", &limit.to_string(), "--model"])
             .arg(&model)
             .arg("--report")
             .arg(report)
@@ -198,8 +200,12 @@ fn test_images_on_the_card_answer_as_the_link_does() {
     println!("{out}");
     let json = report_json(&card);
     let first_tries = json["frames_sent"].as_u64().unwrap() - json["resends"].as_u64().unwrap();
-    assert_eq!(first_tries, 61, "a Hello and one request per image: {json}");
-    assert!(compare(&model, &card).contains("60/60"));
+    assert_eq!(first_tries, 121, "a Hello, then per image its InferCard and its LayerCycles: {json}");
+    let compared = compare(&model, &card);
+    println!("{compared}");
+    // Each image's time by layer came back with it (--layers), in the board's cycles.
+    assert!(compared.contains("60/60") && compared.contains("device cycles per image"), "{compared}");
+    assert!(compared.contains("device by stage") && compared.contains("conv1"), "{compared}");
     drop(qemu);
 
     // The same images sent over the link, on the virtual board's own pipe.

@@ -31,6 +31,9 @@ pub struct Comparison {
     pub mean_cycles: f64,
     /// What `mean_cycles` counts.
     pub clock: DeviceClock,
+    /// With `host run --layers`: the mean of each stage (the input's
+    /// preparation, then each layer by name), in the same clock.
+    pub mean_layers: Option<Vec<(String, f64)>>,
 }
 
 /// Resizes each image to the network input once (as the device does).
@@ -72,6 +75,7 @@ pub fn compare(
         device: Accuracy::default(),
         mean_cycles: 0.0,
         clock: report.clock,
+        mean_layers: mean_layers(&model, report),
     };
     let mut inputs = Vec::with_capacity(report.images.len());
     for rec in &report.images {
@@ -119,6 +123,20 @@ pub fn compare(
     Ok(cmp)
 }
 
+/// Each stage's mean over the report's images, where every image has its
+/// stages (`host run --layers`) and they match the model's layers.
+fn mean_layers(model: &Model, report: &RunReport) -> Option<Vec<(String, f64)>> {
+    let names: Vec<String> =
+        std::iter::once("input".to_string()).chain(model.spec().walk().map(|l| l.name.to_string())).collect();
+    let n = report.images.len();
+    let per_image: Vec<&Vec<u64>> = report.images.iter().map(|r| r.layers.as_ref()).collect::<Option<_>>()?;
+    if n == 0 || per_image.iter().any(|l| l.len() != names.len()) {
+        return None;
+    }
+    let mean = |k: usize| per_image.iter().map(|l| l[k] as f64).sum::<f64>() / n as f64;
+    Some(names.into_iter().enumerate().map(|(k, name)| (name, mean(k))).collect())
+}
+
 /// The comparison as a table for the terminal.
 pub fn table(cmp: &Comparison) -> String {
     let mut s = String::new();
@@ -135,6 +153,13 @@ pub fn table(cmp: &Comparison) -> String {
     row("host int8", &cmp.host_int8);
     row("device int8", &cmp.device);
     let _ = writeln!(s, "device {}: {:.0}", cmp.clock.per_image(), cmp.mean_cycles);
+    if let Some(layers) = &cmp.mean_layers {
+        let _ = writeln!(s, "device by stage (mean, same clock):");
+        for (name, mean) in layers {
+            let share = 100.0 * mean / cmp.mean_cycles.max(1.0);
+            let _ = writeln!(s, "  {name:<8} {mean:>14.0} {share:>6.1}%");
+        }
+    }
     if !cmp.mismatches.is_empty() {
         let first: Vec<String> = cmp.mismatches.iter().take(10).map(|i| i.to_string()).collect();
         let _ = writeln!(s, "MISMATCHED images (first 10): {}", first.join(", "));
