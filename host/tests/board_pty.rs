@@ -91,6 +91,12 @@ fn report_json(report: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap()
 }
 
+/// Each image's index and top-5: what a run answered (the times differ from run to run).
+fn answers(report: &Path) -> Vec<Value> {
+    let json = report_json(report);
+    json["images"].as_array().unwrap().iter().map(|i| serde_json::json!([i["index"], i["top5"]])).collect()
+}
+
 #[test]
 fn a_pty_board_reset_mid_run_and_a_killed_host_resumed_stay_bit_exact() {
     let _turn = take_turn();
@@ -129,14 +135,6 @@ fn a_pty_board_reset_mid_run_and_a_killed_host_resumed_stay_bit_exact() {
     let resumed = ok(serial_run(&pty, &model, &cut).arg("--resume").output().unwrap());
     assert!(resumed.contains("answered before"), "{resumed}");
     assert!(compare(&model, &cut).contains(&format!("{IMAGES}/{IMAGES}")));
-    let answers = |r: &Path| -> Vec<Value> {
-        report_json(r)["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| serde_json::json!([i["index"], i["top5"]]))
-            .collect()
-    };
     assert_eq!(answers(&cut), answers(&resets));
     drop(qemu);
     let _ = std::fs::remove_dir_all(&dir);
@@ -217,14 +215,6 @@ fn test_images_on_the_card_answer_as_the_link_does() {
         .arg(&link)
         .output()
         .unwrap());
-    let answers = |r: &Path| -> Vec<Value> {
-        report_json(r)["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| serde_json::json!([i["index"], i["top5"]]))
-            .collect()
-    };
     assert_eq!(answers(&card), answers(&link));
     let _ = std::fs::remove_dir_all(&dir);
 }

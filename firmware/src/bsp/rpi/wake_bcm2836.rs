@@ -3,7 +3,7 @@
 //! line. UART0's receive interrupts reach core 0 through the BCM2835
 //! interrupt controller (GPU IRQ 57, routed to core 0 at reset), core 0's
 //! physical timer through its timer control, and cores 1-3 are woken by
-//! their mailbox 0 (see `super::wake` for what these are for).
+//! their mailbox 0 (see wake.rs for what these are for).
 
 use super::memory_map::PERIPHERAL_BASE;
 

@@ -1,5 +1,5 @@
 //! Interrupt routing for `wfi` on the Pi 4 (BCM2711) and QEMU's raspi4b:
-//! the GIC-400 drives each core's interrupt line (see `super::wake` for what
+//! the GIC-400 drives each core's interrupt line (see wake.rs for what
 //! these interrupts are for). UART0 is SPI 121 (interrupt ID 153), core 0's
 //! non-secure physical timer PPI 14 (ID 30), and cores 1-3 are woken by
 //! software-generated interrupt 0, which each acknowledges to silence it.
