@@ -287,3 +287,63 @@ fn a_ddp_state_dict_brings_its_input_and_preprocessing() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Moves every initializer of `model` into `data` (one file, tensors end to
+/// end, offset and length recorded), as exporters do for models over 2 GB
+/// and PyTorch's default exporter does for AlexNet.
+fn to_external_data(model: &mut ModelProto, location: &str, data: &mut Vec<u8>) {
+    use host::onnx::proto::StringStringEntryProto;
+    let entry = |key: &str, value: String| StringStringEntryProto { key: key.into(), value };
+    for t in &mut model.graph.as_mut().unwrap().initializer {
+        let bytes = std::mem::take(&mut t.raw_data);
+        t.external_data = vec![
+            entry("location", location.into()),
+            entry("offset", data.len().to_string()),
+            entry("length", bytes.len().to_string()),
+        ];
+        t.data_location = 1;
+        data.extend_from_slice(&bytes);
+        // Aligned as onnx's own converter aligns them.
+        data.resize(data.len().next_multiple_of(64), 0);
+    }
+}
+
+#[test]
+fn weights_in_an_external_data_file_import_as_embedded_ones() {
+    let dir = std::env::temp_dir().join(format!("alexnet-external-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = AlexNetConfig::paper().with_width(0.0625).build().unwrap();
+    let original = FloatModel::random(&spec, 77);
+    let mut model = to_onnx(&original);
+    let mut data = Vec::new();
+    to_external_data(&mut model, "model.onnx.data", &mut data);
+    std::fs::write(dir.join("model.onnx"), model.encode_to_vec()).unwrap();
+    std::fs::write(dir.join("model.onnx.data"), &data).unwrap();
+
+    let options = GraphOptions { folder: Some(dir.clone()), ..GraphOptions::default() };
+    let imported = import_graph(&std::fs::read(dir.join("model.onnx")).unwrap(), &options).unwrap().model;
+    assert_eq!(imported.layers, original.layers);
+    // The CLI resolves the data file against the model's folder.
+    let onnx = dir.join("model.onnx");
+    let out = dir.join("imported.safetensors");
+    let ok = host(&["import", "--onnx", onnx.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    // A short data file, a missing one and a location outside the folder:
+    // one error line each, naming the tensor and the file.
+    std::fs::write(dir.join("model.onnx.data"), &data[..data.len() / 2]).unwrap();
+    let short = one_error_line(&host(&["import", "--onnx", onnx.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    assert!(short.contains("model.onnx.data holds") && short.contains("tensor '"), "{short}");
+    std::fs::remove_file(dir.join("model.onnx.data")).unwrap();
+    let missing = one_error_line(&host(&["import", "--onnx", onnx.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    assert!(missing.contains("external data file") && missing.contains("model.onnx.data"), "{missing}");
+    let mut escaping = to_onnx(&original);
+    to_external_data(&mut escaping, "../elsewhere.data", &mut Vec::new());
+    let escape = import_graph(&escaping.encode_to_vec(), &options).unwrap_err().to_string();
+    assert!(escape.contains("'../elsewhere.data' is not a path inside the model's folder"), "{escape}");
+    // Given as bytes, with no folder to look in: refused, not guessed.
+    let nowhere = import_graph(&model.encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
+    assert!(nowhere.contains("the model's folder is not known"), "{nowhere}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

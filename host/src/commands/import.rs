@@ -115,7 +115,8 @@ pub fn run(args: &ImportArgs) -> Result<()> {
     crate::error::check_output_file("--out", &args.out)?;
     let (source, mut model, notes) = match (&args.onnx, &args.state_dict) {
         (Some(path), _) => {
-            let options = GraphOptions { normalize: normalize(args)? };
+            let folder = Some(path.parent().map(Path::to_path_buf).unwrap_or_default());
+            let options = GraphOptions { normalize: normalize(args)?, folder };
             let graph = import_graph(&read_file(path)?, &options)
                 .map_err(|source| HostError::Import { path: path.clone(), source })?;
             (path, graph.model, graph.notes)

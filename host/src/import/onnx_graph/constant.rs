@@ -1,6 +1,7 @@
 //! An ONNX tensor (an initializer or a Constant node's value) decoded into
 //! the values the importer reads: float32 weights with their dimensions, or
-//! int64 lists (shapes). Weights in external files are refused.
+//! int64 lists (shapes). Values in external files are read into the tensor
+//! first (`external.rs`).
 
 use crate::import::error::ImportError;
 use crate::onnx::proto::{data_type, TensorProto};
@@ -20,11 +21,8 @@ fn tensor_error(t: &TensorProto, reason: impl Into<String>) -> ImportError {
 }
 
 pub(super) fn decode_tensor(t: &TensorProto) -> Result<Constant, ImportError> {
-    if t.data_location == 1 || !t.external_data.is_empty() {
-        return Err(tensor_error(
-            t,
-            "its values are in an external file; export with the weights embedded (torch.onnx.export does so below 2 GB)",
-        ));
+    if super::external::is_external(t) {
+        return Err(tensor_error(t, "its values are in an external file, which is read only for initializers"));
     }
     let dims: Vec<usize> = t
         .dims

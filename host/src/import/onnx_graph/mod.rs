@@ -22,6 +22,7 @@
 
 mod chain;
 mod constant;
+mod external;
 
 use super::error::ImportError;
 use crate::onnx::proto::{attribute_type, ModelProto, NodeProto};
@@ -31,6 +32,7 @@ use prost::Message;
 use shared::float::FloatModel;
 use shared::spec::{ModelSpec, Normalize, Shape};
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// A decoded ONNX graph's network.
 #[derive(Debug)]
@@ -47,6 +49,9 @@ pub struct GraphOptions {
     /// metadata says (`host export-onnx` writes it), else ImageNet's for 3
     /// channels.
     pub normalize: Option<Normalize>,
+    /// The model file's folder, where tensors stored outside the model
+    /// (ONNX external data) are found; `None` refuses such tensors.
+    pub folder: Option<PathBuf>,
 }
 
 /// Reads the metadata `host export-onnx` writes: `normalize_mean` and
@@ -101,7 +106,10 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         None => return Err(ImportError::NotOnnx("no opset of the standard domain".into())),
     }
     let mut constants = HashMap::new();
-    for t in initializers {
+    for mut t in initializers {
+        if external::is_external(&t) {
+            external::load(&mut t, options.folder.as_deref())?;
+        }
         constants.insert(t.name.clone(), decode_tensor(&t)?);
     }
     let (input_name, input) = graph_input(&model, &constants)?;
@@ -129,7 +137,15 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
             let value = node.attribute.iter().find(|a| a.name == "value" && a.r#type == attribute_type::TENSOR);
             let t = value.and_then(|a| a.t.as_ref()).ok_or_else(|| chain.err("only a tensor 'value' is supported"))?;
             let out = node.output.first().ok_or_else(|| chain.err("has no output"))?;
-            chain.constants.insert(out.clone(), decode_tensor(t)?);
+            let value = match external::is_external(t) {
+                true => {
+                    let mut t = t.clone();
+                    external::load(&mut t, options.folder.as_deref())?;
+                    decode_tensor(&t)?
+                }
+                false => decode_tensor(t)?,
+            };
+            chain.constants.insert(out.clone(), value);
             continue;
         }
         chain.data_input()?;
