@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["onnx", "state_dict"])))]
 pub struct ImportArgs {
-    /// An ONNX model (what `torch.onnx.export` writes, opset 11-18); the
+    /// An ONNX model (what `torch.onnx.export` writes, opset 11-23); the
     /// network is read from its graph.
     #[arg(long)]
     pub onnx: Option<PathBuf>,

@@ -24,7 +24,7 @@ pub const SUPPORTED: [&str; 19] = [
     "Constant",
     "Softmax (last)",
     "LogSoftmax (last)",
-    "opset 11-18",
+    "opset 11-23",
     "float32 weights",
 ];
 
@@ -34,7 +34,7 @@ pub const SUPPORTED: [&str; 19] = [
 pub enum ImportError {
     #[error("not an ONNX model ({0})")]
     NotOnnx(String),
-    #[error("opset {found} of the standard domain; this importer reads opsets 11 to 18")]
+    #[error("opset {found} of the standard domain; this importer reads opsets 11 to 23")]
     Opset { found: i64 },
     #[error("the graph has no input of shape N x C x H x W with known C, H and W ({0})")]
     Input(String),

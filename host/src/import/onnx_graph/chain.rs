@@ -299,6 +299,10 @@ impl<'a> Chain<'a> {
         if self.ints("pads").is_some_and(|p| p.iter().any(|&x| x != 0)) {
             return Err(self.err("padded average pooling is not supported"));
         }
+        // Opset 19 added dilations to AveragePool.
+        if self.ints("dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) {
+            return Err(self.err("dilated average pooling is not supported"));
+        }
         let (h, w) = (self.shape.h as i64, self.shape.w as i64);
         let tiles = kernel.len() == 2 && kernel == strides && kernel[0] > 0 && kernel[1] > 0;
         if !tiles || h % kernel[0] != 0 || w % kernel[1] != 0 {
@@ -317,6 +321,10 @@ impl<'a> Chain<'a> {
             return Err(self.err(format!("shape '{name}' is not a constant integer tensor")));
         };
         let values = values.clone();
+        // Opset 14's allowzero: a 0 is then a dimension of size 0, not "as the input's".
+        if self.int("allowzero", 0) != 0 && values.contains(&0) {
+            return Err(self.err(format!("reshape to {values:?} with allowzero=1 makes an empty tensor")));
+        }
         let (c, cells) = (self.shape.c as i64, (self.shape.h * self.shape.w) as i64);
         match (&values[..], self.pool_matrix.take()) {
             (&[_, ch, n], None) if ch == c && n == cells && !self.flattened => {
