@@ -39,6 +39,9 @@ pub enum Command {
     Quantize(quantize::QuantizeArgs),
     /// Send test images to the board (virtual or serial) and record its answers.
     Run(run::RunArgs),
+    /// Be a board: answer a host's requests on stdin/stdout (over ssh from
+    /// a workstation, or from `host run --board-command`).
+    Serve(serve::ServeArgs),
     /// Device answers against host int8 (must be bit-identical), with accuracies.
     Compare(compare::CompareArgs),
     /// Show what an int8 model file holds: spec, quantization, memory plan, checksum.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Flash(args) => flash::run(&args),

@@ -150,6 +150,8 @@ fn base_args(f: &Fixture, sub: &str, case: &Path) -> Option<Vec<(String, Option<
             ("--out", p(&case.join("compare"))),
         ],
         "info" => vec![("--model", p(&f.model))],
+        // stdin is empty: the board hangs up at once.
+        "serve" => vec![("--model", p(&f.model)), ("--stdio", None)],
         "flash" => vec![("--model", p(&f.model)), ("--board", v("qemu")), ("--out", p(&case.join("flash")))],
         _ => return None,
     };

@@ -169,6 +169,9 @@ pub struct CardInfo {
 pub enum Board {
     Rpi3,
     Rpi4,
+    /// `host serve`: the host program on a machine running an OS (a Pi
+    /// under Linux, any aarch64 or x86-64 box), timed by its monotonic clock.
+    Linux,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

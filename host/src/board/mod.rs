@@ -3,6 +3,7 @@
 //! boot files, and a session running a set of images on the device.
 
 pub mod boot_files;
+pub mod child;
 pub mod client;
 pub mod faults;
 pub mod firmware_image;

@@ -183,34 +183,12 @@ fn command(image: &Path, options: QemuOptions) -> Command {
 
 fn spawn(cmd: &mut Command) -> Result<Child, BoardError> {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    end_with_this_thread(cmd);
+    super::child::end_with_this_thread(cmd);
     cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => BoardError::QemuMissing,
         _ => BoardError::Io(e),
     })
 }
-
-/// A host killed outright (SIGKILL, OOM) runs no destructor: without this a
-/// QEMU would run on with nobody reading it. Linux ends the child when the
-/// thread that started it ends, which is why a `Qemu` stays on the thread
-/// that started it.
-#[cfg(target_os = "linux")]
-fn end_with_this_thread(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: runs in the child between fork and exec; prctl is
-    // async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn end_with_this_thread(_: &mut Command) {}
 
 impl Drop for Qemu {
     fn drop(&mut self) {

@@ -3,6 +3,7 @@
 //! counts collected into the JSON report `host run` writes and
 //! `host compare` reads.
 
+use super::child::BoardCommand;
 use super::client::{Client, LinkStats};
 use super::firmware_image::BoardKind;
 use super::journal::Journal;
@@ -52,6 +53,9 @@ pub enum DeviceClock {
     /// A virtual board under `-icount shift=0`: one instruction per virtual
     /// nanosecond, so the count is instructions, the same on every run.
     Instructions,
+    /// `host serve` on a machine with an OS: its monotonic clock's
+    /// nanoseconds, the wall time of each image on that machine.
+    MonotonicNs,
 }
 
 impl DeviceClock {
@@ -60,6 +64,7 @@ impl DeviceClock {
             Target::Qemu { options, .. } if options.icount => DeviceClock::Instructions,
             Target::Qemu { .. } => DeviceClock::EmulatedNs,
             Target::Serial { .. } => DeviceClock::Cycles,
+            Target::Command { .. } => DeviceClock::MonotonicNs,
         }
     }
 
@@ -69,6 +74,7 @@ impl DeviceClock {
             DeviceClock::Cycles => "cycles per image",
             DeviceClock::EmulatedNs => "emulated ns per image (QEMU's virtual time, not a Pi's)",
             DeviceClock::Instructions => "instructions per image (QEMU -icount)",
+            DeviceClock::MonotonicNs => "ns per image (the board's monotonic clock)",
         }
     }
 }
@@ -88,12 +94,19 @@ pub enum Target {
         path: String,
         baud: u32,
     },
+    /// A command that serves the link on its stdin and stdout (`host serve
+    /// --stdio`, here or over ssh): one board per command started.
+    Command {
+        command: String,
+    },
 }
 
-/// A connected board; QEMU (if any) is stopped when this is dropped.
+/// A connected board; QEMU or a board command (if any) is stopped when
+/// this is dropped.
 pub struct Connection {
     pub client: Client,
     qemu: Option<Qemu>,
+    command: Option<BoardCommand>,
 }
 
 impl Connection {
@@ -106,11 +119,20 @@ impl Connection {
                 // like a cable, does not.
                 client.pipelined = options.link == Link::Pipe;
                 client.await_ready(BOOT_TIMEOUT)?;
-                Ok(Connection { client, qemu: Some(qemu) })
+                Ok(Connection { client, qemu: Some(qemu), command: None })
+            }
+            Target::Command { command } => {
+                let (process, transport) = BoardCommand::start(command)?;
+                let mut client = Client::new(transport);
+                // A pipe holds what the board has not read yet.
+                client.pipelined = true;
+                client.await_ready(BOOT_TIMEOUT)?;
+                Ok(Connection { client, qemu: None, command: Some(process) })
             }
             // A real board may have booted long ago: nothing to wait for.
             Target::Serial { path, baud } => {
-                Ok(Connection { client: Client::new(crate::board::serial::open(path, *baud)?), qemu: None })
+                let client = Client::new(crate::board::serial::open(path, *baud)?);
+                Ok(Connection { client, qemu: None, command: None })
             }
         }
     }
@@ -122,6 +144,10 @@ impl Connection {
         if let Some(q) = self.qemu.as_mut() {
             self.client.shutdown(0)?;
             q.wait(Duration::from_secs(20))?;
+        }
+        if let Some(c) = self.command.as_mut() {
+            self.client.shutdown(0)?;
+            c.wait(Duration::from_secs(20))?;
         }
         Ok(())
     }

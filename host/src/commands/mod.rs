@@ -14,5 +14,6 @@ pub mod predict;
 pub mod quantize;
 pub mod random_model;
 pub mod run;
+pub mod serve;
 pub mod summary;
 pub mod train;

@@ -35,8 +35,13 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Link::Pipe, conflicts_with = "serial")]
     pub link: Link,
     /// A real board's serial port, e.g. /dev/ttyUSB0.
-    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    #[arg(long, value_hint = clap::ValueHint::FilePath, conflicts_with = "board_command")]
     pub serial: Option<String>,
+    /// A command that serves the link on its stdin/stdout, e.g.
+    /// 'ssh pi@raspberrypi.local ./host serve --model m.axq --stdio' for a
+    /// Pi running Linux (run with the shell).
+    #[arg(long, conflicts_with = "board")]
+    pub board_command: Option<String>,
     /// The serial rate the board was flashed with (`host flash --baud`).
     #[arg(long, default_value_t = shared::settings::FLASH_BAUD, value_parser = values::baud())]
     pub baud: u32,
@@ -151,9 +156,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         None => ImagesFrom::Link,
     };
-    let target = match (&args.serial, args.board) {
-        (Some(path), _) => Target::Serial { path: path.clone(), baud: args.baud },
-        (None, board) => {
+    let target = match (&args.serial, &args.board_command, args.board) {
+        (Some(path), _, _) => Target::Serial { path: path.clone(), baud: args.baud },
+        (None, Some(command), _) => Target::Command { command: command.clone() },
+        (None, None, board) => {
             let board = board.unwrap_or_default();
             let options = QemuOptions { board, icount: args.icount, link: args.link };
             Target::Qemu { image: qemu_image_for(&args.model, board, card.as_deref())?, options }
@@ -161,6 +167,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let boards = match target {
         Target::Serial { .. } => 1,
+        Target::Command { .. } => args.boards.unwrap_or(1),
         Target::Qemu { .. } => {
             args.boards.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         }
