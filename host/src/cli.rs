@@ -49,6 +49,10 @@ pub enum Command {
     /// Build the boot image for a board with MODEL appended: the virtual
     /// board's image, or kernel8.img and config.txt for a Pi's SD card.
     Flash(flash::FlashArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write man pages: host.1 and one host-SUBCOMMAND.1 per subcommand.
+    Man(man::ManArgs),
 }
 
 /// The command line as `host` parses it: the definitions above, with a
@@ -84,5 +88,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(args) => compare::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Flash(args) => flash::run(&args),
+        Command::Completions(args) => completions::run(&args, command()),
+        Command::Man(args) => man::run(&args, command()),
     }
 }

@@ -153,6 +153,8 @@ fn base_args(f: &Fixture, sub: &str, case: &Path) -> Option<Vec<(String, Option<
         // stdin is empty: the board hangs up at once.
         "serve" => vec![("--model", p(&f.model)), ("--stdio", None)],
         "flash" => vec![("--model", p(&f.model)), ("--board", v("qemu")), ("--out", p(&case.join("flash")))],
+        "completions" => vec![("", v("bash"))],
+        "man" => vec![("--out", p(&case.join("man")))],
         _ => return None,
     };
     if matches!(sub, "summary" | "random-model" | "train" | "bench-train") {
