@@ -9,23 +9,7 @@ pub fn print_spec(spec: &ModelSpec) {
     let total = spec.param_count().max(1);
     println!("{:<6} {:<28} {:>12} {:>12} {:>7} {:>14}", "layer", "op", "output", "params", "share", "MACs");
     for l in spec.walk() {
-        let op = match l.layer {
-            Layer::Conv(c) => format!(
-                "conv {}x{}/{} pad {} g{}{}",
-                c.kernel,
-                c.kernel,
-                c.stride,
-                c.padding,
-                c.groups,
-                if c.relu { " relu" } else { "" }
-            ),
-            Layer::Lrn(n) => format!("lrn n={} a={} b={} k={}", n.size, n.alpha, n.beta, n.k),
-            Layer::MaxPool(p) => format!("maxpool {}x{}/{}", p.kernel, p.kernel, p.stride),
-            Layer::AvgPool(p) => format!("adaptive avgpool to {}x{}", p.out_h, p.out_w),
-            Layer::Dense(d) => {
-                format!("dense{}{}", if d.relu { " relu" } else { "" }, if d.dropout { " dropout" } else { "" })
-            }
-        };
+        let op = op_name(&l.layer);
         println!(
             "{:<6} {:<28} {:>12} {:>12} {:>6.2}% {:>14}",
             l.name.to_string(),
@@ -37,4 +21,25 @@ pub fn print_spec(spec: &ModelSpec) {
         );
     }
     println!("input {}  parameters {}  MACs/image {}", spec.input, spec.param_count(), spec.macs());
+}
+
+/// A layer's operator as the table shows it, e.g. `conv 3x3/1 pad 1 g1 relu`.
+pub fn op_name(layer: &Layer) -> String {
+    match *layer {
+        Layer::Conv(c) => format!(
+            "conv {}x{}/{} pad {} g{}{}",
+            c.kernel,
+            c.kernel,
+            c.stride,
+            c.padding,
+            c.groups,
+            if c.relu { " relu" } else { "" }
+        ),
+        Layer::Lrn(n) => format!("lrn n={} a={} b={} k={}", n.size, n.alpha, n.beta, n.k),
+        Layer::MaxPool(p) => format!("maxpool {}x{}/{}", p.kernel, p.kernel, p.stride),
+        Layer::AvgPool(p) => format!("adaptive avgpool to {}x{}", p.out_h, p.out_w),
+        Layer::Dense(d) => {
+            format!("dense{}{}", if d.relu { " relu" } else { "" }, if d.dropout { " dropout" } else { "" })
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! `host compare`: the device's answers against the host's int8 inference on
 //! the same images (they must be bit-identical), with the accuracy of every
 //! engine and the device's own time per image (cycles on a real board,
-//! emulated time or instructions on a virtual one), printed and written as CSV and
-//! JSON.
+//! emulated time or instructions on a virtual one), printed (a table, or
+//! with `--json` one JSON document) and written as CSV and JSON.
 
 use crate::args::data::DataArgs;
 use crate::board::session::{default_report, read_report, DeviceClock, RunReport, TestImage};
@@ -34,6 +34,28 @@ pub struct Comparison {
     /// With `host run --layers`: the mean of each stage (the input's
     /// preparation, then each layer by name), in the same clock.
     pub mean_layers: Option<Vec<(String, f64)>>,
+}
+
+/// `host compare --json` and compare.json: the comparison with the board
+/// that answered (from the run's report).
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareDocument<'a> {
+    /// The board as it named itself to `host run`.
+    pub board: &'a str,
+    /// The firmware's version as the board reported it.
+    pub firmware: &'a str,
+    #[serde(flatten)]
+    pub comparison: &'a Comparison,
+}
+
+impl<'a> CompareDocument<'a> {
+    pub fn new(comparison: &'a Comparison, report: &'a RunReport) -> Self {
+        CompareDocument { board: &report.board, firmware: &report.firmware, comparison }
+    }
+
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| HostError::Usage(format!("compare as JSON: {e}")))
+    }
 }
 
 /// Resizes each image to the network input once (as the device does).
@@ -187,8 +209,8 @@ pub fn write_outputs(dir: &Path, cmp: &Comparison, report: &RunReport) -> Result
         );
     }
     crate::error::write_atomic(&dir.join("compare.csv"), csv.as_bytes())?;
-    let json = serde_json::to_vec_pretty(cmp).map_err(|e| HostError::Usage(e.to_string()))?;
-    crate::error::write_atomic(&dir.join("compare.json"), &json)
+    let json = CompareDocument::new(cmp, report).to_json()?;
+    crate::error::write_atomic(&dir.join("compare.json"), json.as_bytes())
 }
 
 #[derive(Clone, Debug, Args)]
@@ -206,6 +228,9 @@ pub struct CompareArgs {
     /// Directory for compare.csv and compare.json (default: next to the model).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print the result as one JSON document on stdout (compare.json's) instead of the table (fields: docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: &CompareArgs) -> Result<()> {
@@ -239,10 +264,16 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         None => None,
     };
     let cmp = compare(&bytes, float.as_deref(), &report, &images)?;
-    print!("{}", table(&cmp));
     let dir = args.out.clone().unwrap_or_else(|| args.model.parent().map(Path::to_path_buf).unwrap_or_default());
-    write_outputs(&dir, &cmp, &report)?;
-    println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
+    if args.json {
+        // stdout holds the document alone, so that a script can parse it whole.
+        write_outputs(&dir, &cmp, &report)?;
+        println!("{}", CompareDocument::new(&cmp, &report).to_json()?);
+    } else {
+        print!("{}", table(&cmp));
+        write_outputs(&dir, &cmp, &report)?;
+        println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
+    }
     if cmp.bit_exact != cmp.images {
         return Err(HostError::Usage(format!(
             "the device differs from host int8 on {} of {} images",
