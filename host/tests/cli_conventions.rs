@@ -94,3 +94,36 @@ fn man_refuses_an_out_that_is_a_file() {
     assert!(stderr.starts_with("error: --out") && stderr.contains("not a directory"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// The example command lines under "Examples:" in a subcommand's help.
+fn examples(cmd: &clap::Command) -> Vec<String> {
+    let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+    let mut lines = help.lines().skip_while(|l| *l != "Examples:").skip(1);
+    std::iter::from_fn(|| lines.next().and_then(|l| l.strip_prefix("  ").map(String::from))).collect()
+}
+
+#[test]
+fn help_examples_of_the_main_subcommands_parse() {
+    let cli = host::cli::command();
+    for main in ["train", "quantize", "flash", "run", "compare"] {
+        let cmd = cli.find_subcommand(main).unwrap();
+        assert!(examples(cmd).len() >= 2, "`host {main} --help` shows fewer than two examples");
+        let help = String::from_utf8(host(&[main, "--help"]).stdout).unwrap();
+        assert!(help.contains("Examples:\n  host "), "`host {main} --help` does not print them:\n{help}");
+    }
+    // Every example of every subcommand is a command line this build
+    // accepts: a renamed or removed flag fails here, not in a user's shell.
+    let mut count = 0;
+    for cmd in cli.get_subcommands() {
+        for line in examples(cmd) {
+            // The command itself, without what a shell does with its output.
+            let words: Vec<&str> = line.split_whitespace().take_while(|w| !matches!(*w, ">" | "|" | "&&")).collect();
+            assert_eq!(words.get(1), Some(&cmd.get_name()), "an example of {} runs another: {line}", cmd.get_name());
+            if let Err(e) = cli.clone().try_get_matches_from(&words) {
+                panic!("example `{line}` does not parse:\n{e}");
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= 12, "{count} examples");
+}

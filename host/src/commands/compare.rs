@@ -214,6 +214,9 @@ pub fn write_outputs(dir: &Path, cmp: &Comparison, report: &RunReport) -> Result
 }
 
 #[derive(Clone, Debug, Args)]
+#[command(after_help = "Examples:
+  host compare --model runs/fmnist/alexnet-int8.axq --checkpoint runs/fmnist/checkpoint.safetensors
+  host compare --model runs/fmnist/alexnet-int8.axq --json | jq .bit_exact")]
 pub struct CompareArgs {
     #[arg(long)]
     pub model: PathBuf,

@@ -12,6 +12,9 @@ use shared::Model;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Args)]
+#[command(after_help = "Examples:
+  host flash --model runs/fmnist/alexnet-int8.axq --board qemu --images
+  host flash --model runs/fmnist/alexnet-int8.axq --board rpi4 --out sdcard")]
 pub struct FlashArgs {
     #[arg(long)]
     pub model: PathBuf,

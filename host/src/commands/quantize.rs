@@ -16,6 +16,9 @@ use shared::Model;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Args)]
+#[command(after_help = "Examples:
+  host quantize --checkpoint runs/fmnist/checkpoint.safetensors --out runs/fmnist/alexnet-int8.axq
+  host quantize --checkpoint runs/fmnist/checkpoint.safetensors --out p999.axq --percentile 99.9")]
 pub struct QuantizeArgs {
     /// A training checkpoint (RUN_DIR/checkpoint.safetensors).
     #[arg(long)]

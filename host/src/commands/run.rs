@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Args)]
+#[command(after_help = "Examples:
+  host run --board qemu --model runs/fmnist/alexnet-int8.axq --limit 100
+  host run --board qemu --model runs/fmnist/alexnet-int8.axq --from-card --layers
+  host run --serial /dev/ttyUSB0 --model runs/fmnist/alexnet-int8.axq --resume")]
 pub struct RunArgs {
     /// The int8 model the board runs (flashed with `host flash`; the virtual
     /// board's image is rebuilt when the model or the firmware is newer).

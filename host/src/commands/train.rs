@@ -24,6 +24,10 @@ pub enum DeviceKind {
 }
 
 #[derive(Clone, Debug, Args)]
+#[command(after_help = "Examples:
+  host train --out runs/fmnist --width 0.5 --minutes 7
+  host train --resume runs/fmnist --epochs 4
+  host train --dataset folder --data photos --input 3x64x64 --out runs/photos --minutes 30")]
 pub struct TrainArgs {
     #[command(flatten)]
     pub arch: ArchArgs,
