@@ -6,7 +6,17 @@ use crate::error::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "host", version, about = "AlexNet from training to a bare-metal board")]
+#[command(
+    name = "host",
+    version,
+    about = "AlexNet from training to a bare-metal board",
+    after_help = "Exit status:
+  0  success
+  1  an error: one `error:` line on stderr
+  2  a usage error: clap's message and a hint
+  3  host compare: the board differs from host int8
+See docs/cli.md for completions, man pages and JSON output."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -27,9 +27,28 @@ pub enum HostError {
     Board(#[from] crate::board::BoardError),
     #[error("{path}: {source}")]
     Import { path: PathBuf, source: crate::import::ImportError },
+    /// `host compare`: the board's answers differ from host int8's.
+    #[error("the device differs from host int8 on {differ} of {images} images")]
+    Mismatch { differ: usize, images: usize },
 }
 
 pub type Result<T> = std::result::Result<T, HostError>;
+
+/// Exit status of any error but a mismatch (0 is success, 2 clap's usage errors).
+pub const EXIT_ERROR: i32 = 1;
+/// Exit status of `host compare` when the board differs from host int8: a
+/// script can tell a wrong answer from a run that could not compare at all.
+pub const EXIT_MISMATCH: i32 = 3;
+
+impl HostError {
+    /// The process's exit status for this error (docs/cli.md lists them).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            HostError::Mismatch { .. } => EXIT_MISMATCH,
+            _ => EXIT_ERROR,
+        }
+    }
+}
 
 /// Reads a whole file, naming it in the error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {

@@ -1,6 +1,7 @@
 //! `host`: the workstation side of the project. Each subcommand lives in its
 //! own module of the `host` library; errors surface as one line on stderr and
-//! a non-zero exit.
+//! a non-zero exit: 1, or 3 for `compare`'s mismatch (clap's usage errors
+//! exit 2).
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -28,6 +29,6 @@ fn main() {
         let message = e.to_string();
         let parts: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         eprintln!("error: {}", parts.join("; "));
-        std::process::exit(1);
+        std::process::exit(e.exit_code());
     }
 }

@@ -130,8 +130,8 @@ fn compare_json_carries_the_comparison_the_board_and_its_clock() {
         ok(&host(args!["compare", "--model", model, "--data", data, "--report", report, "--out", dir.path("t")]));
     assert!(table.starts_with("images compared           5"), "{table}");
 
-    // One answer changed: still one document, listing the image, and a
-    // non-zero exit.
+    // One answer changed: still one document, listing the image, and the
+    // mismatch's own exit status (3; other errors are 1).
     let mut edited: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let first = &mut edited["images"][0];
     let index = first["index"].clone();
@@ -141,7 +141,7 @@ fn compare_json_carries_the_comparison_the_board_and_its_clock() {
     std::fs::write(&edited_path, serde_json::to_vec(&edited).unwrap()).unwrap();
     let out = compare(&edited_path, "cmp2");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
     // stderr: the progress of host int8's pass, then the one error line.
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors, ["error: the device differs from host int8 on 1 of 5 images"], "{stderr}");

@@ -216,7 +216,10 @@ pub fn write_outputs(dir: &Path, cmp: &Comparison, report: &RunReport) -> Result
 #[derive(Clone, Debug, Args)]
 #[command(after_help = "Examples:
   host compare --model runs/fmnist/alexnet-int8.axq --checkpoint runs/fmnist/checkpoint.safetensors
-  host compare --model runs/fmnist/alexnet-int8.axq --json | jq .bit_exact")]
+  host compare --model runs/fmnist/alexnet-int8.axq --json | jq .bit_exact
+
+Exit status: 0 every image bit-exact, 3 the board differs from host int8 on
+some (the table or JSON is printed first), 1 any other error, 2 a usage error.")]
 pub struct CompareArgs {
     #[arg(long)]
     pub model: PathBuf,
@@ -278,11 +281,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
     }
     if cmp.bit_exact != cmp.images {
-        return Err(HostError::Usage(format!(
-            "the device differs from host int8 on {} of {} images",
-            cmp.images - cmp.bit_exact,
-            cmp.images
-        )));
+        return Err(HostError::Mismatch { differ: cmp.images - cmp.bit_exact, images: cmp.images });
     }
     Ok(())
 }
