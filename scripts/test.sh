@@ -39,6 +39,9 @@ cargo clippy -p host --features ci-check -- -D warnings
 step "firmware image"
 firmware/scripts/build-image.sh --board rpi3 >/dev/null
 
+step "host for a Pi under Linux (scripts/build-pi.sh; host/tests/linux_board.rs runs it under QEMU user mode)"
+scripts/build-pi.sh >/dev/null
+
 step "cargo test (training on OpenBLAS, as the main command trains)"
 cargo test --workspace --features host/openblas
 

@@ -129,7 +129,7 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
             #[cfg(feature = "tract")]
             rows.push(host_engines::tract(float, &images[..args.images], args.batch, &args.work_dir)?);
         }
-        println!("host ({} cores)", host_engines::cores());
+        println!("host ({} cores; int8 kernels: {})", host_engines::cores(), shared::kernels::tile::kernel_name());
         host_engines::print(&rows, args.batch);
         host_engines::print_layers(spec, &int8_layers);
         if args.board_images > 0 {

@@ -24,6 +24,22 @@ pub use super::x86_64::tile::{panel_dot, panel_dot_i8, tile, tile_i8};
 #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
 pub use portable::{panel_dot, panel_dot_i8, tile, tile_i8};
 
+/// Which micro-kernels [`tile`] and [`panel_dot`] run on this CPU, for
+/// benchmark output: figures mean little without the kernels that made them.
+pub fn kernel_name() -> &'static str {
+    #[cfg(target_arch = "aarch64")]
+    let name = "NEON (ARMv8.0: SMULL/SMLAL2 + SADALP)";
+    #[cfg(target_arch = "x86_64")]
+    let name = match super::x86_64::tile::level() {
+        super::x86_64::tile::Level::Avx512Vnni => "AVX-512 VNNI (vpdpbusd)",
+        super::x86_64::tile::Level::Avx2 => "AVX2 (widened to i16, vpmaddwd)",
+        super::x86_64::tile::Level::Portable => "portable Rust (no AVX2 on this CPU)",
+    };
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+    let name = "portable Rust";
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,81 @@
+//! What the tests that drive `host` as a program share: running it, reading
+//! a run's journal and report, and finding the board processes to kill.
+//! Each test binary compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn host() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_host"))
+}
+
+/// stdout of a run that must succeed; on failure, everything it printed.
+pub fn ok(out: Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{:?}\nstdout: {text}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// A fresh directory for one test, unique to this test process.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alexnet-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The journal `host run` keeps beside its report until the run ends.
+pub fn journal(report: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.partial", report.display()))
+}
+
+/// Answers journaled so far (the first line is the run's identity).
+pub fn answered(report: &Path) -> usize {
+    std::fs::read_to_string(journal(report)).map_or(0, |t| t.lines().count().saturating_sub(1))
+}
+
+/// Waits until the run `child` has journaled `n` answers.
+pub fn wait_for_answers(child: &mut Child, report: &Path, n: usize, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while answered(report) < n {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended after {} answers", answered(report));
+        assert!(Instant::now() < deadline, "{} answers after {limit:?}", answered(report));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The pids of the processes whose command line holds `serve --model MODEL`
+/// (`host serve` itself, or the emulator running it), not the shell that
+/// started them.
+pub fn serving(model: &Path) -> Vec<u32> {
+    let needle = format!("serve --model {}", model.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (cmdline.contains(&needle) && !cmdline.starts_with("sh ")).then_some(pid)
+        })
+        .collect()
+}
+
+pub fn kill(pids: &[u32]) {
+    assert!(!pids.is_empty(), "no board process to kill");
+    for pid in pids {
+        Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    }
+}
+
+pub fn report(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Each answer of a run report as `[index, top5]`, in order.
+pub fn answers(path: &Path) -> Vec<Value> {
+    report(path)["images"].as_array().unwrap().iter().map(|i| serde_json::json!([i["index"], i["top5"]])).collect()
+}
