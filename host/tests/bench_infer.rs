@@ -52,6 +52,27 @@ fn bench_infer_times_every_engine_and_counts_the_boards_instructions() {
     let total = figure(&report, "critical path),");
     assert!(critical > 0.0 && critical < total, "critical path {critical} M, all cores {total} M");
     assert!(figure(&report, "conv layers") > 0.1, "instructions per MAC");
-    assert!(report.contains("projection, Pi 3"), "{report}");
+
+    // The instruction mix (QEMU plugin) agrees with the PMU's counts, and the
+    // cycle model built on it prints a time, its bound and the floor per board.
+    let gap = figure(&report, "against the PMU under -icount:");
+    assert!(gap <= 1.0, "plugin and PMU {gap}% apart");
+    assert!(report.contains("the largest gap of a layer"), "{report}");
+    for layer in spec.walk() {
+        let name = layer.name.to_string();
+        let bounds = report
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .map(|l| l.matches(" compute").count() + l.matches(" memory").count())
+            .max();
+        assert_eq!(bounds, Some(3), "{name}: a time and a bound on each of the three boards");
+    }
+    for board in ["Pi 3 B (A53", "Pi 3 B+ (A53", "Pi 4 B (A72"] {
+        let line = report.lines().find(|l| l.contains(board)).unwrap_or_else(|| panic!("no {board} in:\n{report}"));
+        assert!(figure(line, "GHz):") > 0.0, "{line}");
+        assert!(figure(line, "ms (") >= 1.0, "modelled below the floor: {line}");
+    }
+    // ncnn's AlexNet figures belong beside the paper network only.
+    assert!(!report.contains("ncnn"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,6 +10,7 @@ use crate::link::{
     decode_frame, Board, CardInfo, DeviceInfo, ErrorCode, Frame, InferResult, LayerCycles, ModelInfo, Request,
     Response, PROTOCOL_VERSION,
 };
+use crate::marks;
 use crate::parallel::{OneCore, Workers};
 use crate::spec::Shape;
 
@@ -219,11 +220,13 @@ fn infer(
     cycles: &impl Fn() -> u64,
 ) -> Result<(InferResult, LayerCycles), ErrorCode> {
     let input = engine.model().spec().input;
+    workers.mark_segment(marks::PREPARE);
     let start = cycles();
     let region = engine.input_region(buffer).map_err(|_| ErrorCode::BadRequest)?;
     resize_bilinear(image, shape, region, input);
     let prepared = cycles();
     let _ = workers.take_instructions(); // counts start at the first layer
+    workers.mark_segment(marks::layer(0));
     let mut profile = LayerCycles {
         id,
         prepare: prepared.wrapping_sub(start),
@@ -234,7 +237,7 @@ fn infer(
     let mut last = prepared;
     let saturated = |n: u64| n.min(u32::MAX as u64) as u32;
     let top5 = engine
-        .run_in_place_on(buffer, workers, |_| {
+        .run_in_place_on(buffer, workers, |index| {
             let now = cycles();
             // The spec has at most MAX_LAYERS layers, so no push fails.
             let _ = profile.layers.push(now.wrapping_sub(last));
@@ -243,6 +246,8 @@ fn infer(
                 let _ = profile.instructions.push(saturated(n.total));
             }
             last = now;
+            let last_layer = index + 1 == engine.model().spec().layers.len();
+            workers.mark_segment(if last_layer { marks::OUTSIDE } else { marks::layer(index + 1) });
         })
         .map_err(|_| ErrorCode::BadRequest)?;
     Ok((InferResult { id, top5, cycles: last.wrapping_sub(start) }, profile))

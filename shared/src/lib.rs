@@ -19,6 +19,7 @@ pub mod infer;
 pub mod kernels;
 pub mod layers;
 pub mod link;
+pub mod marks;
 pub mod parallel;
 pub mod plan;
 pub mod quant;

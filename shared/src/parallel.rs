@@ -28,6 +28,12 @@ pub trait Workers: Sync {
     fn run_parts_in_turn(&self, on: bool) {
         let _ = on;
     }
+    /// Marks where the work now belongs (a [`crate::marks`] segment) for an
+    /// emulator plugin that counts instructions; a board that leaves such
+    /// marks also marks each core's part inside [`run`](Workers::run).
+    fn mark_segment(&self, segment: u8) {
+        let _ = segment;
+    }
 }
 
 /// Instruction counts of some stretch of work split over cores.

@@ -8,7 +8,7 @@
 use super::transport::Transport;
 use super::BoardError;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,13 +46,22 @@ pub enum Link {
 }
 
 /// How to start the virtual board.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct QemuOptions {
     pub board: VirtualBoard,
     /// `-icount shift=0`: one instruction per virtual nanosecond, so cycle
     /// counts are deterministic instruction counts (and runs are slower).
     pub icount: bool,
     pub link: Link,
+    /// Load the instruction-mix plugin; it writes its table when QEMU exits.
+    pub insn_mix: Option<InsnMixPlugin>,
+}
+
+/// `-plugin PLUGIN,out=OUT` (see `host/qemu-insn-mix`).
+#[derive(Clone, Debug)]
+pub struct InsnMixPlugin {
+    pub plugin: PathBuf,
+    pub out: PathBuf,
 }
 
 pub struct Qemu {
@@ -177,6 +186,13 @@ fn command(image: &Path, options: QemuOptions) -> Command {
         .arg(image);
     if options.icount {
         cmd.args(["-icount", "shift=0"]);
+    }
+    if let Some(mix) = &options.insn_mix {
+        // QEMU splits plugin arguments at commas; callers pass paths without them.
+        let mut arg = mix.plugin.clone().into_os_string();
+        arg.push(",out=");
+        arg.push(&mix.out);
+        cmd.arg("-plugin").arg(arg);
     }
     cmd
 }

@@ -113,7 +113,7 @@ impl Connection {
     pub fn open(target: &Target) -> Result<Connection> {
         match target {
             Target::Qemu { image, options } => {
-                let (qemu, transport) = Qemu::start(image, *options)?;
+                let (qemu, transport) = Qemu::start(image, options.clone())?;
                 let mut client = Client::new(transport);
                 // QEMU's pipe holds what the UART has not taken yet; a pseudo-terminal,
                 // like a cable, does not.

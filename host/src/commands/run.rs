@@ -165,7 +165,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (None, Some(command), _) => Target::Command { command: command.clone() },
         (None, None, board) => {
             let board = board.unwrap_or_default();
-            let options = QemuOptions { board, icount: args.icount, link: args.link };
+            let options = QemuOptions { board, icount: args.icount, link: args.link, insn_mix: None };
             Target::Qemu { image: qemu_image_for(&args.model, board, card.as_deref())?, options }
         }
     };

@@ -5,6 +5,7 @@ mod boot;
 pub mod cycles;
 mod exception;
 pub mod exit;
+pub mod marks;
 mod mmu;
 pub mod pmu;
 pub mod smp;

@@ -6,7 +6,7 @@
 //! counter, a done counter and `wfe`/`sev`. A board with a [`Doorbell`] lets idle cores sleep
 //! in `wfi` and wakes them with it; without one they wait in `wfe`.
 
-use super::pmu;
+use super::{marks, pmu};
 use aarch64_cpu::registers::{CNTFRQ_EL0, CNTKCTL_EL1, CNTPCT_EL0, ReadWriteable, Readable};
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -133,7 +133,9 @@ fn write_to_memory(addr: *mut u64, value: u64) {
 /// Runs part `part` of `task` and returns the instructions it took.
 fn counted(task: &(dyn Fn(usize) + Sync), part: usize) -> u32 {
     let before = pmu::instructions();
+    marks::part_start(part);
     task(part);
+    marks::part_end();
     pmu::instructions().wrapping_sub(before)
 }
 
@@ -282,5 +284,9 @@ impl Workers for Cores {
 
     fn run_parts_in_turn(&self, on: bool) {
         self.in_turn.store(on, Ordering::Relaxed);
+    }
+
+    fn mark_segment(&self, segment: u8) {
+        marks::segment(segment);
     }
 }

@@ -5,32 +5,17 @@
 //! the parts of each layer in turn: each part's count is then its own, and
 //! the critical path is core 0's serial work plus the largest part of each
 //! split, what four cores running at once would take (memory contention
-//! aside). Real Pi latencies are projected from that under a stated model,
-//! never measured.
+//! aside). What a real Pi would take is the cycle model's to say
+//! (`cycle_model`), from the instruction mix of the same run.
 
-use crate::board::qemu::{QemuOptions, VirtualBoard};
+use super::mix::BoardMix;
+use crate::board::qemu::{InsnMixPlugin, QemuOptions, VirtualBoard};
 use crate::board::session::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
 use shared::infer::Prediction;
 use shared::link::{encode_frame, InferResult, Request, Response, CHUNK_LEN, FRAME_GUARD, MAX_FRAME};
 use shared::spec::{Layer, ModelSpec, Shape};
 use std::path::Path;
-
-/// A core's throughput assumption for a projection.
-pub struct CoreModel {
-    pub board: &'static str,
-    pub core: &'static str,
-    pub ghz: f64,
-    /// Instructions retired per cycle assumed for this NEON-heavy code.
-    pub ipc: f64,
-}
-
-/// Raspberry Pi 3 (Cortex-A53, in-order, dual issue) and Pi 4 (Cortex-A72,
-/// out of order, three-wide): clocks as shipped, IPCs as stated assumptions.
-pub const PROJECTIONS: [CoreModel; 2] = [
-    CoreModel { board: "Pi 3", core: "Cortex-A53", ghz: 1.2, ipc: 1.0 },
-    CoreModel { board: "Pi 4", core: "Cortex-A72", ghz: 1.5, ipc: 1.5 },
-];
 
 /// Instructions per image, averaged over the images run.
 pub struct BoardCounts {
@@ -56,13 +41,23 @@ impl BoardCounts {
 
 /// Boots the virtual board with `-icount shift=0` on the model at
 /// `model_path` and runs `images` (network input size) on it.
+/// With `mix_plugin`, also loads the instruction-mix plugin and returns its
+/// counts per image.
 pub fn count_instructions(
     model_path: &Path,
     checksum: u32,
     images: &[Vec<u8>],
     spec: &ModelSpec,
-) -> Result<BoardCounts> {
-    let options = QemuOptions { board: VirtualBoard::Rpi3, icount: true, ..QemuOptions::default() };
+    mix_plugin: Option<&Path>,
+) -> Result<(BoardCounts, Option<BoardMix>)> {
+    let mix_out = model_path.with_extension("insn-mix.txt");
+    let insn_mix = mix_plugin.map(|plugin| InsnMixPlugin { plugin: plugin.to_path_buf(), out: mix_out.clone() });
+    if insn_mix.is_some() {
+        // A table left by an earlier run must not pass for this one's.
+        let _ = std::fs::remove_file(&mix_out);
+    }
+    let with_mix = insn_mix.is_some();
+    let options = QemuOptions { board: VirtualBoard::Rpi3, icount: true, insn_mix, ..QemuOptions::default() };
     let target = Target::Qemu { image: qemu_image_for(model_path, options.board, None)?, options };
     let mut conn = Connection::open(&target)?;
     let info = conn.client.hello(BOOT_TIMEOUT)?;
@@ -95,11 +90,13 @@ pub fn count_instructions(
             *s += *c as f64;
         }
     }
+    // QEMU writes the mix table as it exits, which closing waits for.
     conn.close()?;
     let n = images.len().max(1) as f64;
     sums.prepare /= n;
     sums.critical.iter_mut().chain(sums.total.iter_mut()).for_each(|s| *s /= n);
-    Ok(sums)
+    let mix = if with_mix { Some(super::mix::read(&mix_out, layers, images.len())?) } else { None };
+    Ok((sums, mix))
 }
 
 /// Serial rates to show the link's limit at: the firmware's fallback,
@@ -125,7 +122,7 @@ pub fn wire_bytes(shape: Shape) -> usize {
     total + frame_len(&Request::Infer { id: u32::MAX, crc: u32::MAX }) + frame_len(&result)
 }
 
-/// Prints the per-layer table, the per-MAC figures and the projections.
+/// Prints the per-layer table and the per-MAC figures.
 pub fn print(spec: &ModelSpec, counts: &BoardCounts) {
     println!(
         "board (virtual raspi3b, {} cores, -icount shift=0: instructions, mean of {} images)",
@@ -166,28 +163,18 @@ pub fn print(spec: &ModelSpec, counts: &BoardCounts) {
     );
     let per = |(macs, instr): (u64, f64)| instr / macs.max(1) as f64;
     println!("  instructions per MAC, all cores: conv layers {:.3}, dense layers {:.3}", per(conv), per(dense));
-    for m in &PROJECTIONS {
-        println!(
-            "  projection, {} ({} x{} at {} GHz, assumed {} instructions/cycle, memory stalls not modelled): {:.1} ms/image",
-            m.board,
-            m.core,
-            counts.cores,
-            m.ghz,
-            m.ipc,
-            critical / (m.ghz * 1e9 * m.ipc) * 1e3
-        );
-    }
+}
+
+/// The serial link's bytes per image and what they cost beside `compute_s`
+/// (the cycle model's Pi 3 B time per image, when there is one).
+pub fn print_link(spec: &ModelSpec, compute_s: Option<f64>) {
     let bytes = wire_bytes(spec.input);
-    let pi3 = &PROJECTIONS[0];
-    let compute_s = critical / (pi3.ghz * 1e9 * pi3.ipc);
     println!("  serial link: {bytes} bytes per {} image with its frames and replies (8N1: 10 bits a byte)", spec.input);
     for baud in LINK_RATES {
         let wire_s = bytes as f64 * 10.0 / baud as f64;
-        println!(
-            "    {baud:>9} baud: {:8.1} ms on the wire, {:6.1} images/s with the {} compute above (one after the other)",
-            wire_s * 1e3,
-            1.0 / (wire_s + compute_s),
-            pi3.board
-        );
+        let with_compute = compute_s.map_or(String::new(), |c| {
+            format!(", {:6.1} images/s with the Pi 3 B's modelled compute (one after the other)", 1.0 / (wire_s + c))
+        });
+        println!("    {baud:>9} baud: {:8.1} ms on the wire{with_compute}", wire_s * 1e3);
     }
 }

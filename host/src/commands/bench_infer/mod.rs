@@ -5,7 +5,9 @@
 //! machine measures the same networks.
 
 mod board;
+mod cycle_model;
 mod host_engines;
+mod mix;
 
 use crate::args::arch::ArchName;
 use crate::args::values::count;
@@ -133,8 +135,43 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         host_engines::print(&rows, args.batch);
         host_engines::print_layers(spec, &int8_layers);
         if args.board_images > 0 {
-            let counts = board::count_instructions(&s.model_path, checksum, &images[..args.board_images], spec)?;
+            let plugin = mix::plugin_path();
+            let (counts, board_mix) = board::count_instructions(
+                &s.model_path,
+                checksum,
+                &images[..args.board_images],
+                spec,
+                plugin.as_deref(),
+            )?;
             board::print(spec, &counts);
+            match board_mix {
+                Some(m) => {
+                    let a = mix::agreement(&m, &counts.total);
+                    let names: Vec<String> = spec.walk().map(|l| l.name.to_string()).collect();
+                    let worst = a.worst_layer.map_or(String::new(), |(i, g)| {
+                        format!(", the largest gap of a layer {:.2}% ({})", 100.0 * g, names[i])
+                    });
+                    println!(
+                        "  instruction-mix plugin against the PMU under -icount: {:.3}% apart over all layers{worst}",
+                        100.0 * a.all_layers
+                    );
+                    if a.all_layers > mix::MAX_GAP || a.worst_layer.is_some_and(|(_, g)| g > mix::MAX_GAP) {
+                        return Err(HostError::Usage(format!(
+                            "the instruction-mix plugin's counts are more than {:.0}% from the board's PMU: the cycle model would rest on wrong counts",
+                            100.0 * mix::MAX_GAP
+                        )));
+                    }
+                    cycle_model::print(spec, &m);
+                    let pi3 = &cycle_model::BOARDS[0];
+                    board::print_link(spec, Some(cycle_model::image_seconds(spec, &m, pi3)));
+                }
+                None => {
+                    println!(
+                        "  cycle model: skipped, no instruction-mix plugin beside this program (building host builds target/<profile>/deps/libqemu_insn_mix.so; or set QEMU_INSN_MIX_PLUGIN)"
+                    );
+                    board::print_link(spec, None);
+                }
+            }
         }
         println!();
     }
