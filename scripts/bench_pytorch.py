@@ -1,5 +1,6 @@
 """Training-step throughput of `host bench-train` beside PyTorch on the same
-network, alternating in one sitting (issue #19). Called by
+network, alternating in one sitting (issues #19, #37): both sides warm up to a
+steady step time and report the median of their timed steps. Called by
 scripts/bench-vs-pytorch.sh, which provides the venv and the host binary.
 
 The PyTorch network is built from `host summary`'s table, so both sides train
@@ -22,7 +23,40 @@ import sys
 import time
 
 # (arch, batch, timed steps) as issue #19 measures them.
-NETWORKS = [("small", 64, 10), ("paper", 16, 6)]
+NETWORKS = [("small", 64, 10), ("paper", 16, 10)]
+
+# The warm-up rule of host/src/steady.rs, so both sides are timed alike: warm
+# up until the last WINDOW steps lie within TOLERANCE of their median (at
+# least MIN_WARMUP_STEPS steps; give up after MAX_WARMUP_SECS and say so),
+# then time each step and report the median with min and max.
+WINDOW, TOLERANCE, MIN_WARMUP_STEPS, MAX_WARMUP_SECS = 3, 0.05, 3, 60.0
+
+
+def settled(times):
+    if len(times) < WINDOW:
+        return False
+    last = times[-WINDOW:]
+    m = statistics.median(last)
+    return all(abs(t - m) <= TOLERANCE * m for t in last)
+
+
+def steady_times(step, timed):
+    """(warm-up steps, settled, [seconds of each timed step])."""
+    def run():
+        start = time.perf_counter()
+        step()
+        return time.perf_counter() - start
+
+    warmup = []
+    while True:
+        warmup.append(run())
+        if len(warmup) >= MIN_WARMUP_STEPS and settled(warmup):
+            ok = True
+            break
+        if sum(warmup) > MAX_WARMUP_SECS:
+            ok = False
+            break
+    return len(warmup), ok, [run() for _ in range(max(1, timed))]
 
 
 def summary_layers(host, arch):
@@ -97,14 +131,14 @@ def pytorch_step(host, arch, batch, steps, lrn):
         loss_fn(net(x), y).backward()
         opt.step()
 
-    step()  # allocations, caches
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    secs = (time.perf_counter() - start) / steps
+    warmup, ok, times = steady_times(step, steps)
+    secs = statistics.median(times)
     params = sum(p.numel() for p in net.parameters())
     isa = torch.backends.cpu.get_cpu_capability()
-    print(f"pytorch {torch.__version__} ({isa}): {batch / secs:.1f} img/s, peak RSS {peak_rss_mib():.0f} MiB, {params} parameters")
+    settled_note = "" if ok else ", never settled"
+    print(f"pytorch {torch.__version__} ({isa}): {batch / secs:.1f} img/s, peak RSS {peak_rss_mib():.0f} MiB, {params} parameters; "
+          f"median of {len(times)} steps after {warmup} warm-up{settled_note}; "
+          f"min {min(times) * 1e3:.2f}, max {max(times) * 1e3:.2f} ms")
 
 
 def run_host(host, arch, batch, steps):
@@ -135,7 +169,8 @@ def spread(values, fmt):
 
 
 def compare(host, rounds):
-    print(f"{os.cpu_count()} cores; each figure min / median / max of {rounds} alternating runs")
+    print(f"{os.cpu_count()} cores; each figure min / median / max of {rounds} alternating runs, each run's figure the "
+          f"median of its timed steps after a warm-up until {WINDOW} steps agree within {TOLERANCE:.0%} (both sides alike)")
     version, library = None, None
     for arch, batch, steps in NETWORKS:
         runs = {"host": [], "pytorch": [], "pytorch, no LRN": []}
@@ -149,7 +184,7 @@ def compare(host, rounds):
             print(f"  {arch} round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}" for k, v in runs.items()) + " img/s",
                   file=sys.stderr, flush=True)
         med = {k: statistics.median(v[0] for v in rs) for k, rs in runs.items()}
-        print(f"\n{arch}, batch {batch} (host: {library}; PyTorch {version})")
+        print(f"\n{arch}, batch {batch}, {steps} timed steps per run (host: {library}; PyTorch {version})")
         print(f"| {'engine':<16} | {'img/s':<22} | {'peak RSS MiB':<18} | host / this |")
         print(f"|{'-' * 18}|{'-' * 24}|{'-' * 20}|-------------|")
         for name, rs in runs.items():

@@ -29,4 +29,5 @@ pub mod openblas;
 pub mod process_stats;
 pub mod progress;
 pub mod spec_table;
+pub mod steady;
 pub mod train;

@@ -136,5 +136,8 @@ fn bench_train_reports_both_kernel_sets() {
     for part in ["img/s", "% of the GEMM ceiling", "peak RSS", "page faults/step"] {
         assert!(this.contains(part), "no {part:?} in {text}");
     }
+    // The rate is a median of timed steps after a warm-up to a steady time.
+    let timing = line("  step time: median of 1 steps after ");
+    assert!(timing.contains("warm-up") && timing.contains("min ") && timing.contains("max "), "{text}");
     assert!(line("released kernels:").contains("x faster"), "{text}");
 }
