@@ -20,44 +20,12 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from steady import TOLERANCE, WINDOW, describe, steady_times  # noqa: E402
 
 # (arch, batch, timed steps) as issue #19 measures them.
 NETWORKS = [("small", 64, 10), ("paper", 16, 10)]
-
-# The warm-up rule of host/src/steady.rs, so both sides are timed alike: warm
-# up until the last WINDOW steps lie within TOLERANCE of their median (at
-# least MIN_WARMUP_STEPS steps; give up after MAX_WARMUP_SECS and say so),
-# then time each step and report the median with min and max.
-WINDOW, TOLERANCE, MIN_WARMUP_STEPS, MAX_WARMUP_SECS = 3, 0.05, 3, 60.0
-
-
-def settled(times):
-    if len(times) < WINDOW:
-        return False
-    last = times[-WINDOW:]
-    m = statistics.median(last)
-    return all(abs(t - m) <= TOLERANCE * m for t in last)
-
-
-def steady_times(step, timed):
-    """(warm-up steps, settled, [seconds of each timed step])."""
-    def run():
-        start = time.perf_counter()
-        step()
-        return time.perf_counter() - start
-
-    warmup = []
-    while True:
-        warmup.append(run())
-        if len(warmup) >= MIN_WARMUP_STEPS and settled(warmup):
-            ok = True
-            break
-        if sum(warmup) > MAX_WARMUP_SECS:
-            ok = False
-            break
-    return len(warmup), ok, [run() for _ in range(max(1, timed))]
-
 
 def summary_layers(host, arch):
     """(input CxHxW, [(op text, output CxHxW)]) from `host summary`."""
@@ -135,10 +103,8 @@ def pytorch_step(host, arch, batch, steps, lrn):
     secs = statistics.median(times)
     params = sum(p.numel() for p in net.parameters())
     isa = torch.backends.cpu.get_cpu_capability()
-    settled_note = "" if ok else ", never settled"
     print(f"pytorch {torch.__version__} ({isa}): {batch / secs:.1f} img/s, peak RSS {peak_rss_mib():.0f} MiB, {params} parameters; "
-          f"median of {len(times)} steps after {warmup} warm-up{settled_note}; "
-          f"min {min(times) * 1e3:.2f}, max {max(times) * 1e3:.2f} ms")
+          + describe(warmup, ok, times))
 
 
 def run_host(host, arch, batch, steps):
