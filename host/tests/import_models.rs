@@ -94,6 +94,8 @@ fn export_then_import_gives_the_same_network_and_outputs() {
         torchvision(256),
         // 12x12 to 6x6: whole windows, exported as AveragePool.
         torchvision(415),
+        // Pooling before LRN, ceil-mode pools exported with their padding.
+        AlexNetConfig { input: Shape::new(3, 103, 103), ..AlexNetConfig::caffenet().with_width(0.0625) },
     ];
     for (k, cfg) in configs.into_iter().enumerate() {
         let spec = cfg.build().unwrap();
@@ -167,15 +169,18 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     let err = one_error_line(&host(&["import", "--onnx", &odd, "--out", out]));
     assert!(err.contains("node 'squash': operator Sigmoid is not supported") && err.contains("Conv"), "{err}");
 
-    // Padded pooling: a supported operator with an attribute it cannot run.
+    // Padding as wide as the window: a supported operator with an attribute
+    // value it cannot run (a window all padding has no maximum).
     let mut padded = good.clone();
     let graph = padded.graph.as_mut().unwrap();
     let pool = graph.node.iter_mut().find(|n| n.op_type == "MaxPool").unwrap();
-    pool.attribute.iter_mut().find(|a| a.name == "pads").unwrap().ints = vec![1, 1, 1, 1];
+    pool.attribute.iter_mut().find(|a| a.name == "pads").unwrap().ints = vec![0, 0, 3, 3];
     let name = pool.name.clone();
     let padded = write("padded.onnx", &padded.encode_to_vec());
     let err = one_error_line(&host(&["import", "--onnx", &padded, "--out", out]));
-    assert!(err.contains(&format!("node '{name}' (MaxPool): padded max pooling")), "{err}");
+    let want =
+        format!("node '{name}' (MaxPool): pads [0, 0, 3, 3]: each must be at least 0 and less than the kernel 3");
+    assert!(err.contains(&want), "{err}");
 
     // Normalization metadata for fewer channels than the input has is
     // refused (the rest would go unnormalized); --mean/--std override it.

@@ -72,6 +72,43 @@ fn average_pools_agree_between_reference_and_tract() {
     }
 }
 
+/// Padded max pooling as `export-onnx` writes it (pads, ceil mode as the
+/// padding it takes) computes in tract what the reference computes:
+/// CaffeNet's order with ceil-mode pools that read their padding, and
+/// every pool padded by 1 (PyTorch's MaxPool2d(3, 2, 1)).
+#[test]
+fn padded_pools_agree_between_reference_and_tract() {
+    let mut cfg = AlexNetConfig::caffenet().with_width(1.0 / 16.0);
+    (cfg.input, cfg.classes, cfg.fc_features) = (shared::spec::Shape::new(3, 103, 103), 10, [64, 64]);
+    let caffenet = cfg.build().unwrap();
+    let mut padded = AlexNetConfig::small(shared::spec::Shape::new(3, 32, 32), 10).with_width(0.125).build().unwrap();
+    for layer in padded.layers.iter_mut() {
+        if let shared::spec::Layer::MaxPool(p) = layer {
+            p.pads = [1; 4];
+        }
+    }
+    padded.validate().unwrap();
+    for (k, spec) in [caffenet, padded].into_iter().enumerate() {
+        assert!(spec.layers.iter().any(|l| matches!(l, shared::spec::Layer::MaxPool(p) if p.is_padded())));
+        let float = FloatModel::random(&spec, 34);
+        let images = shared::synthetic::images(&spec, 2, 3);
+        let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
+        let dir = std::env::temp_dir().join(format!("alexnet-onnx-padded-{}-{k}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let onnx = dir.join("padded.onnx");
+        export(&float, &onnx).unwrap();
+        let tract_logits = TractRunner::load(&onnx, &spec, 2).unwrap().logits(&batch).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        for (i, im) in images.iter().enumerate() {
+            let want = float.forward(im);
+            let got = &tract_logits[i * 10..][..10];
+            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+            assert!(worst <= 1e-4 * scale, "spec {k}: image {i}: {got:?} vs {want:?}");
+        }
+    }
+}
+
 /// A batch norm between a convolution and its ReLU, as PyTorch exports a
 /// BatchNorm2d in eval mode: `import` folds it into the convolution, and the
 /// folded network computes what tract computes from the unfolded graph.

@@ -2,7 +2,9 @@
 //! (tests/fixtures/torchvision_w16, see scripts/make_import_fixture.py)
 //! imported from ONNX and quantized, and a torchvision-style network whose
 //! adaptive average pool is a real layer (a 256x256 input leaves 7x7 maps
-//! for the 6x6 pool). The board's top-5 equals host int8's bit for bit.
+//! for the 6x6 pool), and CaffeNet's pattern (pooling before LRN) with
+//! ceil-mode pools that read their padding. The board's top-5 equals host
+//! int8's bit for bit.
 
 use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
 use host::import::onnx_graph::{import_graph, GraphOptions};
@@ -47,5 +49,21 @@ fn adaptive_average_pool_runs_bit_exact_on_the_board() {
     let bytes = AlignedBytes::new(&bytes);
     let (qemu, mut client, _) = boot(&scratch_dir("adaptive_pool"), &bytes);
     assert_device_matches_host(&mut client, &bytes, &synthetic::images(&spec, 3, 9), spec.input);
+    shutdown(qemu, client, 0);
+}
+
+#[test]
+fn padded_ceil_mode_pools_before_lrn_run_bit_exact_on_the_board() {
+    // At 103x103 each of CaffeNet's ceil-mode pools takes an extra row and
+    // column (24 -> 12, 12 -> 6, 6 -> 3), padding that must never win.
+    let mut cfg = AlexNetConfig::caffenet().with_width(1.0 / 16.0);
+    (cfg.input, cfg.classes, cfg.fc_features) = (Shape::new(3, 103, 103), 10, [64, 64]);
+    let spec = cfg.build().unwrap();
+    let padded = |l: &Layer| matches!(l, Layer::MaxPool(p) if p.pads == [0, 0, 1, 1]);
+    assert_eq!(spec.layers.iter().filter(|l| padded(l)).count(), 3);
+    let (_, bytes) = synthetic::random_model(&spec, 34, 4).unwrap();
+    let bytes = AlignedBytes::new(&bytes);
+    let (qemu, mut client, _) = boot(&scratch_dir("padded_pools"), &bytes);
+    assert_device_matches_host(&mut client, &bytes, &synthetic::images(&spec, 4, 5), spec.input);
     shutdown(qemu, client, 0);
 }

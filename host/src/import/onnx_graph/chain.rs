@@ -255,31 +255,49 @@ impl<'a> Chain<'a> {
         Ok(())
     }
 
+    /// MaxPool, padded or not, in floor or ceil mode. Its `storage_order`
+    /// only orders the indices output, which is refused.
     pub(super) fn max_pool(&mut self) -> Result<(), ImportError> {
-        if self.node.output.len() > 1 {
+        if self.node.output.len() > 1 && self.node.output[1..].iter().any(|o| !o.is_empty()) {
             return Err(self.err("MaxPool with an indices output is not supported"));
         }
         let kernel = self.ints("kernel_shape").unwrap_or(&[]).to_vec();
         let strides = self.ints("strides").map_or(vec![1, 1], |s| s.to_vec());
+        let pads = self.ints("pads").map_or(vec![0; 4], |p| p.to_vec());
         self.require_no_auto_pad()?;
-        if self.ints("pads").is_some_and(|p| p.iter().any(|&x| x != 0)) {
-            return Err(self.err("padded max pooling is not supported"));
-        }
         if self.ints("dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) {
             return Err(self.err("dilated max pooling is not supported"));
         }
-        if kernel.len() != 2 || kernel[0] != kernel[1] || strides.len() != 2 || strides[0] != strides[1] {
+        let square = kernel.len() == 2 && kernel[0] == kernel[1] && kernel[0] > 0;
+        if !square || strides.len() != 2 || strides[0] != strides[1] || strides[0] <= 0 {
             return Err(self.err(format!(
                 "kernel {kernel:?} strides {strides:?}: only square kernels with equal strides are supported"
             )));
         }
+        let Ok(pads) = <[i64; 4]>::try_from(pads.as_slice()) else {
+            return Err(self.err(format!("pads {pads:?}: a 2-D pool has 4 (top, left, bottom, right)")));
+        };
         let (k, s) = (kernel[0] as u32, strides[0] as u32);
-        // Ceil mode adds a window only where one would hang over the edge.
-        let whole = |n: u32| n >= k && (n - k).is_multiple_of(s);
-        if self.int("ceil_mode", 0) != 0 && !(whole(self.shape.h) && whole(self.shape.w)) {
-            return Err(self.err("ceil_mode=1 with a window over the edge is not supported"));
+        if pads.iter().any(|&p| !(0..k as i64).contains(&p)) {
+            return Err(self.err(format!("pads {pads:?}: each must be at least 0 and less than the kernel {k}")));
         }
-        self.push(Layer::MaxPool(PoolSpec { kernel: k, stride: s }), LayerParams::default())
+        let mut spec = PoolSpec { kernel: k, stride: s, pads: pads.map(|p| p as u32) };
+        let [top, left, bottom, right] = spec.pads;
+        let (h, w) = (self.shape.h, self.shape.w);
+        if self.int("ceil_mode", 0) != 0 {
+            // Ceil mode is floor mode over the extra rows and columns the
+            // last windows hang over.
+            match (spec.ceil_pads(h, top, bottom), spec.ceil_pads(w, left, right)) {
+                (Some(b), Some(r)) => spec.pads[2..].copy_from_slice(&[b, r]),
+                _ => return Err(self.err(format!("kernel {k} is larger than the padded {h}x{w} map"))),
+            }
+        }
+        if spec.out_len(h, top, spec.pads[2]).is_none() || spec.out_len(w, left, spec.pads[3]).is_none() {
+            return Err(self.err(format!(
+                "kernel {k} stride {s} pads {pads:?} on a {h}x{w} map: a window would hold no input value"
+            )));
+        }
+        self.push(Layer::MaxPool(spec), LayerParams::default())
     }
 
     /// An average pool to `out_h` x `out_w`, or nothing where the map

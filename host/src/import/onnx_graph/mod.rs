@@ -9,7 +9,8 @@
 //!   BatchNormalization right after it is folded into it.
 //! - LRN becomes LRN with alpha divided by size (ONNX divides by size, the
 //!   spec, like the paper, does not).
-//! - MaxPool without padding becomes max pooling; AveragePool with
+//! - MaxPool, padded or not, floor or ceil mode, becomes max pooling
+//!   (ceil mode as the padding it takes); AveragePool with
 //!   non-overlapping whole windows and GlobalAveragePool become adaptive
 //!   average pooling (an identity where the map already has the size).
 //! - Flatten, or a Reshape to N x (C*H*W), before the first Gemm or MatMul;
