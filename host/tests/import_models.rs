@@ -4,20 +4,38 @@
 //! scripts/make_import_fixture.py (its manifest.json records the PyTorch
 //! version and exporter): a torchvision-style AlexNet at 1/16 width with
 //! seeded weights, exported to ONNX and saved as a safetensors state_dict,
-//! with four images and PyTorch's logits for them.
+//! with four images and PyTorch's logits for them. Those in
+//! tests/fixtures/bvlc_alexnet_w16 and caffenet_w16 were made by
+//! scripts/make_caffe_fixtures.py: the ONNX model zoo's Caffe AlexNets
+//! (opsets 9 and 10, padded and ceil-mode pooling, CaffeNet's pooling
+//! before LRN) at 1/16 width, with onnxruntime's logits.
 
 use host::import::onnx_graph::{import_graph, GraphOptions};
 use host::import::state_dict::import_state_dict;
-use host::onnx::proto::{ModelProto, NodeProto, OperatorSetIdProto};
+use host::onnx::proto::{AttributeProto, ModelProto, NodeProto, OperatorSetIdProto};
 use host::onnx::to_onnx;
 use prost::Message;
 use shared::float::FloatModel;
-use shared::spec::{AlexNetConfig, Layer, Shape};
+use shared::spec::{AlexNetConfig, Layer, PoolSpec, Shape};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/torchvision_w16").join(name)
+    fixture_in("torchvision_w16", name)
+}
+
+fn fixture_in(folder: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(folder).join(name)
+}
+
+/// A Caffe fixture's images (uint8 CHW, BGR) and onnxruntime's logits.
+fn onnxruntime_reference(folder: &str, input: Shape) -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
+    let pixels = std::fs::read(fixture_in(folder, "inputs.u8")).unwrap();
+    let images: Vec<Vec<u8>> = pixels.chunks_exact(input.len()).map(<[u8]>::to_vec).collect();
+    let raw = std::fs::read(fixture_in(folder, "logits.f32")).unwrap();
+    let values: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    assert_eq!((images.len(), values.len()), (4, 40), "{folder}");
+    (images, values.chunks(10).map(<[f32]>::to_vec).collect())
 }
 
 /// The fixture's images (uint8 CHW) and PyTorch's logits for them.
@@ -146,10 +164,10 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     assert!(one_error_line(&host(&["import", "--onnx", &garbage, "--out", out])).contains("not an ONNX model"));
 
     let mut old = good.clone();
-    old.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 9 }];
-    let old = write("opset9.onnx", &old.encode_to_vec());
+    old.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 6 }];
+    let old = write("opset6.onnx", &old.encode_to_vec());
     let err = one_error_line(&host(&["import", "--onnx", &old, "--out", out]));
-    assert!(err.contains("opset 9") && err.contains("11 to 23"), "{err}");
+    assert!(err.contains("opset 6") && err.contains("7 to 23"), "{err}");
 
     // An operator the board does not run, in the middle of the chain.
     let mut odd: ModelProto = good.clone();
@@ -354,7 +372,7 @@ fn weights_in_an_external_data_file_import_as_embedded_ones() {
 }
 
 #[test]
-fn opsets_up_to_23_import_where_the_operators_mean_the_same() {
+fn opsets_7_to_23_import_where_the_operators_mean_the_same() {
     // torchvision's pattern at 415x415: its 12x12 -> 6x6 pool is exported as an AveragePool.
     let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
     (cfg.input, cfg.classes, cfg.fc_features) = (Shape::new(3, 415, 415), 5, [32, 32]);
@@ -364,13 +382,13 @@ fn opsets_up_to_23_import_where_the_operators_mean_the_same() {
         model.opset_import = vec![OperatorSetIdProto { domain: String::new(), version }];
         model
     };
-    for version in [11, 19, 20, 23] {
+    for version in [7, 8, 9, 10, 11, 12, 19, 20, 23] {
         let imported = import_graph(&at_opset(version).encode_to_vec(), &GraphOptions::default())
             .unwrap_or_else(|e| panic!("opset {version}: {e}"));
         assert_eq!(imported.model.layers, original.layers, "opset {version}");
     }
     let newer = import_graph(&at_opset(24).encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
-    assert!(newer.contains("opset 24") && newer.contains("11 to 23"), "{newer}");
+    assert!(newer.contains("opset 24") && newer.contains("7 to 23"), "{newer}");
     // Opset 19 gave AveragePool dilations, which change what it computes: refused by name.
     let mut dilated = at_opset(19);
     let pool = dilated.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "AveragePool").unwrap();
@@ -379,4 +397,162 @@ fn opsets_up_to_23_import_where_the_operators_mean_the_same() {
     pool.attribute.push(dilations);
     let err = import_graph(&dilated.encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
     assert!(err.contains("(AveragePool): dilated average pooling is not supported"), "{err}");
+}
+
+/// Caffe's preprocessing, as the fixtures record it: BGR means, std 1.
+const CAFFE_MEAN: &str = "104,117,123";
+
+/// Imports a Caffe fixture with `host import`, checks the float network
+/// against onnxruntime's logits (within 1e-4 of the largest), quantizes it
+/// and shows it with `host summary`; returns the summary.
+fn import_caffe_fixture(folder: &str, input: Shape, dir: &Path) -> (FloatModel, String) {
+    let onnx = fixture_in(folder, "model.onnx");
+    let ckpt = dir.join(format!("{folder}.safetensors"));
+    let ok = host(&[
+        "import",
+        "--onnx",
+        onnx.to_str().unwrap(),
+        "--mean",
+        CAFFE_MEAN,
+        "--std",
+        "1,1,1",
+        "--out",
+        ckpt.to_str().unwrap(),
+    ]);
+    assert!(ok.status.success(), "{folder}: {}", String::from_utf8_lossy(&ok.stderr));
+    let stdout = String::from_utf8_lossy(&ok.stdout).into_owned() + &String::from_utf8_lossy(&ok.stderr);
+    assert!(stdout.contains("Softmax"), "{folder}: the dropped Softmax is noted: {stdout}");
+    let model = host::train::checkpoint::Checkpoint::load(&ckpt).unwrap().model;
+    assert_eq!(model.spec.input, input, "{folder}");
+    let (images, want) = onnxruntime_reference(folder, input);
+    for (i, (image, want)) in images.iter().zip(&want).enumerate() {
+        let got = model.forward(image);
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{folder}, image {i}: worst |diff| {worst} of {scale}: {got:?} vs {want:?}");
+    }
+    // Quantized (calibrated on the fixture's images), then listed.
+    let images_dir = dir.join(format!("{folder}-images"));
+    std::fs::create_dir_all(&images_dir).unwrap();
+    let model_file = dir.join(format!("{folder}.axq"));
+    let q = quantize_on_images(&model, &images, &model_file);
+    assert!(q > 0, "{folder}: quantized");
+    let summary = host(&["summary", "--checkpoint", ckpt.to_str().unwrap()]);
+    assert!(summary.status.success(), "{folder}: {}", String::from_utf8_lossy(&summary.stderr));
+    (model, String::from_utf8_lossy(&summary.stdout).into_owned())
+}
+
+/// Quantizes `model` calibrated on `images` into `path`, as `host quantize`
+/// does; returns the file's size.
+fn quantize_on_images(model: &FloatModel, images: &[Vec<u8>], path: &Path) -> usize {
+    let cal = host::inference::calibrate::collect(model, images, shared::quantize::RangeMethod::MinMax);
+    let bytes = shared::quantize::quantize_named(model, &cal, None::<&[&str]>).unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    let file = shared::format::AlignedBytes::new(&bytes);
+    let parsed = shared::format::Model::parse(&file).unwrap();
+    assert_eq!(parsed.spec(), &model.spec);
+    bytes.len()
+}
+
+#[test]
+fn bvlc_alexnet_at_opset_9_imports_and_matches_onnxruntime() {
+    let dir = std::env::temp_dir().join(format!("alexnet-import-bvlc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, summary) = import_caffe_fixture("bvlc_alexnet_w16", Shape::new(3, 115, 115), &dir);
+    // The BVLC order (LRN, then pooling), groups, and pool5 padded
+    // [0, 0, 1, 1], where the padded row and column are read (6 -> 3).
+    let pools: Vec<_> = model.spec.walk().filter(|l| matches!(l.layer, Layer::MaxPool(_))).collect();
+    let pool5 = PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] };
+    assert_eq!(pools[2].layer, Layer::MaxPool(pool5));
+    assert_eq!((pools[2].input, pools[2].output), (Shape::new(16, 6, 6), Shape::new(16, 3, 3)));
+    assert!(matches!(model.spec.layers[1], Layer::Lrn(_)) && matches!(model.spec.layers[2], Layer::MaxPool(_)));
+    assert!(summary.contains("pool3  maxpool 3x3/2 pad 0,0,1,1"), "{summary}");
+    assert!(summary.contains("lrn1") && summary.contains("16x3x3"), "{summary}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn caffenet_with_pooling_before_lrn_and_ceil_mode_imports_and_matches_onnxruntime() {
+    let dir = std::env::temp_dir().join(format!("alexnet-import-caffenet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, summary) = import_caffe_fixture("caffenet_w16", Shape::new(3, 103, 103), &dir);
+    // CaffeNet's order: conv, pool, LRN; each ceil-mode pool takes one more
+    // row and column than floor mode would (24 -> 12, 12 -> 6, 6 -> 3).
+    let kinds: Vec<_> = model.spec.walk().take(6).map(|l| l.name.to_string()).collect();
+    assert_eq!(kinds, ["conv1", "pool1", "lrn1", "conv2", "pool2", "lrn2"]);
+    let ceil = PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] };
+    let pools: Vec<_> = model.spec.walk().filter(|l| matches!(l.layer, Layer::MaxPool(_))).collect();
+    let sides: Vec<_> = pools.iter().map(|l| (l.input.h, l.output.h)).collect();
+    assert_eq!(sides, [(24, 12), (12, 6), (6, 3)]);
+    assert!(pools.iter().all(|l| l.layer == Layer::MaxPool(ceil)));
+    assert!(summary.contains("pool1  maxpool 3x3/2 pad 0,0,1,1"), "{summary}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An attribute an operator gains or loses across opsets changes what a
+/// node means: each is read as its opset means it, or refused by name.
+#[test]
+fn operator_versions_that_mean_something_else_are_refused_by_name() {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10).with_width(0.125).build().unwrap();
+    let original = FloatModel::random(&spec, 5);
+    let import = |model: &ModelProto| import_graph(&model.encode_to_vec(), &GraphOptions::default());
+    let at_opset = |version: i64, op: &str, attr: AttributeProto| {
+        let mut model = to_onnx(&original);
+        model.opset_import = vec![OperatorSetIdProto { domain: String::new(), version }];
+        let node = model.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == op).unwrap();
+        node.attribute.push(attr);
+        (node.name.clone(), model)
+    };
+    let int = |name: &str, i: i64| AttributeProto { name: name.into(), i, r#type: 2, ..Default::default() };
+    // MaxPool gained ceil_mode at opset 10: read there, refused before.
+    let (pool, ceil) = at_opset(10, "MaxPool", int("ceil_mode", 1));
+    import(&ceil).unwrap();
+    let (_, early) = at_opset(9, "MaxPool", int("ceil_mode", 1));
+    let err = import(&early).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "node '{pool}' (MaxPool): ceil_mode is an attribute of MaxPool from opset 10, and this model is opset 9"
+        )),
+        "{err}"
+    );
+    // Gemm's broadcast (before opset 7): 1 is what later opsets do, 0 is not.
+    let (fc, same) = at_opset(7, "Gemm", int("broadcast", 1));
+    import(&same).unwrap();
+    let (_, other) = at_opset(7, "Gemm", int("broadcast", 0));
+    let err = import(&other).unwrap_err().to_string();
+    assert!(err.contains(&format!("node '{fc}' (Gemm): broadcast=0 is not supported (only 1)")), "{err}");
+    // A Dropout in training mode (an input from opset 12) is not an identity.
+    let mut training = to_onnx(&original);
+    training.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 13 }];
+    let graph = training.graph.as_mut().unwrap();
+    let at = graph.node.iter().position(|n| n.op_type == "Gemm").unwrap();
+    let input = graph.node[at].output[0].clone();
+    for (name, on) in [("train-off", 0u8), ("train-on", 1)] {
+        graph.initializer.push(host::onnx::proto::TensorProto {
+            name: name.into(),
+            data_type: 9,
+            raw_data: vec![on],
+            ..Default::default()
+        });
+    }
+    let dropout = |mode: &str| NodeProto {
+        op_type: "Dropout".into(),
+        name: "drop".into(),
+        input: vec![input.clone(), String::new(), mode.into()],
+        output: vec![format!("{input}.dropped"), "mask".into()],
+        ..Default::default()
+    };
+    graph.node.insert(at + 1, dropout("train-off"));
+    graph.node[at + 2].input[0] = format!("{input}.dropped");
+    let imported = import(&training).unwrap();
+    assert_eq!(imported.model.layers, original.layers);
+    training.graph.as_mut().unwrap().node[at + 1] = dropout("train-on");
+    let err = import(&training).unwrap_err().to_string();
+    assert!(err.contains("node 'drop' (Dropout): training_mode 'train-on' is not a constant false"), "{err}");
+    // Its mask, once read, is refused too.
+    let graph = training.graph.as_mut().unwrap();
+    graph.node[at + 1] = dropout("train-off");
+    graph.output.push(host::onnx::proto::ValueInfoProto { name: "mask".into(), ..Default::default() });
+    let err = import(&training).unwrap_err().to_string();
+    assert!(err.contains("node 'drop' (Dropout): a Dropout whose mask is read is not supported"), "{err}");
 }
