@@ -556,3 +556,70 @@ fn operator_versions_that_mean_something_else_are_refused_by_name() {
     let err = import(&training).unwrap_err().to_string();
     assert!(err.contains("node 'drop' (Dropout): a Dropout whose mask is read is not supported"), "{err}");
 }
+
+/// An Add after a convolution folds into its bias only where broadcasting
+/// reaches the channels: C x 1 x 1 (or 1 x C x 1 x 1). A plain C is added
+/// along the width and is refused; so is a ConstantOfShape too large to
+/// allocate.
+#[test]
+fn a_bias_add_must_broadcast_over_channels_and_constants_are_bounded() {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10).with_width(0.125).build().unwrap();
+    let original = FloatModel::random(&spec, 6);
+    let channels = original.layers[0].bias.len();
+    let with_add = |dims: Vec<i64>| {
+        let mut model = to_onnx(&original);
+        let graph = model.graph.as_mut().unwrap();
+        let conv = graph.node.iter().position(|n| n.op_type == "Conv").unwrap();
+        let out = graph.node[conv].output[0].clone();
+        graph.node[conv + 1].input[0] = format!("{out}.biased");
+        graph.node.insert(
+            conv + 1,
+            NodeProto {
+                op_type: "Add".into(),
+                name: "shift".into(),
+                input: vec![out.clone(), "shift.value".into()],
+                output: vec![format!("{out}.biased")],
+                ..Default::default()
+            },
+        );
+        graph.initializer.push(host::onnx::proto::TensorProto {
+            name: "shift.value".into(),
+            dims,
+            data_type: 1,
+            float_data: (0..channels).map(|c| c as f32 * 0.25).collect(),
+            ..Default::default()
+        });
+        model
+    };
+    let c = channels as i64;
+    for dims in [vec![c, 1, 1], vec![1, c, 1, 1]] {
+        let imported = import_graph(&with_add(dims.clone()).encode_to_vec(), &GraphOptions::default()).unwrap().model;
+        let want: Vec<f32> = original.layers[0].bias.iter().enumerate().map(|(i, b)| b + i as f32 * 0.25).collect();
+        assert_eq!(imported.layers[0].bias, want, "{dims:?}");
+    }
+    let err = import_graph(&with_add(vec![c]).encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
+    let want = format!("node 'shift' (Add): adds a constant of shape [{c}]; only a bias of shape {c} x 1 x 1");
+    assert!(err.contains(&want), "{err}");
+
+    let mut huge = to_onnx(&original);
+    let graph = huge.graph.as_mut().unwrap();
+    graph.initializer.push(host::onnx::proto::TensorProto {
+        name: "huge.shape".into(),
+        dims: vec![2],
+        data_type: 7,
+        int64_data: vec![1 << 20, 1 << 20],
+        ..Default::default()
+    });
+    graph.node.insert(
+        0,
+        NodeProto {
+            op_type: "ConstantOfShape".into(),
+            name: "fill".into(),
+            input: vec!["huge.shape".into()],
+            output: vec!["huge".into()],
+            ..Default::default()
+        },
+    );
+    let err = import_graph(&huge.encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("node 'fill' (ConstantOfShape): shape 'huge.shape' is negative or over"), "{err}");
+}

@@ -260,8 +260,9 @@ impl<'a> Chain<'a> {
             && dims[dims.len() - tail..].iter().all(|&d| d == 1);
         let per_channel = values.len() == channels && aligned && dims[lead] == channels;
         if !per_channel {
+            let form = if self.flattened { format!("{channels}") } else { format!("{channels} x 1 x 1") };
             return Err(
-                self.err(format!("adds a constant of shape {dims:?}; only a bias of {channels} values is supported"))
+                self.err(format!("adds a constant of shape {dims:?}; only a bias of shape {form} is supported"))
             );
         }
         let Some((_, params)) = self.open_layer() else {
