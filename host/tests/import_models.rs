@@ -28,8 +28,9 @@ fn fixture_in(folder: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(folder).join(name)
 }
 
-/// A Caffe fixture's images (uint8 CHW, BGR) and onnxruntime's logits.
-fn onnxruntime_reference(folder: &str, input: Shape) -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
+/// A fixture's four images (uint8 CHW) and the logits its tool gave for
+/// them (10 classes).
+fn reference(folder: &str, input: Shape) -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
     let pixels = std::fs::read(fixture_in(folder, "inputs.u8")).unwrap();
     let images: Vec<Vec<u8>> = pixels.chunks_exact(input.len()).map(<[u8]>::to_vec).collect();
     let raw = std::fs::read(fixture_in(folder, "logits.f32")).unwrap();
@@ -40,12 +41,7 @@ fn onnxruntime_reference(folder: &str, input: Shape) -> (Vec<Vec<u8>>, Vec<Vec<f
 
 /// The fixture's images (uint8 CHW) and PyTorch's logits for them.
 fn pytorch_reference() -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
-    let pixels = std::fs::read(fixture("inputs.u8")).unwrap();
-    let images: Vec<Vec<u8>> = pixels.chunks_exact(3 * 224 * 224).map(<[u8]>::to_vec).collect();
-    let raw = std::fs::read(fixture("logits.f32")).unwrap();
-    let values: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    assert_eq!((images.len(), values.len()), (4, 40));
-    (images, values.chunks(10).map(<[f32]>::to_vec).collect())
+    reference("torchvision_w16", Shape::new(3, 224, 224))
 }
 
 fn assert_matches_pytorch(model: &FloatModel, what: &str) {
@@ -424,7 +420,7 @@ fn import_caffe_fixture(folder: &str, input: Shape, dir: &Path) -> (FloatModel, 
     assert!(stdout.contains("Softmax"), "{folder}: the dropped Softmax is noted: {stdout}");
     let model = host::train::checkpoint::Checkpoint::load(&ckpt).unwrap().model;
     assert_eq!(model.spec.input, input, "{folder}");
-    let (images, want) = onnxruntime_reference(folder, input);
+    let (images, want) = reference(folder, input);
     for (i, (image, want)) in images.iter().zip(&want).enumerate() {
         let got = model.forward(image);
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));

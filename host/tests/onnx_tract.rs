@@ -52,23 +52,28 @@ fn average_pools_agree_between_reference_and_tract() {
     for side in [256, 415] {
         let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
         (cfg.input, cfg.classes, cfg.fc_features) = (shared::spec::Shape::new(3, side, side), 10, [64, 64]);
-        let spec = cfg.build().unwrap();
-        let float = FloatModel::random(&spec, 9);
-        let images = shared::synthetic::images(&spec, 2, 3);
-        let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
-        let dir = std::env::temp_dir().join(format!("alexnet-onnx-pool-{}-{side}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let onnx = dir.join("pool.onnx");
-        export(&float, &onnx).unwrap();
-        let tract_logits = TractRunner::load(&onnx, &spec, 2).unwrap().logits(&batch).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        for (i, im) in images.iter().enumerate() {
-            let want = float.forward(im);
-            let got = &tract_logits[i * 10..][..10];
-            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
-            assert!(worst <= 1e-4 * scale, "{side}: image {i}: {got:?} vs {want:?}");
-        }
+        tract_matches_reference(&cfg.build().unwrap(), 9, &format!("pool-{side}"));
+    }
+}
+
+/// Exports `spec` with seeded random weights, runs the graph in tract on
+/// two images and checks its 10 logits against the f32 reference's.
+fn tract_matches_reference(spec: &shared::spec::ModelSpec, seed: u64, name: &str) {
+    let float = FloatModel::random(spec, seed);
+    let images = shared::synthetic::images(spec, 2, 3);
+    let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
+    let dir = std::env::temp_dir().join(format!("alexnet-onnx-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let onnx = dir.join("model.onnx");
+    export(&float, &onnx).unwrap();
+    let tract_logits = TractRunner::load(&onnx, spec, 2).unwrap().logits(&batch).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (i, im) in images.iter().enumerate() {
+        let want = float.forward(im);
+        let got = &tract_logits[i * 10..][..10];
+        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{name}: image {i}: {got:?} vs {want:?}");
     }
 }
 
@@ -88,24 +93,9 @@ fn padded_pools_agree_between_reference_and_tract() {
         }
     }
     padded.validate().unwrap();
-    for (k, spec) in [caffenet, padded].into_iter().enumerate() {
+    for (name, spec) in [("caffenet", caffenet), ("padded", padded)] {
         assert!(spec.layers.iter().any(|l| matches!(l, shared::spec::Layer::MaxPool(p) if p.is_padded())));
-        let float = FloatModel::random(&spec, 34);
-        let images = shared::synthetic::images(&spec, 2, 3);
-        let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
-        let dir = std::env::temp_dir().join(format!("alexnet-onnx-padded-{}-{k}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let onnx = dir.join("padded.onnx");
-        export(&float, &onnx).unwrap();
-        let tract_logits = TractRunner::load(&onnx, &spec, 2).unwrap().logits(&batch).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        for (i, im) in images.iter().enumerate() {
-            let want = float.forward(im);
-            let got = &tract_logits[i * 10..][..10];
-            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
-            assert!(worst <= 1e-4 * scale, "spec {k}: image {i}: {got:?} vs {want:?}");
-        }
+        tract_matches_reference(&spec, 34, name);
     }
 }
 
