@@ -517,6 +517,49 @@ fn operator_versions_that_mean_something_else_are_refused_by_name() {
     let (_, other) = at_opset(7, "Gemm", int("broadcast", 0));
     let err = import(&other).unwrap_err().to_string();
     assert!(err.contains(&format!("node '{fc}' (Gemm): broadcast=0 is not supported (only 1)")), "{err}");
+    // BatchNormalization: `spatial` (opsets 7 and 8) must be 1 and is gone
+    // from 9; `training_mode` (14 on) must be 0.
+    let with_bn = |version: i64, attrs: Vec<AttributeProto>| {
+        let mut model = to_onnx(&original);
+        model.opset_import = vec![OperatorSetIdProto { domain: String::new(), version }];
+        let graph = model.graph.as_mut().unwrap();
+        let channels = original.layers[0].bias.len();
+        for name in ["bn.scale", "bn.bias", "bn.mean", "bn.var"] {
+            graph.initializer.push(host::onnx::proto::TensorProto {
+                name: name.into(),
+                dims: vec![channels as i64],
+                data_type: 1,
+                float_data: vec![1.0; channels],
+                ..Default::default()
+            });
+        }
+        let conv = graph.node.iter().position(|n| n.op_type == "Conv").unwrap();
+        let out = graph.node[conv].output[0].clone();
+        graph.node[conv + 1].input[0] = format!("{out}.bn");
+        let input = [out.as_str(), "bn.scale", "bn.bias", "bn.mean", "bn.var"].map(String::from).to_vec();
+        let bn = NodeProto {
+            op_type: "BatchNormalization".into(),
+            name: "bn".into(),
+            input,
+            output: vec![format!("{out}.bn")],
+            attribute: attrs,
+            ..Default::default()
+        };
+        graph.node.insert(conv + 1, bn);
+        import(&model).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert_eq!(with_bn(8, vec![int("spatial", 1)]), Ok(()));
+    assert_eq!(with_bn(14, vec![int("training_mode", 0)]), Ok(()));
+    let refusals = [
+        (8, int("spatial", 0), "spatial=0 is not supported (only 1)"),
+        (9, int("spatial", 1), "spatial is not an attribute of BatchNormalization at opset 9"),
+        (13, int("training_mode", 0), "training_mode is an attribute of BatchNormalization from opset 14"),
+        (14, int("training_mode", 1), "training_mode=1 is not supported (only 0)"),
+    ];
+    for (version, attr, want) in refusals {
+        let err = with_bn(version, vec![attr]).unwrap_err();
+        assert!(err.contains(&format!("node 'bn' (BatchNormalization): {want}")), "{err}");
+    }
     // A Dropout in training mode (an input from opset 12) is not an identity.
     let mut training = to_onnx(&original);
     training.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 13 }];
