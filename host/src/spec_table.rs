@@ -36,6 +36,10 @@ pub fn op_name(layer: &Layer) -> String {
             if c.relu { " relu" } else { "" }
         ),
         Layer::Lrn(n) => format!("lrn n={} a={} b={} k={}", n.size, n.alpha, n.beta, n.k),
+        Layer::MaxPool(p) if p.is_padded() => {
+            let [t, l, b, r] = p.pads;
+            format!("maxpool {}x{}/{} pad {t},{l},{b},{r}", p.kernel, p.kernel, p.stride)
+        }
         Layer::MaxPool(p) => format!("maxpool {}x{}/{}", p.kernel, p.kernel, p.stride),
         Layer::AvgPool(p) => format!("adaptive avgpool to {}x{}", p.out_h, p.out_w),
         Layer::Dense(d) => {

@@ -4,30 +4,44 @@
 //! scripts/make_import_fixture.py (its manifest.json records the PyTorch
 //! version and exporter): a torchvision-style AlexNet at 1/16 width with
 //! seeded weights, exported to ONNX and saved as a safetensors state_dict,
-//! with four images and PyTorch's logits for them.
+//! with four images and PyTorch's logits for them. Those in
+//! tests/fixtures/bvlc_alexnet_w16 and caffenet_w16 were made by
+//! scripts/make_caffe_fixtures.py: the ONNX model zoo's Caffe AlexNets
+//! (opsets 9 and 10, padded and ceil-mode pooling, CaffeNet's pooling
+//! before LRN) at 1/16 width, with onnxruntime's logits.
 
 use host::import::onnx_graph::{import_graph, GraphOptions};
 use host::import::state_dict::import_state_dict;
-use host::onnx::proto::{ModelProto, NodeProto, OperatorSetIdProto};
+use host::onnx::proto::{AttributeProto, ModelProto, NodeProto, OperatorSetIdProto};
 use host::onnx::to_onnx;
 use prost::Message;
 use shared::float::FloatModel;
-use shared::spec::{AlexNetConfig, Layer, Shape};
+use shared::spec::{AlexNetConfig, Layer, PoolSpec, Shape};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/torchvision_w16").join(name)
+    fixture_in("torchvision_w16", name)
+}
+
+fn fixture_in(folder: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(folder).join(name)
+}
+
+/// A fixture's four images (uint8 CHW) and the logits its tool gave for
+/// them (10 classes).
+fn reference(folder: &str, input: Shape) -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
+    let pixels = std::fs::read(fixture_in(folder, "inputs.u8")).unwrap();
+    let images: Vec<Vec<u8>> = pixels.chunks_exact(input.len()).map(<[u8]>::to_vec).collect();
+    let raw = std::fs::read(fixture_in(folder, "logits.f32")).unwrap();
+    let values: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    assert_eq!((images.len(), values.len()), (4, 40), "{folder}");
+    (images, values.chunks(10).map(<[f32]>::to_vec).collect())
 }
 
 /// The fixture's images (uint8 CHW) and PyTorch's logits for them.
 fn pytorch_reference() -> (Vec<Vec<u8>>, Vec<Vec<f32>>) {
-    let pixels = std::fs::read(fixture("inputs.u8")).unwrap();
-    let images: Vec<Vec<u8>> = pixels.chunks_exact(3 * 224 * 224).map(<[u8]>::to_vec).collect();
-    let raw = std::fs::read(fixture("logits.f32")).unwrap();
-    let values: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    assert_eq!((images.len(), values.len()), (4, 40));
-    (images, values.chunks(10).map(<[f32]>::to_vec).collect())
+    reference("torchvision_w16", Shape::new(3, 224, 224))
 }
 
 fn assert_matches_pytorch(model: &FloatModel, what: &str) {
@@ -94,6 +108,8 @@ fn export_then_import_gives_the_same_network_and_outputs() {
         torchvision(256),
         // 12x12 to 6x6: whole windows, exported as AveragePool.
         torchvision(415),
+        // Pooling before LRN, ceil-mode pools exported with their padding.
+        AlexNetConfig { input: Shape::new(3, 103, 103), ..AlexNetConfig::caffenet().with_width(0.0625) },
     ];
     for (k, cfg) in configs.into_iter().enumerate() {
         let spec = cfg.build().unwrap();
@@ -144,10 +160,10 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     assert!(one_error_line(&host(&["import", "--onnx", &garbage, "--out", out])).contains("not an ONNX model"));
 
     let mut old = good.clone();
-    old.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 9 }];
-    let old = write("opset9.onnx", &old.encode_to_vec());
+    old.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 6 }];
+    let old = write("opset6.onnx", &old.encode_to_vec());
     let err = one_error_line(&host(&["import", "--onnx", &old, "--out", out]));
-    assert!(err.contains("opset 9") && err.contains("11 to 23"), "{err}");
+    assert!(err.contains("opset 6") && err.contains("7 to 23"), "{err}");
 
     // An operator the board does not run, in the middle of the chain.
     let mut odd: ModelProto = good.clone();
@@ -167,15 +183,18 @@ fn malformed_and_unsupported_onnx_files_get_clear_errors() {
     let err = one_error_line(&host(&["import", "--onnx", &odd, "--out", out]));
     assert!(err.contains("node 'squash': operator Sigmoid is not supported") && err.contains("Conv"), "{err}");
 
-    // Padded pooling: a supported operator with an attribute it cannot run.
+    // Padding as wide as the window: a supported operator with an attribute
+    // value it cannot run (a window all padding has no maximum).
     let mut padded = good.clone();
     let graph = padded.graph.as_mut().unwrap();
     let pool = graph.node.iter_mut().find(|n| n.op_type == "MaxPool").unwrap();
-    pool.attribute.iter_mut().find(|a| a.name == "pads").unwrap().ints = vec![1, 1, 1, 1];
+    pool.attribute.iter_mut().find(|a| a.name == "pads").unwrap().ints = vec![0, 0, 3, 3];
     let name = pool.name.clone();
     let padded = write("padded.onnx", &padded.encode_to_vec());
     let err = one_error_line(&host(&["import", "--onnx", &padded, "--out", out]));
-    assert!(err.contains(&format!("node '{name}' (MaxPool): padded max pooling")), "{err}");
+    let want =
+        format!("node '{name}' (MaxPool): pads [0, 0, 3, 3]: each must be at least 0 and less than the kernel 3");
+    assert!(err.contains(&want), "{err}");
 
     // Normalization metadata for fewer channels than the input has is
     // refused (the rest would go unnormalized); --mean/--std override it.
@@ -349,7 +368,7 @@ fn weights_in_an_external_data_file_import_as_embedded_ones() {
 }
 
 #[test]
-fn opsets_up_to_23_import_where_the_operators_mean_the_same() {
+fn opsets_7_to_23_import_where_the_operators_mean_the_same() {
     // torchvision's pattern at 415x415: its 12x12 -> 6x6 pool is exported as an AveragePool.
     let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
     (cfg.input, cfg.classes, cfg.fc_features) = (Shape::new(3, 415, 415), 5, [32, 32]);
@@ -359,13 +378,13 @@ fn opsets_up_to_23_import_where_the_operators_mean_the_same() {
         model.opset_import = vec![OperatorSetIdProto { domain: String::new(), version }];
         model
     };
-    for version in [11, 19, 20, 23] {
+    for version in [7, 8, 9, 10, 11, 12, 19, 20, 23] {
         let imported = import_graph(&at_opset(version).encode_to_vec(), &GraphOptions::default())
             .unwrap_or_else(|e| panic!("opset {version}: {e}"));
         assert_eq!(imported.model.layers, original.layers, "opset {version}");
     }
     let newer = import_graph(&at_opset(24).encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
-    assert!(newer.contains("opset 24") && newer.contains("11 to 23"), "{newer}");
+    assert!(newer.contains("opset 24") && newer.contains("7 to 23"), "{newer}");
     // Opset 19 gave AveragePool dilations, which change what it computes: refused by name.
     let mut dilated = at_opset(19);
     let pool = dilated.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "AveragePool").unwrap();
@@ -374,4 +393,272 @@ fn opsets_up_to_23_import_where_the_operators_mean_the_same() {
     pool.attribute.push(dilations);
     let err = import_graph(&dilated.encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
     assert!(err.contains("(AveragePool): dilated average pooling is not supported"), "{err}");
+}
+
+/// Caffe's preprocessing, as the fixtures record it: BGR means, std 1.
+const CAFFE_MEAN: &str = "104,117,123";
+
+/// Imports a Caffe fixture with `host import`, checks the float network
+/// against onnxruntime's logits (within 1e-4 of the largest), quantizes it
+/// and shows it with `host summary`; returns the summary.
+fn import_caffe_fixture(folder: &str, input: Shape, dir: &Path) -> (FloatModel, String) {
+    let onnx = fixture_in(folder, "model.onnx");
+    let ckpt = dir.join(format!("{folder}.safetensors"));
+    let ok = host(&[
+        "import",
+        "--onnx",
+        onnx.to_str().unwrap(),
+        "--mean",
+        CAFFE_MEAN,
+        "--std",
+        "1,1,1",
+        "--out",
+        ckpt.to_str().unwrap(),
+    ]);
+    assert!(ok.status.success(), "{folder}: {}", String::from_utf8_lossy(&ok.stderr));
+    let stdout = String::from_utf8_lossy(&ok.stdout).into_owned() + &String::from_utf8_lossy(&ok.stderr);
+    assert!(stdout.contains("Softmax"), "{folder}: the dropped Softmax is noted: {stdout}");
+    let model = host::train::checkpoint::Checkpoint::load(&ckpt).unwrap().model;
+    assert_eq!(model.spec.input, input, "{folder}");
+    let (images, want) = reference(folder, input);
+    for (i, (image, want)) in images.iter().zip(&want).enumerate() {
+        let got = model.forward(image);
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{folder}, image {i}: worst |diff| {worst} of {scale}: {got:?} vs {want:?}");
+    }
+    // Quantized (calibrated on the fixture's images), then listed.
+    let images_dir = dir.join(format!("{folder}-images"));
+    std::fs::create_dir_all(&images_dir).unwrap();
+    let model_file = dir.join(format!("{folder}.axq"));
+    let q = quantize_on_images(&model, &images, &model_file);
+    assert!(q > 0, "{folder}: quantized");
+    let summary = host(&["summary", "--checkpoint", ckpt.to_str().unwrap()]);
+    assert!(summary.status.success(), "{folder}: {}", String::from_utf8_lossy(&summary.stderr));
+    (model, String::from_utf8_lossy(&summary.stdout).into_owned())
+}
+
+/// Quantizes `model` calibrated on `images` into `path`, as `host quantize`
+/// does; returns the file's size.
+fn quantize_on_images(model: &FloatModel, images: &[Vec<u8>], path: &Path) -> usize {
+    let cal = host::inference::calibrate::collect(model, images, shared::quantize::RangeMethod::MinMax);
+    let bytes = shared::quantize::quantize_named(model, &cal, None::<&[&str]>).unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    let file = shared::format::AlignedBytes::new(&bytes);
+    let parsed = shared::format::Model::parse(&file).unwrap();
+    assert_eq!(parsed.spec(), &model.spec);
+    bytes.len()
+}
+
+#[test]
+fn bvlc_alexnet_at_opset_9_imports_and_matches_onnxruntime() {
+    let dir = std::env::temp_dir().join(format!("alexnet-import-bvlc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, summary) = import_caffe_fixture("bvlc_alexnet_w16", Shape::new(3, 115, 115), &dir);
+    // The BVLC order (LRN, then pooling), groups, and pool5 padded
+    // [0, 0, 1, 1], where the padded row and column are read (6 -> 3).
+    let pools: Vec<_> = model.spec.walk().filter(|l| matches!(l.layer, Layer::MaxPool(_))).collect();
+    let pool5 = PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] };
+    assert_eq!(pools[2].layer, Layer::MaxPool(pool5));
+    assert_eq!((pools[2].input, pools[2].output), (Shape::new(16, 6, 6), Shape::new(16, 3, 3)));
+    assert!(matches!(model.spec.layers[1], Layer::Lrn(_)) && matches!(model.spec.layers[2], Layer::MaxPool(_)));
+    assert!(summary.contains("pool3  maxpool 3x3/2 pad 0,0,1,1"), "{summary}");
+    assert!(summary.contains("lrn1") && summary.contains("16x3x3"), "{summary}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn caffenet_with_pooling_before_lrn_and_ceil_mode_imports_and_matches_onnxruntime() {
+    let dir = std::env::temp_dir().join(format!("alexnet-import-caffenet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, summary) = import_caffe_fixture("caffenet_w16", Shape::new(3, 103, 103), &dir);
+    // CaffeNet's order: conv, pool, LRN; each ceil-mode pool takes one more
+    // row and column than floor mode would (24 -> 12, 12 -> 6, 6 -> 3).
+    let kinds: Vec<_> = model.spec.walk().take(6).map(|l| l.name.to_string()).collect();
+    assert_eq!(kinds, ["conv1", "pool1", "lrn1", "conv2", "pool2", "lrn2"]);
+    let ceil = PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] };
+    let pools: Vec<_> = model.spec.walk().filter(|l| matches!(l.layer, Layer::MaxPool(_))).collect();
+    let sides: Vec<_> = pools.iter().map(|l| (l.input.h, l.output.h)).collect();
+    assert_eq!(sides, [(24, 12), (12, 6), (6, 3)]);
+    assert!(pools.iter().all(|l| l.layer == Layer::MaxPool(ceil)));
+    assert!(summary.contains("pool1  maxpool 3x3/2 pad 0,0,1,1"), "{summary}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An attribute an operator gains or loses across opsets changes what a
+/// node means: each is read as its opset means it, or refused by name.
+#[test]
+fn operator_versions_that_mean_something_else_are_refused_by_name() {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10).with_width(0.125).build().unwrap();
+    let original = FloatModel::random(&spec, 5);
+    let import = |model: &ModelProto| import_graph(&model.encode_to_vec(), &GraphOptions::default());
+    let at_opset = |version: i64, op: &str, attr: AttributeProto| {
+        let mut model = to_onnx(&original);
+        model.opset_import = vec![OperatorSetIdProto { domain: String::new(), version }];
+        let node = model.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == op).unwrap();
+        node.attribute.push(attr);
+        (node.name.clone(), model)
+    };
+    let int = |name: &str, i: i64| AttributeProto { name: name.into(), i, r#type: 2, ..Default::default() };
+    // MaxPool gained ceil_mode at opset 10: read there, refused before.
+    let (pool, ceil) = at_opset(10, "MaxPool", int("ceil_mode", 1));
+    import(&ceil).unwrap();
+    let (_, early) = at_opset(9, "MaxPool", int("ceil_mode", 1));
+    let err = import(&early).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "node '{pool}' (MaxPool): ceil_mode is an attribute of MaxPool from opset 10, and this model is opset 9"
+        )),
+        "{err}"
+    );
+    // Gemm's broadcast (before opset 7): 1 is what later opsets do, 0 is not.
+    let (fc, same) = at_opset(7, "Gemm", int("broadcast", 1));
+    import(&same).unwrap();
+    let (_, other) = at_opset(7, "Gemm", int("broadcast", 0));
+    let err = import(&other).unwrap_err().to_string();
+    assert!(err.contains(&format!("node '{fc}' (Gemm): broadcast=0 is not supported (only 1)")), "{err}");
+    // BatchNormalization: `spatial` (opsets 7 and 8) must be 1 and is gone
+    // from 9; `training_mode` (14 on) must be 0.
+    let with_bn = |version: i64, attrs: Vec<AttributeProto>| {
+        let mut model = to_onnx(&original);
+        model.opset_import = vec![OperatorSetIdProto { domain: String::new(), version }];
+        let graph = model.graph.as_mut().unwrap();
+        let channels = original.layers[0].bias.len();
+        for name in ["bn.scale", "bn.bias", "bn.mean", "bn.var"] {
+            graph.initializer.push(host::onnx::proto::TensorProto {
+                name: name.into(),
+                dims: vec![channels as i64],
+                data_type: 1,
+                float_data: vec![1.0; channels],
+                ..Default::default()
+            });
+        }
+        let conv = graph.node.iter().position(|n| n.op_type == "Conv").unwrap();
+        let out = graph.node[conv].output[0].clone();
+        graph.node[conv + 1].input[0] = format!("{out}.bn");
+        let input = [out.as_str(), "bn.scale", "bn.bias", "bn.mean", "bn.var"].map(String::from).to_vec();
+        let bn = NodeProto {
+            op_type: "BatchNormalization".into(),
+            name: "bn".into(),
+            input,
+            output: vec![format!("{out}.bn")],
+            attribute: attrs,
+            ..Default::default()
+        };
+        graph.node.insert(conv + 1, bn);
+        import(&model).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert_eq!(with_bn(8, vec![int("spatial", 1)]), Ok(()));
+    assert_eq!(with_bn(14, vec![int("training_mode", 0)]), Ok(()));
+    let refusals = [
+        (8, int("spatial", 0), "spatial=0 is not supported (only 1)"),
+        (9, int("spatial", 1), "spatial is not an attribute of BatchNormalization at opset 9"),
+        (13, int("training_mode", 0), "training_mode is an attribute of BatchNormalization from opset 14"),
+        (14, int("training_mode", 1), "training_mode=1 is not supported (only 0)"),
+    ];
+    for (version, attr, want) in refusals {
+        let err = with_bn(version, vec![attr]).unwrap_err();
+        assert!(err.contains(&format!("node 'bn' (BatchNormalization): {want}")), "{err}");
+    }
+    // A Dropout in training mode (an input from opset 12) is not an identity.
+    let mut training = to_onnx(&original);
+    training.opset_import = vec![OperatorSetIdProto { domain: String::new(), version: 13 }];
+    let graph = training.graph.as_mut().unwrap();
+    let at = graph.node.iter().position(|n| n.op_type == "Gemm").unwrap();
+    let input = graph.node[at].output[0].clone();
+    for (name, on) in [("train-off", 0u8), ("train-on", 1)] {
+        graph.initializer.push(host::onnx::proto::TensorProto {
+            name: name.into(),
+            data_type: 9,
+            raw_data: vec![on],
+            ..Default::default()
+        });
+    }
+    let dropout = |mode: &str| NodeProto {
+        op_type: "Dropout".into(),
+        name: "drop".into(),
+        input: vec![input.clone(), String::new(), mode.into()],
+        output: vec![format!("{input}.dropped"), "mask".into()],
+        ..Default::default()
+    };
+    graph.node.insert(at + 1, dropout("train-off"));
+    graph.node[at + 2].input[0] = format!("{input}.dropped");
+    let imported = import(&training).unwrap();
+    assert_eq!(imported.model.layers, original.layers);
+    training.graph.as_mut().unwrap().node[at + 1] = dropout("train-on");
+    let err = import(&training).unwrap_err().to_string();
+    assert!(err.contains("node 'drop' (Dropout): training_mode 'train-on' is not a constant false"), "{err}");
+    // Its mask, once read, is refused too.
+    let graph = training.graph.as_mut().unwrap();
+    graph.node[at + 1] = dropout("train-off");
+    graph.output.push(host::onnx::proto::ValueInfoProto { name: "mask".into(), ..Default::default() });
+    let err = import(&training).unwrap_err().to_string();
+    assert!(err.contains("node 'drop' (Dropout): a Dropout whose mask is read is not supported"), "{err}");
+}
+
+/// An Add after a convolution folds into its bias only where broadcasting
+/// reaches the channels: C x 1 x 1 (or 1 x C x 1 x 1). A plain C is added
+/// along the width and is refused; so is a ConstantOfShape too large to
+/// allocate.
+#[test]
+fn a_bias_add_must_broadcast_over_channels_and_constants_are_bounded() {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10).with_width(0.125).build().unwrap();
+    let original = FloatModel::random(&spec, 6);
+    let channels = original.layers[0].bias.len();
+    let with_add = |dims: Vec<i64>| {
+        let mut model = to_onnx(&original);
+        let graph = model.graph.as_mut().unwrap();
+        let conv = graph.node.iter().position(|n| n.op_type == "Conv").unwrap();
+        let out = graph.node[conv].output[0].clone();
+        graph.node[conv + 1].input[0] = format!("{out}.biased");
+        graph.node.insert(
+            conv + 1,
+            NodeProto {
+                op_type: "Add".into(),
+                name: "shift".into(),
+                input: vec![out.clone(), "shift.value".into()],
+                output: vec![format!("{out}.biased")],
+                ..Default::default()
+            },
+        );
+        graph.initializer.push(host::onnx::proto::TensorProto {
+            name: "shift.value".into(),
+            dims,
+            data_type: 1,
+            float_data: (0..channels).map(|c| c as f32 * 0.25).collect(),
+            ..Default::default()
+        });
+        model
+    };
+    let c = channels as i64;
+    for dims in [vec![c, 1, 1], vec![1, c, 1, 1]] {
+        let imported = import_graph(&with_add(dims.clone()).encode_to_vec(), &GraphOptions::default()).unwrap().model;
+        let want: Vec<f32> = original.layers[0].bias.iter().enumerate().map(|(i, b)| b + i as f32 * 0.25).collect();
+        assert_eq!(imported.layers[0].bias, want, "{dims:?}");
+    }
+    let err = import_graph(&with_add(vec![c]).encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
+    let want = format!("node 'shift' (Add): adds a constant of shape [{c}]; only a bias of shape {c} x 1 x 1");
+    assert!(err.contains(&want), "{err}");
+
+    let mut huge = to_onnx(&original);
+    let graph = huge.graph.as_mut().unwrap();
+    graph.initializer.push(host::onnx::proto::TensorProto {
+        name: "huge.shape".into(),
+        dims: vec![2],
+        data_type: 7,
+        int64_data: vec![1 << 20, 1 << 20],
+        ..Default::default()
+    });
+    graph.node.insert(
+        0,
+        NodeProto {
+            op_type: "ConstantOfShape".into(),
+            name: "fill".into(),
+            input: vec!["huge.shape".into()],
+            output: vec!["huge".into()],
+            ..Default::default()
+        },
+    );
+    let err = import_graph(&huge.encode_to_vec(), &GraphOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("node 'fill' (ConstantOfShape): shape 'huge.shape' is negative or over"), "{err}");
 }

@@ -52,23 +52,50 @@ fn average_pools_agree_between_reference_and_tract() {
     for side in [256, 415] {
         let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 16.0);
         (cfg.input, cfg.classes, cfg.fc_features) = (shared::spec::Shape::new(3, side, side), 10, [64, 64]);
-        let spec = cfg.build().unwrap();
-        let float = FloatModel::random(&spec, 9);
-        let images = shared::synthetic::images(&spec, 2, 3);
-        let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
-        let dir = std::env::temp_dir().join(format!("alexnet-onnx-pool-{}-{side}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let onnx = dir.join("pool.onnx");
-        export(&float, &onnx).unwrap();
-        let tract_logits = TractRunner::load(&onnx, &spec, 2).unwrap().logits(&batch).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        for (i, im) in images.iter().enumerate() {
-            let want = float.forward(im);
-            let got = &tract_logits[i * 10..][..10];
-            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
-            assert!(worst <= 1e-4 * scale, "{side}: image {i}: {got:?} vs {want:?}");
+        tract_matches_reference(&cfg.build().unwrap(), 9, &format!("pool-{side}"));
+    }
+}
+
+/// Exports `spec` with seeded random weights, runs the graph in tract on
+/// two images and checks its 10 logits against the f32 reference's.
+fn tract_matches_reference(spec: &shared::spec::ModelSpec, seed: u64, name: &str) {
+    let float = FloatModel::random(spec, seed);
+    let images = shared::synthetic::images(spec, 2, 3);
+    let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
+    let dir = std::env::temp_dir().join(format!("alexnet-onnx-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let onnx = dir.join("model.onnx");
+    export(&float, &onnx).unwrap();
+    let tract_logits = TractRunner::load(&onnx, spec, 2).unwrap().logits(&batch).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (i, im) in images.iter().enumerate() {
+        let want = float.forward(im);
+        let got = &tract_logits[i * 10..][..10];
+        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{name}: image {i}: {got:?} vs {want:?}");
+    }
+}
+
+/// Padded max pooling as `export-onnx` writes it (pads, ceil mode as the
+/// padding it takes) computes in tract what the reference computes:
+/// CaffeNet's order with ceil-mode pools that read their padding, and
+/// every pool padded by 1 (PyTorch's MaxPool2d(3, 2, 1)).
+#[test]
+fn padded_pools_agree_between_reference_and_tract() {
+    let mut cfg = AlexNetConfig::caffenet().with_width(1.0 / 16.0);
+    (cfg.input, cfg.classes, cfg.fc_features) = (shared::spec::Shape::new(3, 103, 103), 10, [64, 64]);
+    let caffenet = cfg.build().unwrap();
+    let mut padded = AlexNetConfig::small(shared::spec::Shape::new(3, 32, 32), 10).with_width(0.125).build().unwrap();
+    for layer in padded.layers.iter_mut() {
+        if let shared::spec::Layer::MaxPool(p) = layer {
+            p.pads = [1; 4];
         }
+    }
+    padded.validate().unwrap();
+    for (name, spec) in [("caffenet", caffenet), ("padded", padded)] {
+        assert!(spec.layers.iter().any(|l| matches!(l, shared::spec::Layer::MaxPool(p) if p.is_padded())));
+        tract_matches_reference(&spec, 34, name);
     }
 }
 

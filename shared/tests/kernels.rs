@@ -172,10 +172,9 @@ proptest! {
     }
 
     #[test]
-    fn int8_max_pool_equals_f32_on_dequantized_values(c in 1u32..5, h in 3u32..12, w in 3u32..12, k in 1u32..4, s in 1u32..3, seed in any::<u64>()) {
-        let spec = PoolSpec { kernel: k.min(h).min(w), stride: s };
+    fn int8_max_pool_equals_f32_on_dequantized_values(c in 1u32..5, h in 3u32..12, w in 3u32..12, k in 1u32..4, s in 1u32..3, pads in pool_pads(), seed in any::<u64>()) {
         let shape = Shape::new(c, h, w);
-        let out_shape = output_shape(0, &Layer::MaxPool(spec), shape).unwrap();
+        let Some((spec, out_shape)) = padded_pool(k.min(h).min(w), s, pads, shape) else { return Ok(()) };
         let mut rng = StdRng::seed_from_u64(seed);
         let qp = QParams::from_range(-1.0, 2.0);
         let q: Vec<i8> = (0..shape.len()).map(|_| rng.gen()).collect();
@@ -195,13 +194,14 @@ proptest! {
         w in prop_oneof![1u32..40, (MAX_POOL_ROW as u32 - 2)..(MAX_POOL_ROW as u32 + 3)],
         k in 1u32..5,
         s in 1u32..4,
+        pads in pool_pads(),
         seed in any::<u64>(),
     ) {
-        // Windows as tall and wide as the map, 1-pixel maps, and rows on
-        // either side of the fast path's widest.
-        let spec = PoolSpec { kernel: k.min(h).min(w), stride: s };
+        // Windows as tall and wide as the map, 1-pixel maps, padded and
+        // ceil-mode windows, and rows on either side of the fast path's
+        // widest.
         let shape = Shape::new(c, h, w);
-        let out_shape = output_shape(0, &Layer::MaxPool(spec), shape).unwrap();
+        let Some((spec, out_shape)) = padded_pool(k.min(h).min(w), s, pads, shape) else { return Ok(()) };
         let mut rng = StdRng::seed_from_u64(seed);
         let input: Vec<i8> = (0..shape.len()).map(|_| rng.gen()).collect();
         let mut want = vec![0i8; out_shape.len()];
@@ -210,6 +210,50 @@ proptest! {
         max_pool_i8(&spec, shape, &input, &mut got);
         prop_assert_eq!(got, want);
     }
+}
+
+/// Pooling padding as drawn: explicit pads per side (0 or 1, each more
+/// likely 0), and whether ceil mode adds to the bottom and right ones.
+fn pool_pads() -> impl Strategy<Value = ([u32; 4], bool)> {
+    (proptest::array::uniform4(prop_oneof![2 => Just(0u32), 1 => Just(1u32)]), any::<bool>())
+}
+
+/// The pooling of `k`, `s` and `pads` on `shape`, with ceil mode's extra
+/// padding, and its output shape; `None` where the spec refuses it (a pad
+/// as wide as the window, a window wholly in the padding).
+fn padded_pool(k: u32, s: u32, (pads, ceil): ([u32; 4], bool), shape: Shape) -> Option<(PoolSpec, Shape)> {
+    let mut spec = PoolSpec { kernel: k, stride: s, pads };
+    if ceil {
+        spec.pads[2] = spec.ceil_pads(shape.h, pads[0], pads[2])?;
+        spec.pads[3] = spec.ceil_pads(shape.w, pads[1], pads[3])?;
+    }
+    let out = output_shape(0, &Layer::MaxPool(spec), shape).ok()?;
+    Some((spec, out))
+}
+
+#[test]
+fn padded_and_ceil_mode_pools_fast_equal_reference() {
+    // The BVLC AlexNet's pool5 ([0, 0, 1, 1] on 13x13), a ceil-mode pool
+    // that takes an extra row and column (6 -> 3), PyTorch's
+    // MaxPool2d(3, 2, 1) on a map of all -128 but one value.
+    let cases = [
+        (PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] }, Shape::new(5, 13, 13)),
+        (PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] }, Shape::new(3, 6, 6)),
+        (PoolSpec { kernel: 3, stride: 2, pads: [1; 4] }, Shape::new(2, 7, 9)),
+    ];
+    let mut rng = StdRng::seed_from_u64(34);
+    for (spec, shape) in cases {
+        let out = output_shape(0, &Layer::MaxPool(spec), shape).unwrap();
+        for sparse in [false, true] {
+            let input: Vec<i8> = (0..shape.len()).map(|i| if sparse && i != 5 { i8::MIN } else { rng.gen() }).collect();
+            let (mut want, mut got) = (vec![0i8; out.len()], vec![1i8; out.len()]);
+            max_pool(&spec, shape, &input, &mut want);
+            max_pool_i8(&spec, shape, &input, &mut got);
+            assert_eq!(got, want, "{spec:?} on {shape}");
+        }
+    }
+    let spec = PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] };
+    assert_eq!(output_shape(0, &Layer::MaxPool(spec), Shape::new(1, 6, 6)), Ok(Shape::new(1, 3, 3)));
 }
 
 #[test]

@@ -13,6 +13,9 @@ pub enum ArchName {
     Small,
     /// torchvision's `alexnet`: 3x224x224, no LRN, no groups, 61,100,840 parameters.
     Torchvision,
+    /// Caffe's reference CaffeNet: the paper's sizes, pooling (ceil mode)
+    /// before each LRN.
+    Caffenet,
 }
 
 /// Network shape options shared by every command that builds a model.
@@ -21,11 +24,12 @@ pub struct ArchArgs {
     /// Which AlexNet.
     #[arg(long, value_enum, default_value_t = ArchName::Small)]
     pub arch: ArchName,
-    /// Input as CxHxW (default: 3x227x227 for paper, 3x224x224 for
-    /// torchvision, 1x64x64 for small).
+    /// Input as CxHxW (default: 3x227x227 for paper and caffenet,
+    /// 3x224x224 for torchvision, 1x64x64 for small).
     #[arg(long, value_parser = parse_shape)]
     pub input: Option<Shape>,
-    /// Number of classes (default: 1000 for paper and torchvision, 10 for small).
+    /// Number of classes (default: 1000 for paper, torchvision and caffenet,
+    /// 10 for small).
     #[arg(long, value_parser = count_u32(1..=MAX_CLASSES))]
     pub classes: Option<u32>,
     /// Width multiplier for every conv and hidden FC layer (above 0, at most 64).
@@ -56,6 +60,7 @@ impl ArchArgs {
         let mut cfg = match self.arch {
             ArchName::Paper => AlexNetConfig::paper(),
             ArchName::Torchvision => AlexNetConfig::torchvision(),
+            ArchName::Caffenet => AlexNetConfig::caffenet(),
             ArchName::Small => {
                 let input = self.input.unwrap_or(Shape::new(1, 64, 64));
                 let norm = if input.c == 1 { Normalize::FASHION_MNIST } else { Normalize::CIFAR10 };

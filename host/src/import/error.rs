@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 /// Operators this importer runs, for the error that names the others.
-pub const SUPPORTED: [&str; 19] = [
+pub const SUPPORTED: [&str; 20] = [
     "Conv",
     "Relu",
     "LRN",
@@ -22,9 +22,10 @@ pub const SUPPORTED: [&str; 19] = [
     "Dropout",
     "Identity",
     "Constant",
+    "ConstantOfShape",
     "Softmax (last)",
     "LogSoftmax (last)",
-    "opset 11-23",
+    "opset 7-23",
     "float32 weights",
 ];
 
@@ -34,7 +35,7 @@ pub const SUPPORTED: [&str; 19] = [
 pub enum ImportError {
     #[error("not an ONNX model ({0})")]
     NotOnnx(String),
-    #[error("opset {found} of the standard domain; this importer reads opsets 11 to 23")]
+    #[error("opset {found} of the standard domain; this importer reads opsets 7 to 23")]
     Opset { found: i64 },
     #[error("the graph has no input of shape N x C x H x W with known C, H and W ({0})")]
     Input(String),

@@ -163,8 +163,10 @@ pub fn to_onnx(model: &FloatModel) -> ModelProto {
                 current = out("");
             }
             Layer::MaxPool(p) => {
+                // ONNX's pads order is the spec's; ceil mode is in them.
                 let (k, s) = (p.kernel as i64, p.stride as i64);
-                let attrs = vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s]), ints("pads", &[0, 0, 0, 0])];
+                let pads = p.pads.map(i64::from);
+                let attrs = vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s]), ints("pads", &pads)];
                 nodes.push(node("MaxPool", &name, &[&current], &out(""), attrs));
                 current = out("");
             }

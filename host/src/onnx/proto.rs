@@ -21,6 +21,7 @@ pub mod attribute_type {
 pub mod data_type {
     pub const FLOAT: i32 = 1;
     pub const INT64: i32 = 7;
+    pub const BOOL: i32 = 9;
 
     /// The schema's name of a data type, for messages.
     pub fn name(t: i32) -> &'static str {
@@ -93,6 +94,10 @@ pub struct TensorProto {
     /// Values of a FLOAT tensor stored without `raw_data`.
     #[prost(float, repeated, tag = "4")]
     pub float_data: Vec<f32>,
+    /// Values of an INT32, BOOL (and smaller integer) tensor stored without
+    /// `raw_data`.
+    #[prost(int32, repeated, tag = "5")]
+    pub int32_data: Vec<i32>,
     /// Values of an INT64 tensor stored without `raw_data`.
     #[prost(int64, repeated, tag = "7")]
     pub int64_data: Vec<i64>,

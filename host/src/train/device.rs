@@ -6,11 +6,12 @@
 use super::bias_act::{bias_act_composed, bias_act_fused_cpu};
 use super::epilogue::{epilogue_fused_cpu, Epilogue};
 use super::lrn::{lrn_composed, lrn_fused_cpu};
+use super::max_pool::max_pool_by_ops;
 use super::sgd_update::{sgd_update_by_ops, sgd_update_on_cpu, UpdateRule};
 use super::tensor::{Bias, Image4, Planes};
 use dfdx::prelude::*;
 use dfdx::tensor_ops::{use_released_cpu_conv2d, use_released_cpu_pool2d};
-use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel, Pool2DKind, TryPool2D};
+use dfdx::tensor_ops::{Conv2DKernel, Pool2DKernel};
 use shared::spec::LrnSpec;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -74,8 +75,8 @@ fn epilogue_op_by_op<D: TrainDevice, T: Tape<f32, D> + Merge<T>>(
         Some(spec) => D::lrn(x, spec),
         None => x,
     };
-    match e.pool {
-        Some((k, s)) => x.pool2d(Pool2DKind::Max, k, s, 0, 1),
+    match &e.pool {
+        Some(p) => max_pool_by_ops(x, p),
         None => x,
     }
 }

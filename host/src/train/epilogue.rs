@@ -15,15 +15,16 @@ use super::lrn::{pow_neg, pow_neg_three_quarters, window_sum_plane};
 use super::tensor::{Bias, Image4};
 use dfdx::prelude::*;
 use rayon::prelude::*;
-use shared::spec::LrnSpec;
+use shared::layers::pool::max_pool_out;
+use shared::spec::{LrnSpec, PoolSpec, Shape};
 
 /// The layers after a convolution's product.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Epilogue {
     pub relu: bool,
     pub lrn: Option<LrnSpec>,
-    /// Max pooling as (kernel, stride), without padding.
-    pub pool: Option<(usize, usize)>,
+    /// Max pooling, padded or not.
+    pub pool: Option<PoolSpec>,
 }
 
 /// A pooling window's winning tap, when its gradient can be nonzero.
@@ -31,33 +32,56 @@ pub struct Epilogue {
 /// passes no gradient there, whichever tap won.
 const NO_GRADIENT: u8 = u8::MAX;
 
-/// Geometry of one image's pooling.
+/// Geometry of one image's pooling. Windows are placed on the padded map
+/// (`top` rows above, `left` columns left); a tap in the padding never
+/// wins (minus infinity, as PyTorch pads), so the loops skip it.
 #[derive(Clone, Copy)]
 struct Pooling {
     kernel: usize,
     stride: usize,
+    in_h: usize,
     in_w: usize,
     out_h: usize,
     out_w: usize,
+    top: usize,
+    left: usize,
 }
 
 impl Pooling {
+    fn new(spec: &PoolSpec, in_h: usize, in_w: usize) -> Self {
+        let (out_h, out_w) = max_pool_out(spec, Shape::new(1, in_h as u32, in_w as u32));
+        let (kernel, stride) = (spec.kernel as usize, spec.stride as usize);
+        let (top, left) = (spec.pads[0] as usize, spec.pads[1] as usize);
+        Pooling { kernel, stride, in_h, in_w, out_h, out_w, top, left }
+    }
+
+    /// Every tap of every window lies in the map.
+    fn inside(&self) -> bool {
+        let (k, s) = (self.kernel, self.stride);
+        self.top == 0
+            && self.left == 0
+            && (self.out_h - 1) * s + k <= self.in_h
+            && (self.out_w - 1) * s + k <= self.in_w
+    }
+
     /// Adds each window's gradient `g` to its winning tap in `gz` (one
     /// plane).
     #[inline(always)]
     fn scatter(&self, g: &[f32], taps: &[u8], gz: &mut [f32]) {
         let (k, s, w) = (self.kernel, self.stride, self.in_w);
         // Offsets of the taps from a window's corner, without divisions in
-        // the loop.
+        // the loop. The corner may lie in the padding, up and left of the
+        // map by `shift`; a winning tap never does.
         let mut offset = [0usize; NO_GRADIENT as usize];
         for (tap, o) in offset.iter_mut().enumerate().take(k * k) {
             *o = tap / k * w + tap % k;
         }
+        let shift = self.top * w + self.left;
         for (oy, (g, taps)) in g.chunks_exact(self.out_w).zip(taps.chunks_exact(self.out_w)).enumerate() {
             let row = oy * s * w;
             for (ox, (&g, &tap)) in g.iter().zip(taps).enumerate() {
                 if tap != NO_GRADIENT {
-                    gz[row + ox * s + offset[tap as usize]] += g;
+                    gz[row + ox * s + offset[tap as usize] - shift] += g;
                 }
             }
         }
@@ -67,6 +91,9 @@ impl Pooling {
     /// winning ties (as PyTorch), into `out` and `taps`.
     #[inline(always)]
     fn max(&self, plane: &[f32], relu: bool, out: &mut [f32], taps: &mut [u8]) {
+        if !self.inside() {
+            return self.max_padded(plane, relu, out, taps);
+        }
         let (k, s, w) = (self.kernel, self.stride, self.in_w);
         for oy in 0..self.out_h {
             for ox in 0..self.out_w {
@@ -80,6 +107,34 @@ impl Pooling {
                         }
                     }
                 }
+                let o = oy * self.out_w + ox;
+                out[o] = best;
+                taps[o] = if relu && best <= 0.0 { NO_GRADIENT } else { arg as u8 };
+            }
+        }
+    }
+
+    /// [`max`](Self::max) where windows reach into the padding: each
+    /// window clipped to the map (never empty: the spec checked).
+    fn max_padded(&self, plane: &[f32], relu: bool, out: &mut [f32], taps: &mut [u8]) {
+        let (k, s, w) = (self.kernel, self.stride, self.in_w);
+        let clip = |o: usize, before: usize, n: usize| (o * s).saturating_sub(before)..(o * s + k - before).min(n);
+        for oy in 0..self.out_h {
+            let rows = clip(oy, self.top, self.in_h);
+            for ox in 0..self.out_w {
+                let cols = clip(ox, self.left, w);
+                let (mut best, mut at) = (plane[rows.start * w + cols.start], (rows.start, cols.start));
+                for y in rows.clone() {
+                    for x in cols.clone() {
+                        let v = plane[y * w + x];
+                        if v > best {
+                            (best, at) = (v, (y, x));
+                        }
+                    }
+                }
+                // The tap's place in the window, whose corner is at
+                // (oy * s - top, ox * s - left) on the map.
+                let arg = (at.0 + self.top - oy * s) * k + at.1 + self.left - ox * s;
                 let o = oy * self.out_w + ox;
                 out[o] = best;
                 taps[o] = if relu && best <= 0.0 { NO_GRADIENT } else { arg as u8 };
@@ -119,10 +174,10 @@ fn zeroed(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// takes the gradient, where dfdx's pooling gives it to every tied tap.
 pub fn epilogue_fused_cpu<T: Tape<f32, Cpu>>(y: Image4<Cpu, T>, bias: &Bias<Cpu>, e: &Epilogue) -> Image4<Cpu, T> {
     let (batch, c, h, w) = *y.shape();
-    let (kernel, stride) = e.pool.expect("the fused epilogue pools");
-    assert!(kernel * kernel < NO_GRADIENT as usize && h >= kernel && w >= kernel && stride > 0);
+    let spec = e.pool.expect("the fused epilogue pools");
+    assert!((spec.kernel as usize).pow(2) < NO_GRADIENT as usize, "a pooling window of at most 254 taps");
     assert_eq!(bias.shape().0, c, "one bias per channel");
-    let pool = Pooling { kernel, stride, in_w: w, out_h: (h - kernel) / stride + 1, out_w: (w - kernel) / stride + 1 };
+    let pool = Pooling::new(&spec, h, w);
     let (plane, out_plane) = (h * w, pool.out_h * pool.out_w);
     let (y, mut tape) = y.split_tape();
     let dev = y.device().clone();
@@ -370,8 +425,9 @@ mod tests {
     use crate::train::bias_act::{bias_act_composed, bias_act_fused_cpu};
     use crate::train::lrn::tests::{random, STRONG};
     use crate::train::lrn::{lrn_composed, lrn_fused_cpu};
-    use dfdx::tensor_ops::{Pool2DKind, TryPool2D};
+    use crate::train::max_pool::max_pool_by_ops;
     use shared::float::SplitMix64;
+    use shared::spec::{output_shape, Layer};
 
     /// The same epilogue op by op: `fused_ops` picks the separate fused CPU
     /// ops (whose forward the fused epilogue must equal bit for bit), else
@@ -392,8 +448,7 @@ mod tests {
             (Some(spec), false) => lrn_composed(x, spec),
             (None, _) => x,
         };
-        let (k, s) = e.pool.unwrap();
-        x.pool2d(Pool2DKind::Max, k, s, 0, 1)
+        max_pool_by_ops(x, &e.pool.unwrap())
     }
 
     /// Random shapes, with and without ReLU and LRN, AlexNet's 3x3/2
@@ -403,16 +458,27 @@ mod tests {
     fn fused_epilogue_matches_the_separate_ops() {
         let dev = Cpu::default();
         let mut rng = SplitMix64::new(17);
-        for case in 0..32u64 {
+        for case in 0..48u64 {
             let pick = |rng: &mut SplitMix64, lo: u64, n: u64| (lo + rng.next_u64() % n) as usize;
             let (k, s) = [(3, 2), (2, 2), (3, 1), (3, 3), (1, 1)][case as usize % 5];
             let (b, c) = (pick(&mut rng, 1, 4), pick(&mut rng, 1, 9));
             let (h, w) = (pick(&mut rng, k as u64, 9), pick(&mut rng, k as u64, 9));
             let lrn = (case % 4 != 3).then_some(LrnSpec { size: [3, 5][case as usize % 2], ..STRONG });
-            let e = Epilogue { relu: case % 3 != 0, lrn, pool: Some((k, s)) };
+            // Every third case padded: by 1 all round, or ceil mode's
+            // extra bottom row and right column (the BVLC pool5's).
+            let pads = match case % 6 {
+                2 if k > 1 => [1; 4],
+                5 => [0, 0, 1, 1],
+                _ => [0; 4],
+            };
+            let pool = PoolSpec { kernel: k as u32, stride: s as u32, pads };
+            let Ok(out) = output_shape(0, &Layer::MaxPool(pool), Shape::new(c as u32, h as u32, w as u32)) else {
+                continue;
+            };
+            let e = Epilogue { relu: case % 3 != 0, lrn, pool: Some(pool) };
             let n = b * c * h * w;
             let bias = dev.tensor_from_vec(random(c, case + 100, 0.5), (c,));
-            let pooled = b * c * ((h - k) / s + 1) * ((w - k) / s + 1);
+            let pooled = b * out.len();
             let r = random(pooled, case + 200, 1.0);
             let run = |how: u8| {
                 // A fresh product per run: the fused ops take its buffer.
@@ -448,7 +514,7 @@ mod tests {
         let mut values = vec![1.0f32; 4];
         values.extend([-1.0f32; 4]);
         let y = dev.tensor_from_vec(values, (1, 2, 2, 2));
-        let e = Epilogue { relu: true, lrn: None, pool: Some((2, 2)) };
+        let e = Epilogue { relu: true, lrn: None, pool: Some(PoolSpec::new(2, 2)) };
         let out = epilogue_fused_cpu(y.leaky_trace(), &bias, &e);
         assert_eq!(out.retaped::<NoneTape>().as_vec(), vec![1.0, 0.0]);
         let grads = (out * 3.0).sum().backward();
@@ -464,10 +530,12 @@ mod tests {
         if !has_avx2() {
             return;
         }
-        for (c, h, w, lrn, relu) in
-            [(7, 9, 11, Some(STRONG), true), (5, 8, 8, None, true), (6, 13, 7, Some(LrnSpec::PAPER), false)]
-        {
-            let pool = Pooling { kernel: 3, stride: 2, in_w: w, out_h: (h - 3) / 2 + 1, out_w: (w - 3) / 2 + 1 };
+        for (c, h, w, lrn, relu, pads) in [
+            (7, 9, 11, Some(STRONG), true, [0; 4]),
+            (5, 8, 8, None, true, [1; 4]),
+            (6, 13, 7, Some(LrnSpec::PAPER), false, [0, 0, 1, 1]),
+        ] {
+            let pool = Pooling::new(&PoolSpec { kernel: 3, stride: 2, pads }, h, w);
             let (plane, out_plane) = (h * w, pool.out_h * pool.out_w);
             let kernel = Kernel { c, plane, out_plane, pool, relu, lrn };
             let b = random(c, 1, 0.5);

@@ -2,8 +2,8 @@
 //! layers that import only downwards:
 //!
 //! - `tensor`, `rng`: tensor shapes and the seeded random streams;
-//! - `lrn`, `bias_act`, `epilogue`, `sgd_update`: ops, composed and fused
-//!   for the CPU;
+//! - `lrn`, `bias_act`, `epilogue`, `max_pool`, `sgd_update`: ops, composed
+//!   and fused for the CPU;
 //! - `device`: which op each device runs; `layer_clock`: per-layer timing;
 //! - `model`: the network's parameters and forward pass;
 //! - `optim`, `step`: SGD over the network, one batch's gradients;
@@ -20,6 +20,7 @@ pub mod epilogue;
 pub mod evaluate;
 pub mod layer_clock;
 pub mod lrn;
+pub mod max_pool;
 pub mod metrics;
 pub mod model;
 pub mod optim;

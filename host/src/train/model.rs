@@ -8,9 +8,10 @@ use super::checkpoint::weight_shape;
 use super::device::TrainDevice;
 use super::epilogue::Epilogue;
 use super::layer_clock::Lap;
+use super::max_pool::max_pool_by_ops;
 use super::tensor::{Image4, Matrix};
 use dfdx::prelude::*;
-use dfdx::tensor_ops::{Pool2DKind, TryConv2D, TryPool2D};
+use dfdx::tensor_ops::TryConv2D;
 use shared::float::{FloatModel, LayerParams};
 use shared::layers::pool::avg_pool_matrix;
 use shared::spec::{Layer, ModelSpec, Shape};
@@ -140,8 +141,7 @@ impl<D: TrainDevice> AlexNet<D> {
                 }
                 Layer::MaxPool(p) => {
                     let x = spatial.take().expect("pool after a spatial layer");
-                    let (k, s) = (p.kernel as usize, p.stride as usize);
-                    spatial = Some(x.pool2d(Pool2DKind::Max, k, s, 0, 1));
+                    spatial = Some(max_pool_by_ops(x, &p));
                 }
                 Layer::AvgPool(a) => {
                     // One product with the window matrix: any adaptive
@@ -198,10 +198,11 @@ impl<D: TrainDevice> AlexNet<D> {
 }
 
 /// The layers a convolution's epilogue takes on from those after it: an
-/// LRN then a max pooling, or a max pooling, or neither.
+/// LRN then a max pooling, or a max pooling (CaffeNet's order then runs its
+/// LRN on its own), or neither.
 fn epilogue(relu: bool, after: &[Layer]) -> Epilogue {
     let pool = |l: Option<&Layer>| match l {
-        Some(Layer::MaxPool(p)) => Some((p.kernel as usize, p.stride as usize)),
+        Some(Layer::MaxPool(p)) => Some(*p),
         _ => None,
     };
     match after.first() {
@@ -232,27 +233,46 @@ mod tests {
             cfg.fc_features = [64, 64];
             cfg
         };
+        // CaffeNet's order (pool, then LRN) with ceil-mode pools that take
+        // an extra row and column (36 -> 18 -> 9).
+        let mut caffenet = AlexNetConfig::small(Shape::new(3, 36, 36), 7).with_width(0.125);
+        (caffenet.pool_before_lrn, caffenet.ceil_mode) = (true, true);
         let configs = [
             AlexNetConfig::small(Shape::new(1, 32, 32), 7).with_width(0.25),
             AlexNetConfig::small(Shape::new(3, 48, 40), 7).with_width(0.125),
             torchvision(256),
             torchvision(96),
+            caffenet,
         ];
-        for cfg in configs {
-            let (input, spec) = (cfg.input, cfg.build().unwrap());
-            assert_eq!(spec.layers.iter().any(|l| matches!(l, Layer::AvgPool(_))), cfg.avg_pool.is_some());
+        let mut specs: Vec<ModelSpec> = configs.iter().map(|cfg| cfg.build().unwrap()).collect();
+        assert!(specs[4].layers.iter().any(|l| matches!(l, Layer::MaxPool(p) if p.pads == [0, 0, 1, 1])));
+        // Every pool padded by 1 all round, PyTorch's MaxPool2d(3, 2, 1):
+        // the standalone pool of a forward that observes takes it too.
+        let mut padded = specs[0].clone();
+        for layer in padded.layers.iter_mut() {
+            if let Layer::MaxPool(p) = layer {
+                p.pads = [1; 4];
+            }
+        }
+        padded.validate().unwrap();
+        specs.push(padded);
+        for spec in specs {
+            let input = spec.input;
             let float = FloatModel::random(&spec, 11);
             let net = AlexNet::from_float(&float, &dev);
             let images = shared::synthetic::images(&spec, 3, 4);
             let batch: Vec<f32> = images.iter().flat_map(|im| float.normalize(im)).collect();
             let (c, h, w) = (input.c as usize, input.h as usize, input.w as usize);
             let x = dev.tensor_from_vec(batch, (images.len(), c, h, w));
-            let logits = net.forward(x, None).as_vec();
+            let logits = net.forward(x.clone(), None).as_vec();
+            let mut observed = 0;
+            let unfused = net.forward_observed(x, None, Some(&mut |_, _| observed += 1)).as_vec();
+            assert_eq!(observed, spec.layers.len());
             for (i, im) in images.iter().enumerate() {
                 let want = float.forward(im);
                 let got = &logits[i * 7..][..7];
                 let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-                for (g, w) in got.iter().zip(&want) {
+                for (g, w) in got.iter().chain(&unfused[i * 7..][..7]).zip(want.iter().cycle()) {
                     assert!((g - w).abs() <= 1e-4 * scale, "{input}: {got:?} vs {want:?}");
                 }
             }

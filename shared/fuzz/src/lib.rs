@@ -21,7 +21,7 @@ pub fn tiny_spec() -> ModelSpec {
     let layers = [
         conv(4, 1),
         Layer::Lrn(LrnSpec::PAPER),
-        Layer::MaxPool(PoolSpec { kernel: 3, stride: 2 }),
+        Layer::MaxPool(PoolSpec::new(3, 2)),
         conv(4, 2),
         Layer::Dense(DenseSpec { out_features: 8, relu: true, dropout: false }),
         Layer::Dense(DenseSpec { out_features: 4, relu: false, dropout: false }),

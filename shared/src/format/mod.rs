@@ -33,7 +33,8 @@ pub use write::{write_file, AlignedBytes, ModelBuilder};
 pub const MAGIC: [u8; 8] = *b"\x89AXNQ8\r\n";
 /// 2: weights packed in panel order with their per-channel sums.
 /// 3: average pooling; the spec carries the photo resize before the crop.
-pub const FORMAT_VERSION: u16 = 3;
+/// 4: max pooling carries its padding (padded and ceil-mode pooling).
+pub const FORMAT_VERSION: u16 = 4;
 pub const PREAMBLE_LEN: usize = 32;
 /// Alignment of the file start (the caller's buffer) and of every tensor.
 pub const ALIGN: usize = 16;

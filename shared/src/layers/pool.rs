@@ -1,26 +1,45 @@
-//! Pooling. Max pooling (no padding, floor rounding) has one generic body for
-//! f32 and int8: the maximum of int8 values needs no requantization (input and
-//! output share scale and zero point). Adaptive average pooling has an f32
-//! reference and an int8 one that rounds the mean as TFLite does; the mean of
-//! int8 values also keeps its input's quantization.
+//! Pooling. Max pooling (square window, optional padding, floor rounding
+//! over the padded map; ceil mode is more padding, see `PoolSpec`) has one
+//! generic body for f32 and int8: the maximum of int8 values needs no
+//! requantization (input and output share scale and zero point). A padded
+//! tap never wins, so the reference skips it: the same answer as padding
+//! with minus infinity, or with -128 in int8, since every window holds an
+//! input value. Adaptive average pooling has an f32 reference and an int8
+//! one that rounds the mean as TFLite does; the mean of int8 values also
+//! keeps its input's quantization.
 
 use crate::spec::{AvgPoolSpec, PoolSpec, Shape};
+
+/// Output height and width of `spec` on `in_shape`. Panics where
+/// `output_shape` would refuse the spec (a validated spec never does).
+pub fn max_pool_out(spec: &PoolSpec, in_shape: Shape) -> (usize, usize) {
+    let [top, left, bottom, right] = spec.pads;
+    let oh = spec.out_len(in_shape.h, top, bottom).expect("a valid pooling height");
+    let ow = spec.out_len(in_shape.w, left, right).expect("a valid pooling width");
+    (oh as usize, ow as usize)
+}
 
 /// Max pool over CHW `input` of shape `in_shape` into `output`.
 pub fn max_pool<T: Copy + PartialOrd>(spec: &PoolSpec, in_shape: Shape, input: &[T], output: &mut [T]) {
     let (k, s) = (spec.kernel as usize, spec.stride as usize);
+    let (top, left) = (spec.pads[0] as usize, spec.pads[1] as usize);
     let (ih, iw) = (in_shape.h as usize, in_shape.w as usize);
-    let (oh, ow) = ((ih - k) / s + 1, (iw - k) / s + 1);
+    let (oh, ow) = max_pool_out(spec, in_shape);
     assert_eq!(input.len(), in_shape.len(), "pool input length");
     assert_eq!(output.len(), in_shape.c as usize * oh * ow, "pool output length");
+    // The input rows (or columns) under output `o`: the window clipped to
+    // the map, never empty.
+    let taps = |o: usize, before: usize, n: usize| (o * s).saturating_sub(before)..(o * s + k - before).min(n);
     for c in 0..in_shape.c as usize {
         let plane = &input[c * ih * iw..(c + 1) * ih * iw];
         for oy in 0..oh {
+            let rows = taps(oy, top, ih);
             for ox in 0..ow {
-                let mut m = plane[oy * s * iw + ox * s];
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let v = plane[(oy * s + ky) * iw + ox * s + kx];
+                let cols = taps(ox, left, iw);
+                let mut m = plane[rows.start * iw + cols.start];
+                for y in rows.clone() {
+                    for x in cols.clone() {
+                        let v = plane[y * iw + x];
                         if v > m {
                             m = v;
                         }
@@ -133,7 +152,22 @@ mod tests {
         // 1x5x5 ramp, 3x3 stride 2 -> 2x2, windows overlap by one column/row.
         let input: [i8; 25] = core::array::from_fn(|i| i as i8);
         let mut out = [0i8; 4];
-        max_pool(&PoolSpec { kernel: 3, stride: 2 }, Shape::new(1, 5, 5), &input, &mut out);
+        max_pool(&PoolSpec::new(3, 2), Shape::new(1, 5, 5), &input, &mut out);
         assert_eq!(out, [12, 14, 22, 24]);
+    }
+
+    #[test]
+    fn padding_never_wins() {
+        // All-negative 1x2x3 map, 2x2/1 padded by 1 all round: every window
+        // takes its largest input value, never a padded zero or -128.
+        let input = [-5i8, -3, -128, -7, -1, -9];
+        let spec = PoolSpec { kernel: 2, stride: 1, pads: [1; 4] };
+        let mut out = [0i8; 12];
+        max_pool(&spec, Shape::new(1, 2, 3), &input, &mut out);
+        assert_eq!(out, [-5, -3, -3, -128, -5, -1, -1, -9, -7, -1, -1, -9]);
+        let f: std::vec::Vec<f32> = input.iter().map(|&v| v as f32).collect();
+        let mut outf = [0f32; 12];
+        max_pool(&spec, Shape::new(1, 2, 3), &f, &mut outf);
+        assert_eq!(outf.map(|v| v as i8), out);
     }
 }

@@ -1,10 +1,9 @@
 //! The AlexNet family as one configuration: the paper's network, torchvision's
-//! one-GPU variant and the small network that trains in minutes, each a set
-//! of sizes for the same layer pattern, built into a [`ModelSpec`].
+//! one-GPU variant, Caffe's reference CaffeNet and the small network that
+//! trains in minutes, each a set of sizes for the same layer pattern, built
+//! into a [`ModelSpec`].
 
-use super::{
-    AvgPoolSpec, ConvSpec, DenseSpec, Layer, LrnSpec, ModelSpec, Normalize, PoolSpec, Shape, SpecError, MAX_LAYERS,
-};
+use super::{AvgPoolSpec, ConvSpec, DenseSpec, Layer, LrnSpec, ModelSpec, Normalize, PoolSpec, Shape, SpecError};
 use heapless::Vec;
 
 /// The AlexNet layer pattern with its sizes as parameters: five convolutions
@@ -28,6 +27,12 @@ pub struct AlexNetConfig {
     /// Adaptive average pool after pool3 (torchvision's 6x6); left out of the
     /// spec where the map already has that size.
     pub avg_pool: Option<(u32, u32)>,
+    /// Pooling before the LRN after conv1 and conv2 (Caffe's CaffeNet)
+    /// instead of after it (the paper).
+    pub pool_before_lrn: bool,
+    /// Ceil-mode pooling (Caffe's): a last window that hangs over the map's
+    /// edge is kept, as padding that never wins.
+    pub ceil_mode: bool,
     pub normalize: Normalize,
     /// See [`ModelSpec::resize`].
     pub resize: u32,
@@ -48,6 +53,8 @@ impl AlexNetConfig {
             lrn: Some(LrnSpec::PAPER),
             grouped: true,
             avg_pool: None,
+            pool_before_lrn: false,
+            ceil_mode: false,
             normalize: Normalize::IMAGENET,
             resize: 0,
         }
@@ -68,9 +75,23 @@ impl AlexNetConfig {
             lrn: None,
             grouped: false,
             avg_pool: Some((6, 6)),
+            pool_before_lrn: false,
+            ceil_mode: false,
             normalize: Normalize::IMAGENET,
             resize: 256,
         }
+    }
+
+    /// Caffe's `bvlc_reference_caffenet` (the model zoo's `caffenet`): the
+    /// paper's sizes with pooling before each LRN, Caffe's LRN (k = 1,
+    /// alpha 1e-4 over the window's 5 channels) and ceil-mode pooling, which
+    /// at 227x227 leaves the paper's maps. 60,965,224 parameters.
+    pub const fn caffenet() -> Self {
+        let mut cfg = Self::paper();
+        cfg.lrn = Some(LrnSpec { size: 5, alpha: 1e-4 / 5.0, beta: 0.75, k: 1.0 });
+        cfg.pool_before_lrn = true;
+        cfg.ceil_mode = true;
+        cfg
     }
 
     /// The scaled network that trains in minutes on a CPU: conv 64@5x5 (stride
@@ -87,6 +108,8 @@ impl AlexNetConfig {
             lrn: Some(LrnSpec::PAPER),
             grouped: true,
             avg_pool: None,
+            pool_before_lrn: false,
+            ceil_mode: false,
             normalize: Normalize::IMAGENET,
             resize: 0,
         }
@@ -118,26 +141,42 @@ impl AlexNetConfig {
         let conv = |out_channels, kernel, stride, padding, groups| {
             Layer::Conv(ConvSpec { out_channels, kernel, stride, padding, groups, relu: true })
         };
-        let pool = Layer::MaxPool(PoolSpec { kernel: 3, stride: 2 });
         let [c1, c2, c3, c4, c5] = self.conv_channels;
         let [f6, f7] = self.fc_features;
-        let mut layers: Vec<Layer, MAX_LAYERS> = Vec::new();
-        let mut push = |layer| layers.push(layer).map_err(|_| SpecError::TooManyLayers);
-        push(conv(c1, self.conv1_kernel, self.conv1_stride, self.conv1_padding, 1))?;
-        if let Some(lrn) = self.lrn {
-            push(Layer::Lrn(lrn))?;
+        let mut spec =
+            ModelSpec { input: self.input, normalize: self.normalize, resize: self.resize, layers: Vec::new() };
+        // Pushes a layer, checking it fits the map so far (a ceil-mode pool
+        // needs that map).
+        let mut shape = self.input;
+        let mut push = |spec: &mut ModelSpec, layer: Layer| {
+            let index = spec.layers.len();
+            let layer = match layer {
+                Layer::MaxPool(mut p) if self.ceil_mode => {
+                    let bad = SpecError::BadParameter { layer: index };
+                    p.pads[2] = p.ceil_pads(shape.h, 0, 0).ok_or(bad)?;
+                    p.pads[3] = p.ceil_pads(shape.w, 0, 0).ok_or(bad)?;
+                    Layer::MaxPool(p)
+                }
+                layer => layer,
+            };
+            shape = super::output_shape(index, &layer, shape)?;
+            spec.layers.push(layer).map_err(|_| SpecError::TooManyLayers)
+        };
+        let pool = Layer::MaxPool(PoolSpec::new(3, 2));
+        let lrn = self.lrn.map(Layer::Lrn);
+        let (first, second) = if self.pool_before_lrn { (Some(pool), lrn) } else { (lrn, Some(pool)) };
+        push(&mut spec, conv(c1, self.conv1_kernel, self.conv1_stride, self.conv1_padding, 1))?;
+        for layer in [first, second].into_iter().flatten() {
+            push(&mut spec, layer)?;
         }
-        push(pool)?;
-        push(conv(c2, 5, 1, 2, g))?;
-        if let Some(lrn) = self.lrn {
-            push(Layer::Lrn(lrn))?;
+        push(&mut spec, conv(c2, 5, 1, 2, g))?;
+        for layer in [first, second].into_iter().flatten() {
+            push(&mut spec, layer)?;
         }
-        push(pool)?;
-        push(conv(c3, 3, 1, 1, 1))?;
-        push(conv(c4, 3, 1, 1, g))?;
-        push(conv(c5, 3, 1, 1, g))?;
-        push(pool)?;
-        let mut spec = ModelSpec { input: self.input, normalize: self.normalize, resize: self.resize, layers };
+        push(&mut spec, conv(c3, 3, 1, 1, 1))?;
+        push(&mut spec, conv(c4, 3, 1, 1, g))?;
+        push(&mut spec, conv(c5, 3, 1, 1, g))?;
+        push(&mut spec, pool)?;
         if let Some((out_h, out_w)) = self.avg_pool {
             // The map pool3 leaves, to leave out an identity average pool.
             let features = spec.walk().last().map(|l| l.output);
@@ -164,6 +203,25 @@ mod tests {
     fn paper_model_has_the_papers_parameter_count() {
         let spec = AlexNetConfig::paper().build().unwrap();
         assert_eq!(spec.param_count(), 60_965_224);
+    }
+
+    #[test]
+    fn caffenet_pools_before_its_lrns_in_ceil_mode() {
+        let spec = AlexNetConfig::caffenet().build().unwrap();
+        assert_eq!(spec.param_count(), 60_965_224);
+        let kinds: std::vec::Vec<LayerKind> = spec.walk().take(6).map(|l| l.name.kind).collect();
+        let (conv, pool, lrn) = (LayerKind::Conv, LayerKind::MaxPool, LayerKind::Lrn);
+        assert_eq!(kinds, [conv, pool, lrn, conv, pool, lrn]);
+        // At 227x227 ceil mode changes no map; at 224x224 pool1 takes one
+        // more row and column (54 -> 27, where floor mode gives 26).
+        assert_eq!(spec.output(), AlexNetConfig::paper().build().unwrap().output());
+        assert!(spec.layers.iter().all(|l| !matches!(l, Layer::MaxPool(p) if p.is_padded())));
+        let mut cfg = AlexNetConfig::caffenet();
+        cfg.input = Shape::new(3, 224, 224);
+        let spec = cfg.build().unwrap();
+        let pool1 = spec.walk().nth(1).unwrap();
+        assert_eq!((pool1.input, pool1.output), (Shape::new(96, 54, 54), Shape::new(96, 27, 27)));
+        assert_eq!(pool1.layer, Layer::MaxPool(PoolSpec { kernel: 3, stride: 2, pads: [0, 0, 1, 1] }));
     }
 
     #[test]

@@ -93,12 +93,73 @@ impl LrnSpec {
     pub const PAPER: LrnSpec = LrnSpec { size: 5, alpha: 1e-4, beta: 0.75, k: 2.0 };
 }
 
-/// Max pooling without padding, floor rounding (the paper's 3x3 stride 2
-/// pooling overlaps).
+/// Max pooling with a square window (the paper's 3x3 stride 2 pooling
+/// overlaps), floor rounding over the padded map. Padding never wins: a
+/// padded tap counts as minus infinity (the lowest int8 value in int8), as
+/// in PyTorch and ONNX. Ceil-mode pooling (Caffe's, PyTorch's
+/// `ceil_mode=True`) is the same pooling with the extra rows and columns it
+/// takes below and to the right counted in `pads`; [`PoolSpec::ceil_pads`]
+/// computes them. Every window holds at least one input value
+/// ([`output_shape`] refuses a spec where one would not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSpec {
     pub kernel: u32,
     pub stride: u32,
+    /// Rows above, columns left, rows below, columns right (ONNX's order).
+    #[serde(default)]
+    pub pads: [u32; 4],
+}
+
+impl PoolSpec {
+    /// Unpadded pooling.
+    pub const fn new(kernel: u32, stride: u32) -> Self {
+        PoolSpec { kernel, stride, pads: [0; 4] }
+    }
+
+    pub const fn is_padded(&self) -> bool {
+        self.pads[0] | self.pads[1] | self.pads[2] | self.pads[3] != 0
+    }
+
+    /// Output length along one axis of `input` values with `before` and
+    /// `after` padding, or `None` if some window would hold no input value
+    /// (or the window does not fit).
+    pub const fn out_len(&self, input: u32, before: u32, after: u32) -> Option<u32> {
+        let (k, s) = (self.kernel as u64, self.stride as u64);
+        let padded = input as u64 + before as u64 + after as u64;
+        if k == 0 || s == 0 || input == 0 || padded < k || before as u64 >= k {
+            return None;
+        }
+        let out = (padded - k) / s + 1;
+        // The last window must start inside the input.
+        if (out - 1) * s >= input as u64 + before as u64 || out > u32::MAX as u64 {
+            return None;
+        }
+        Some(out as u32)
+    }
+
+    /// The padding after the input (below, or to the right) that ceil-mode
+    /// pooling of `input` values with `before` and `after` padding takes:
+    /// `after` plus what the last window hangs over, where that window
+    /// starts inside the input or the padding before it (PyTorch's and
+    /// ONNX's rule). `None` where the pooling has no output.
+    pub const fn ceil_pads(&self, input: u32, before: u32, after: u32) -> Option<u32> {
+        let (k, s) = (self.kernel as u64, self.stride as u64);
+        let padded = input as u64 + before as u64 + after as u64;
+        if k == 0 || s == 0 || padded < k {
+            return None;
+        }
+        let mut out = (padded - k).div_ceil(s) + 1;
+        if (out - 1) * s >= input as u64 + before as u64 {
+            out -= 1;
+        }
+        let needed = (out - 1) * s + k;
+        let extra = needed.saturating_sub(padded);
+        let total = after as u64 + extra;
+        if total > u32::MAX as u64 {
+            return None;
+        }
+        Some(total as u32)
+    }
 }
 
 /// Adaptive average pooling to a fixed output size, as PyTorch's
@@ -347,10 +408,15 @@ pub fn output_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape, 
             if p.kernel == 0 || p.stride == 0 {
                 return Err(bad);
             }
-            if p.kernel > input.h || p.kernel > input.w {
+            let [top, left, bottom, right] = p.pads;
+            let padded = |n: u32, a: u32, b: u32| n as u64 + a as u64 + b as u64;
+            if p.kernel as u64 > padded(input.h, top, bottom) || p.kernel as u64 > padded(input.w, left, right) {
                 return Err(SpecError::KernelTooLarge { layer: index });
             }
-            Ok(Shape::new(input.c, (input.h - p.kernel) / p.stride + 1, (input.w - p.kernel) / p.stride + 1))
+            match (p.out_len(input.h, top, bottom), p.out_len(input.w, left, right)) {
+                (Some(h), Some(w)) => Ok(Shape::new(input.c, h, w)),
+                _ => Err(bad),
+            }
         }
         Layer::Dense(d) => {
             if d.out_features == 0 {
@@ -496,7 +562,34 @@ mod tests {
         assert!(matches!(tiny.build(), Err(SpecError::KernelTooLarge { .. })));
         let mut spec = AlexNetConfig::paper().build().unwrap();
         spec.layers.pop();
-        spec.layers.push(Layer::MaxPool(PoolSpec { kernel: 1, stride: 1 })).unwrap();
+        spec.layers.push(Layer::MaxPool(PoolSpec::new(1, 1))).unwrap();
         assert_eq!(spec.validate(), Err(SpecError::SpatialAfterDense { layer: 12 }));
+    }
+
+    #[test]
+    fn padded_pooling_shapes_follow_pytorch() {
+        let shape = |p: PoolSpec, n: u32| output_shape(0, &Layer::MaxPool(p), Shape::new(1, n, n));
+        let pool = |k, s, pads| PoolSpec { kernel: k, stride: s, pads };
+        // 3x3/2 on 13: 6 unpadded, and with the BVLC pool5's [0, 0, 1, 1].
+        assert_eq!(shape(pool(3, 2, [0; 4]), 13), Ok(Shape::new(1, 6, 6)));
+        assert_eq!(shape(pool(3, 2, [0, 0, 1, 1]), 13), Ok(Shape::new(1, 6, 6)));
+        // 3x3/2 padded by 1 on 4: PyTorch's MaxPool2d(3, 2, 1) gives 2.
+        assert_eq!(shape(pool(3, 2, [1; 4]), 4), Ok(Shape::new(1, 2, 2)));
+        // Padding as wide as the window, or a last window wholly in the
+        // padding, is refused.
+        assert_eq!(shape(pool(2, 2, [2, 0, 0, 0]), 6), Err(SpecError::BadParameter { layer: 0 }));
+        assert_eq!(shape(pool(1, 3, [0, 0, 2, 2]), 3), Err(SpecError::BadParameter { layer: 0 }));
+        assert_eq!(shape(pool(1, 3, [0, 0, 2, 2]), 4), Ok(Shape::new(1, 2, 2)));
+        // Ceil mode: 3x3/2 on 6 takes one more row and column (3 outputs,
+        // PyTorch's ceil_mode=True), on 13 none; 2x2/2 on 5 padded by 1
+        // would start a window in the padding, so it takes none either.
+        let p = PoolSpec::new(3, 2);
+        assert_eq!((p.ceil_pads(6, 0, 0), p.ceil_pads(13, 0, 0)), (Some(1), Some(0)));
+        assert_eq!(shape(pool(3, 2, [0, 0, 1, 1]), 6), Ok(Shape::new(1, 3, 3)));
+        // 3x3/2 padded by 1 on 6: 4 outputs with ceil_mode=True, 3 without.
+        assert_eq!(p.ceil_pads(6, 1, 1), Some(2));
+        assert_eq!(shape(pool(3, 2, [1, 1, 2, 2]), 6), Ok(Shape::new(1, 4, 4)));
+        assert_eq!(shape(pool(3, 2, [1; 4]), 6), Ok(Shape::new(1, 3, 3)));
+        assert_eq!(PoolSpec::new(2, 2).ceil_pads(5, 1, 1), Some(1));
     }
 }

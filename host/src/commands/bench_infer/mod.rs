@@ -65,6 +65,7 @@ fn arch_spec(arch: ArchName) -> Result<ModelSpec> {
     Ok(match arch {
         ArchName::Paper => AlexNetConfig::paper().build()?,
         ArchName::Torchvision => AlexNetConfig::torchvision().build()?,
+        ArchName::Caffenet => AlexNetConfig::caffenet().build()?,
         ArchName::Small => AlexNetConfig::small(Shape::new(1, 64, 64), 10)
             .with_normalize(Normalize::FASHION_MNIST)
             .with_width(0.5)

@@ -9,7 +9,7 @@ use crate::onnx::proto::{AttributeProto, NodeProto};
 use shared::float::LayerParams;
 use shared::layers::pool::avg_pool_matrix;
 use shared::spec::{output_shape, AvgPoolSpec, ConvSpec, DenseSpec, Layer, LrnSpec, PoolSpec, Shape, MAX_LAYERS};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The running state of the chain: the tensor the next node must read and
 /// the layers so far.
@@ -29,7 +29,16 @@ pub(super) struct Chain<'a> {
     pub(super) pool_matrix: Option<Option<Weights>>,
     pub(super) notes: Vec<String>,
     pub(super) node: &'a NodeProto,
+    /// The model's opset of the standard domain (7 to 23).
+    pub(super) opset: i64,
+    /// Every tensor a node or the graph's output reads.
+    pub(super) read: HashSet<String>,
 }
+
+/// Most values a ConstantOfShape may make: the paper network's largest
+/// weight tensor (fc6) has 37,748,736; a shape beyond this is refused
+/// before anything is allocated.
+const MAX_CONSTANT_VALUES: usize = 1 << 28;
 
 impl<'a> Chain<'a> {
     pub(super) fn err(&self, reason: impl Into<String>) -> ImportError {
@@ -42,6 +51,33 @@ impl<'a> Chain<'a> {
 
     fn int(&self, name: &str, default: i64) -> i64 {
         self.attr(name).map_or(default, |a| a.i)
+    }
+
+    pub(super) fn int_attr(&self, name: &str, default: i64) -> i64 {
+        self.int(name, default)
+    }
+
+    /// Refuses an attribute this node's operator does not have at the
+    /// model's opset (it came in at `since`): a file that sets it means
+    /// something this importer cannot tell.
+    fn refuse_before(&self, name: &str, since: i64) -> Result<(), ImportError> {
+        match self.attr(name) {
+            Some(_) if self.opset < since => Err(self.err(format!(
+                "{name} is an attribute of {} from opset {since}, and this model is opset {}",
+                self.node.op_type, self.opset
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a node whose outputs after the first are read: training
+    /// statistics, masks, indices. Outputs that are named but never read
+    /// (as Caffe2's exports name Dropout's mask) are fine.
+    fn only_first_output(&self, what: &str) -> Result<(), ImportError> {
+        if self.node.output.iter().skip(1).any(|o| !o.is_empty() && self.read.contains(o)) {
+            return Err(self.err(format!("{what} is not supported; only its first output")));
+        }
+        Ok(())
     }
 
     fn float(&self, name: &str, default: f32) -> f32 {
@@ -191,8 +227,16 @@ impl<'a> Chain<'a> {
         self.push(Layer::Dense(spec), LayerParams { weights, bias: vec![0.0; out] })
     }
 
+    /// Gemm. Before opset 7 a `broadcast` attribute said whether C
+    /// broadcasts; later C always does (as a bias of one value per output,
+    /// all this importer reads), so a `broadcast` of 1 means the same and
+    /// one of 0 is refused. C is optional from opset 11.
     pub(super) fn gemm(&mut self) -> Result<(), ImportError> {
         self.require_int("transA", 0)?;
+        self.require_int("broadcast", 1)?;
+        if self.opset < 11 && self.node.input.get(2).is_none_or(|c| c.is_empty()) {
+            return Err(self.err(format!("no C input, which opset {} requires", self.opset)));
+        }
         let (dims, mut weights) = self.float_constant(1)?.ok_or_else(|| self.err("no weights"))?;
         let (alpha, beta) = (self.float("alpha", 1.0), self.float("beta", 1.0));
         weights.iter_mut().for_each(|w| *w *= alpha);
@@ -204,13 +248,21 @@ impl<'a> Chain<'a> {
     }
 
     /// Adds a constant to the bias of the open layer: a per-channel (or
-    /// per-feature) vector, possibly with leading and trailing ones.
+    /// per-feature) vector, with leading ones, and on a map the two
+    /// trailing ones that broadcasting (opset 7 on) needs to reach the
+    /// channel axis: C x 1 x 1 (a plain C would be added along the width).
     pub(super) fn add_bias(&mut self, dims: &[usize], values: &[f32], scale: f32) -> Result<(), ImportError> {
         let channels = self.shape.c as usize;
-        let per_channel = values.len() == channels && dims.iter().filter(|&&d| d != 1).count() <= 1;
+        let (lead, tail) =
+            if self.flattened { (dims.len().saturating_sub(1), 0) } else { (dims.len().saturating_sub(3), 2) };
+        let aligned = dims.len() > tail
+            && dims[..lead].iter().all(|&d| d == 1)
+            && dims[dims.len() - tail..].iter().all(|&d| d == 1);
+        let per_channel = values.len() == channels && aligned && dims[lead] == channels;
         if !per_channel {
+            let form = if self.flattened { format!("{channels}") } else { format!("{channels} x 1 x 1") };
             return Err(
-                self.err(format!("adds a constant of shape {dims:?}; only a bias of {channels} values is supported"))
+                self.err(format!("adds a constant of shape {dims:?}; only a bias of shape {form} is supported"))
             );
         }
         let Some((_, params)) = self.open_layer() else {
@@ -220,7 +272,18 @@ impl<'a> Chain<'a> {
         Ok(())
     }
 
+    /// BatchNormalization in inference mode, folded into the layer before.
+    /// Opsets 7 and 8 have `spatial` (1: per channel, the only kind read);
+    /// from 14, `training_mode` (0 only).
     pub(super) fn batch_norm(&mut self) -> Result<(), ImportError> {
+        self.refuse_before("training_mode", 14)?;
+        if self.opset < 9 {
+            self.require_int("spatial", 1)?;
+        } else if self.attr("spatial").is_some() {
+            return Err(self.err(format!("spatial is not an attribute of BatchNormalization at opset {}", self.opset)));
+        }
+        self.require_int("training_mode", 0)?;
+        self.only_first_output("a BatchNormalization whose running statistics are read")?;
         let eps = self.float("epsilon", 1e-5);
         let mut parts: Vec<Vec<f32>> = Vec::new();
         for (i, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
@@ -244,6 +307,52 @@ impl<'a> Chain<'a> {
         Ok(())
     }
 
+    /// Dropout, an identity in inference. Before opset 12 its ratio is an
+    /// attribute; from 12 the ratio and `training_mode` are inputs, and a
+    /// training mode that is not a constant false is refused. Its mask
+    /// output must not be read.
+    pub(super) fn dropout(&mut self) -> Result<(), ImportError> {
+        self.only_first_output("a Dropout whose mask is read")?;
+        if self.opset < 12 && self.node.input.len() > 1 {
+            return Err(self.err(format!("takes {} inputs; before opset 12 it takes one", self.node.input.len())));
+        }
+        let Some(mode) = self.node.input.get(2).filter(|n| !n.is_empty()) else { return Ok(()) };
+        match self.constants.get(mode) {
+            Some(Constant::Int { values }) if values.iter().all(|&v| v == 0) => Ok(()),
+            _ => Err(self.err(format!(
+                "training_mode '{mode}' is not a constant false: only inference-mode Dropout is supported"
+            ))),
+        }
+    }
+
+    /// ConstantOfShape: a constant shape (int64) filled with the `value`
+    /// attribute's one element (float 0 without it).
+    pub(super) fn constant_of_shape(&mut self) -> Result<(), ImportError> {
+        let shape = self.node.input.first().cloned().unwrap_or_default();
+        let Some(Constant::Int { values: dims }) = self.constants.get(&shape) else {
+            return Err(self.err(format!("shape '{shape}' is not a constant integer tensor")));
+        };
+        let dims: Option<Vec<usize>> = dims.iter().map(|&d| usize::try_from(d).ok()).collect();
+        let count = dims.as_ref().and_then(|d| d.iter().try_fold(1usize, |n, &d| n.checked_mul(d)));
+        let (Some(dims), Some(count)) = (dims, count.filter(|&n| n <= MAX_CONSTANT_VALUES)) else {
+            return Err(self.err(format!("shape '{shape}' is negative or over {MAX_CONSTANT_VALUES} values")));
+        };
+        let value = match self.attr("value").and_then(|a| a.t.as_ref()) {
+            Some(t) => super::constant::decode_tensor(t)?,
+            None => Constant::Float { dims: vec![1], values: vec![0.0] },
+        };
+        let out = self.node.output.first().cloned().ok_or_else(|| self.err("has no output"))?;
+        let constant = match value {
+            Constant::Float { values, .. } if values.len() == 1 => {
+                Constant::Float { dims, values: vec![values[0]; count] }
+            }
+            Constant::Int { values } if values.len() == 1 => Constant::Int { values: vec![values[0]; count] },
+            _ => return Err(self.err("a value of other than one float32 or int64 element")),
+        };
+        self.constants.insert(out, constant);
+        Ok(())
+    }
+
     pub(super) fn relu(&mut self) -> Result<(), ImportError> {
         match self.open_layer() {
             Some((Layer::Conv(c), _)) if !c.relu => c.relu = true,
@@ -255,31 +364,49 @@ impl<'a> Chain<'a> {
         Ok(())
     }
 
+    /// MaxPool, padded or not, in floor or ceil mode. Its `storage_order`
+    /// only orders the indices output, which is refused.
     pub(super) fn max_pool(&mut self) -> Result<(), ImportError> {
-        if self.node.output.len() > 1 {
-            return Err(self.err("MaxPool with an indices output is not supported"));
-        }
+        self.only_first_output("MaxPool's indices output")?;
         let kernel = self.ints("kernel_shape").unwrap_or(&[]).to_vec();
         let strides = self.ints("strides").map_or(vec![1, 1], |s| s.to_vec());
+        let pads = self.ints("pads").map_or(vec![0; 4], |p| p.to_vec());
         self.require_no_auto_pad()?;
-        if self.ints("pads").is_some_and(|p| p.iter().any(|&x| x != 0)) {
-            return Err(self.err("padded max pooling is not supported"));
-        }
+        self.refuse_before("ceil_mode", 10)?;
+        self.refuse_before("dilations", 10)?;
         if self.ints("dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) {
             return Err(self.err("dilated max pooling is not supported"));
         }
-        if kernel.len() != 2 || kernel[0] != kernel[1] || strides.len() != 2 || strides[0] != strides[1] {
+        let square = kernel.len() == 2 && kernel[0] == kernel[1] && kernel[0] > 0;
+        if !square || strides.len() != 2 || strides[0] != strides[1] || strides[0] <= 0 {
             return Err(self.err(format!(
                 "kernel {kernel:?} strides {strides:?}: only square kernels with equal strides are supported"
             )));
         }
+        let Ok(pads) = <[i64; 4]>::try_from(pads.as_slice()) else {
+            return Err(self.err(format!("pads {pads:?}: a 2-D pool has 4 (top, left, bottom, right)")));
+        };
         let (k, s) = (kernel[0] as u32, strides[0] as u32);
-        // Ceil mode adds a window only where one would hang over the edge.
-        let whole = |n: u32| n >= k && (n - k).is_multiple_of(s);
-        if self.int("ceil_mode", 0) != 0 && !(whole(self.shape.h) && whole(self.shape.w)) {
-            return Err(self.err("ceil_mode=1 with a window over the edge is not supported"));
+        if pads.iter().any(|&p| !(0..k as i64).contains(&p)) {
+            return Err(self.err(format!("pads {pads:?}: each must be at least 0 and less than the kernel {k}")));
         }
-        self.push(Layer::MaxPool(PoolSpec { kernel: k, stride: s }), LayerParams::default())
+        let mut spec = PoolSpec { kernel: k, stride: s, pads: pads.map(|p| p as u32) };
+        let [top, left, bottom, right] = spec.pads;
+        let (h, w) = (self.shape.h, self.shape.w);
+        if self.int("ceil_mode", 0) != 0 {
+            // Ceil mode is floor mode over the extra rows and columns the
+            // last windows hang over.
+            match (spec.ceil_pads(h, top, bottom), spec.ceil_pads(w, left, right)) {
+                (Some(b), Some(r)) => spec.pads[2..].copy_from_slice(&[b, r]),
+                _ => return Err(self.err(format!("kernel {k} is larger than the padded {h}x{w} map"))),
+            }
+        }
+        if spec.out_len(h, top, spec.pads[2]).is_none() || spec.out_len(w, left, spec.pads[3]).is_none() {
+            return Err(self.err(format!(
+                "kernel {k} stride {s} pads {pads:?} on a {h}x{w} map: a window would hold no input value"
+            )));
+        }
+        self.push(Layer::MaxPool(spec), LayerParams::default())
     }
 
     /// An average pool to `out_h` x `out_w`, or nothing where the map

@@ -1,6 +1,6 @@
 //! An ONNX tensor (an initializer or a Constant node's value) decoded into
 //! the values the importer reads: float32 weights with their dimensions, or
-//! int64 lists (shapes). Values in external files are read into the tensor
+//! int64 lists (shapes, and booleans as 0 or 1). Values in external files are read into the tensor
 //! first (`external.rs`).
 
 use crate::import::error::ImportError;
@@ -60,6 +60,16 @@ pub(super) fn decode_tensor(t: &TensorProto) -> Result<Constant, ImportError> {
                 }
                 // Cannot fail: chunks_exact(8) yields 8-byte slices only.
                 t.raw_data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+            };
+            check(values.len())?;
+            Ok(Constant::Int { values })
+        }
+        data_type::BOOL => {
+            // Flags such as Dropout's training_mode, as 0 or 1.
+            let values: Vec<i64> = if t.raw_data.is_empty() {
+                t.int32_data.iter().map(|&v| (v != 0) as i64).collect()
+            } else {
+                t.raw_data.iter().map(|&v| (v != 0) as i64).collect()
             };
             check(values.len())?;
             Ok(Constant::Int { values })

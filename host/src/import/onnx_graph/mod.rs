@@ -9,13 +9,26 @@
 //!   BatchNormalization right after it is folded into it.
 //! - LRN becomes LRN with alpha divided by size (ONNX divides by size, the
 //!   spec, like the paper, does not).
-//! - MaxPool without padding becomes max pooling; AveragePool with
+//! - MaxPool, padded or not, floor or ceil mode, becomes max pooling
+//!   (ceil mode as the padding it takes); AveragePool with
 //!   non-overlapping whole windows and GlobalAveragePool become adaptive
 //!   average pooling (an identity where the map already has the size).
 //! - Flatten, or a Reshape to N x (C*H*W), before the first Gemm or MatMul;
 //!   Gemm, or MatMul then Add, becomes a fully connected layer.
-//! - Dropout and Identity pass their input on; a Softmax at the very end is
-//!   left out (the ranking of the logits is the same), with a note.
+//! - Dropout (its ratio attribute before opset 12, input after, and in
+//!   inference mode) and Identity pass their input on; a Softmax at the
+//!   very end is left out (the ranking of the logits is the same), with a
+//!   note.
+//! - ConstantOfShape (opset 9 Caffe exports store weights so) and Constant
+//!   give constants.
+//!
+//! Opsets 7 to 23 are read. Where an operator's meaning changed in that
+//! range, each version is read as it means (MaxPool's ceil_mode and
+//! dilations from 10, BatchNormalization's `spatial` before 9 and
+//! `training_mode` from 14, Dropout's `ratio` attribute before 12 and
+//! `training_mode` input from 12, Gemm's C required before 11, Reshape's
+//! `allowzero` from 14, AveragePool's dilations from 19) or refused by
+//! name where it would compute something else.
 //!
 //! Here: the model's opset, input, metadata and the walk over its nodes;
 //! each operator's mapping is in `chain.rs`, tensor decoding in `constant.rs`.
@@ -100,13 +113,13 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
     let initializers = model.graph.as_mut().map(|g| std::mem::take(&mut g.initializer)).unwrap_or_default();
     let graph = model.graph.as_ref().ok_or_else(|| ImportError::NotOnnx("no graph".into()))?;
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
-    match opset {
-        // The operators read here changed only their types from 18 to 23,
-        // except AveragePool-19's dilations, which `average_pool` refuses.
-        Some(v) if (11..=23).contains(&v) => {}
+    // Where an operator's meaning changed within these opsets, its method
+    // in `chain.rs` reads it by the model's opset or refuses it by name.
+    let opset = match opset {
+        Some(v) if (7..=23).contains(&v) => v,
         Some(found) => return Err(ImportError::Opset { found }),
         None => return Err(ImportError::NotOnnx("no opset of the standard domain".into())),
-    }
+    };
     let mut constants = HashMap::new();
     for mut t in initializers {
         if external::is_external(&t) {
@@ -126,6 +139,14 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         pool_matrix: None,
         notes: Vec::new(),
         node: &empty,
+        opset,
+        read: graph
+            .node
+            .iter()
+            .flat_map(|n| n.input.iter())
+            .chain(graph.output.iter().map(|o| &o.name))
+            .cloned()
+            .collect(),
     };
     for (i, node) in graph.node.iter().enumerate() {
         chain.node = node;
@@ -148,6 +169,12 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
                 false => decode_tensor(t)?,
             };
             chain.constants.insert(out.clone(), value);
+            continue;
+        }
+        if node.op_type == "ConstantOfShape" {
+            // Opset 9: how the ONNX model zoo's Caffe exports store weights
+            // (a shape, filled with one value).
+            chain.constant_of_shape()?;
             continue;
         }
         chain.data_input()?;
@@ -176,12 +203,15 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
                 let (dims, b) = chain.float_constant(1)?.ok_or_else(|| chain.err("adds a non-constant"))?;
                 chain.add_bias(&dims, &b, 1.0)?;
             }
-            "Dropout" | "Identity" => {
-                if node.output.len() > 1 && node.output[1..].iter().any(|o| !o.is_empty()) {
-                    return Err(chain.err("a Dropout whose mask is used is not supported"));
-                }
-            }
+            "Dropout" => chain.dropout()?,
+            "Identity" => {}
             "Softmax" | "LogSoftmax" if i + 1 == graph.node.len() => {
+                // Over the classes: axis 1 of N x classes (opsets before 13
+                // default to 1, later ones to -1); over the batch it would
+                // not rank the classes.
+                if !matches!(chain.int_attr("axis", -1), 1 | -1) {
+                    return Err(chain.err("a softmax over an axis other than the classes' is not supported"));
+                }
                 chain.notes.push(format!(
                     "node '{}': the final {} is left out; the logits rank the classes the same",
                     node.name, node.op_type
