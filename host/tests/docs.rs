@@ -10,8 +10,9 @@
 //! say). To rewrite a page's outputs after a deliberate change:
 //! `TRYCMD=overwrite cargo test -p host --test docs`, then read the diff.
 //!
-//! The `host` lines of the ```sh blocks are not run, but each must parse
-//! with this build's flags, so that a renamed flag fails here too.
+//! The `host` lines of the ```sh blocks and of the ```text transcripts are
+//! not run, but each must parse with this build's flags, so that a renamed
+//! flag fails here too.
 
 use std::path::{Path, PathBuf};
 
@@ -68,15 +69,19 @@ fn documented_commands_print_what_the_pages_show() {
     assert!(failed.is_empty(), "commands of {failed:?} print other than their pages show (diffs above)");
 }
 
-/// The lines of a page's ```sh blocks, with their line numbers.
-fn sh_lines(text: &str) -> Vec<(usize, &str)> {
-    let mut inside = false;
+/// The command lines a page shows but does not run, with their line
+/// numbers: every line of its ```sh blocks, and the `$ ` lines of its
+/// ```text transcripts (a trained run's, say).
+fn lines_not_run(text: &str) -> Vec<(usize, &str)> {
+    let mut block = None;
     let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.starts_with("```") {
-            inside = !inside && line.trim_end() == "```sh";
-        } else if inside {
+            block = if block.is_none() { Some(line.trim_end().to_string()) } else { None };
+        } else if block.as_deref() == Some("```sh") {
             lines.push((n + 1, line));
+        } else if let (Some("```text"), Some(command)) = (block.as_deref(), line.strip_prefix("$ ")) {
+            lines.push((n + 1, command));
         }
     }
     lines
@@ -111,7 +116,7 @@ fn host_lines_of_the_blocks_not_run_parse() {
     let mut count = 0;
     for page in pages(root) {
         let text = std::fs::read_to_string(&page).expect("a readable page");
-        for (n, line) in sh_lines(&text) {
+        for (n, line) in lines_not_run(&text) {
             // The command itself: not its comment, not what a shell does
             // with its output, not an optional part shown in brackets.
             let command = line.split(" #").next().unwrap_or_default();
@@ -131,5 +136,5 @@ fn host_lines_of_the_blocks_not_run_parse() {
         }
     }
     // README's stages, training, boards, importing, cli: dozens of them.
-    assert!(count >= 40, "only {count} host lines in sh blocks");
+    assert!(count >= 45, "only {count} host lines in the blocks not run");
 }
