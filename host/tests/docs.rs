@@ -71,18 +71,36 @@ fn documented_commands_print_what_the_pages_show() {
 
 /// The command lines a page shows but does not run, with their line
 /// numbers: every line of its ```sh blocks, and the `$ ` lines of its
-/// ```text transcripts (a trained run's, say).
-fn lines_not_run(text: &str) -> Vec<(usize, &str)> {
+/// ```text transcripts (a trained run's, say); a line ending in `\` is
+/// joined with the next, as a shell joins them.
+fn lines_not_run(text: &str) -> Vec<(usize, String)> {
     let mut block = None;
-    let mut lines = Vec::new();
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    let mut continued = false;
     for (n, line) in text.lines().enumerate() {
         if line.starts_with("```") {
             block = if block.is_none() { Some(line.trim_end().to_string()) } else { None };
-        } else if block.as_deref() == Some("```sh") {
-            lines.push((n + 1, line));
-        } else if let (Some("```text"), Some(command)) = (block.as_deref(), line.strip_prefix("$ ")) {
-            lines.push((n + 1, command));
+            continued = false;
+            continue;
         }
+        let command = match block.as_deref() {
+            _ if continued => {
+                // Cannot fail: `continued` is set only after a push.
+                let last = &mut lines.last_mut().expect("the line before").1;
+                last.pop();
+                last.push_str(line);
+                continued = line.ends_with('\\');
+                continue;
+            }
+            Some("```sh") => line,
+            Some("```text") => match line.strip_prefix("$ ") {
+                Some(command) => command,
+                None => continue,
+            },
+            _ => continue,
+        };
+        lines.push((n + 1, command.to_string()));
+        continued = command.ends_with('\\');
     }
     lines
 }
