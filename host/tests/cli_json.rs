@@ -1,7 +1,13 @@
 //! `--json` on the commands whose result scripts consume: one JSON document
-//! on stdout, nothing else there, the table stays the default.
+//! on stdout, nothing else there, the table stays the default; `--quiet`
+//! leaves the result and silences stderr.
 
+use host::inference::{Accuracy, HostEngine};
+use host::train::recipe::{Hyper, RecipeKind};
+use host::train::trainer::fresh;
 use serde_json::Value;
+use shared::quantize::{quantize, Calibration, RangeMethod};
+use shared::spec::{AlexNetConfig, Normalize, Shape};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -149,4 +155,192 @@ fn compare_json_carries_the_comparison_the_board_and_its_clock() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("a mismatch still prints the document");
     assert_eq!(json["bit_exact"], 4);
     assert_eq!(json["mismatches"], serde_json::json!([index]));
+}
+
+/// An untrained 1x28x28 network of width 1/16: its checkpoint and int8 model.
+fn tiny_network(dir: &Scratch) -> (PathBuf, PathBuf, host::train::checkpoint::Checkpoint) {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
+        .with_normalize(Normalize::FASHION_MNIST)
+        .with_width(0.0625)
+        .build()
+        .unwrap();
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::data::labels::builtin(10, 1));
+    let ckpt_path = dir.path("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+    let images: Vec<Vec<u8>> =
+        (0..4u32).map(|i| (0..28 * 28).map(|p| ((p * 7 + i * 31) % 256) as u8).collect()).collect();
+    let cal = Calibration::collect(&ckpt.model, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
+    let model_path = dir.path("model.axq");
+    std::fs::write(&model_path, quantize(&ckpt.model, &cal).unwrap()).unwrap();
+    (ckpt_path, model_path, ckpt)
+}
+
+/// The images and labels `write_idx_split` wrote, as the engines take them.
+fn idx_images(count: u32) -> (Vec<Vec<u8>>, Vec<u32>) {
+    let pixels: Vec<u8> = (0..count * 784).map(|i| (i * 37 % 251) as u8).collect();
+    (pixels.chunks(784).map(<[u8]>::to_vec).collect(), (0..count).map(|i| i % 10).collect())
+}
+
+fn accuracy(top5: &[Vec<usize>], labels: &[u32]) -> Accuracy {
+    let mut acc = Accuracy::default();
+    top5.iter().zip(labels).for_each(|(t, &l)| acc.add(l, t));
+    acc
+}
+
+#[test]
+fn eval_json_counts_what_each_engine_answered() {
+    let dir = Scratch::new("eval");
+    let (ckpt_path, model_path, ckpt) = tiny_network(&dir);
+    let data = dir.path("data");
+    std::fs::create_dir_all(&data).unwrap();
+    write_idx_split(&data, "t10k", 40);
+    let eval = |extra: &[&str]| {
+        let mut a: Vec<&std::ffi::OsStr> =
+            args!["eval", "--engine", "all", "--checkpoint", ckpt_path, "--model", model_path, "--data", data].to_vec();
+        a.extend(extra.iter().map(std::ffi::OsStr::new));
+        host(&a)
+    };
+    let out = eval(&["--json"]);
+    let json: Value = serde_json::from_str(&ok(&out)).expect("eval --json prints one JSON document");
+    assert_eq!(json["images"], 40);
+    assert_eq!(json["skipped"], 0);
+
+    // The counts are the engines' own answers on the same images.
+    let (images, labels) = idx_images(40);
+    let float = HostEngine::Float(&ckpt.model).run(&images).unwrap();
+    let bytes = std::fs::read(&model_path).unwrap();
+    let aligned = shared::format::AlignedBytes::new(&bytes);
+    let model = shared::Model::parse(&aligned).unwrap();
+    let int8 = HostEngine::Int8(&model).run(&images).unwrap();
+    let engines = json["engines"].as_array().unwrap();
+    let names: Vec<&str> = engines.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let with_tract = cfg!(feature = "tract");
+    assert_eq!(names, if with_tract { vec!["float", "int8", "tract"] } else { vec!["float", "int8"] });
+    for (e, run) in engines.iter().zip([&float, &int8]) {
+        let acc = accuracy(&run.top5, &labels);
+        assert_eq!(
+            (e["images"].as_u64(), e["top1"].as_u64(), e["top5"].as_u64()),
+            (Some(40), Some(acc.top1 as u64), Some(acc.top5 as u64)),
+            "{e}"
+        );
+    }
+    let pair = &json["agreement"][0];
+    assert_eq!((pair["a"].as_str(), pair["b"].as_str()), (Some("float"), Some("int8")));
+    let same_top1 = float.top5.iter().zip(&int8.top5).filter(|(f, i)| f[0] == i[0]).count();
+    assert_eq!(pair["same_top1"].as_u64(), Some(same_top1 as u64));
+    assert!(pair["max_logit_diff"].is_null(), "int8 gives no float logits: {pair}");
+    if with_tract {
+        // Two float engines: a logit difference, and a small one.
+        let tract = &json["agreement"][1];
+        assert_eq!((tract["a"].as_str(), tract["b"].as_str()), (Some("float"), Some("tract")));
+        let diff = tract["max_logit_diff"].as_f64().expect("float and tract both give logits");
+        assert!(diff < 1e-3, "{tract}");
+    }
+
+    // The table says the same, as percentages of error.
+    let table_out = eval(&[]);
+    let table = ok(&table_out);
+    let float_acc = accuracy(&float.top5, &labels);
+    let row = format!("{:.2}%", 100.0 - float_acc.top1_pct());
+    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("float") && l.contains(&row)), "{table}");
+    // Progress goes to stderr, and --quiet silences it, not the result.
+    assert!(!table_out.stderr.is_empty(), "the progress this test silences below");
+    let quiet = eval(&["--quiet"]);
+    assert_eq!(ok(&quiet), table);
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+    let both = eval(&["--quiet", "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&ok(&both)).unwrap(), json);
+    assert!(both.stderr.is_empty(), "{}", String::from_utf8_lossy(&both.stderr));
+}
+
+#[test]
+fn bench_infer_json_holds_every_engine_and_layer() {
+    let dir = Scratch::new("bench");
+    let (ckpt_path, model_path, _) = tiny_network(&dir);
+    let work = dir.path("work");
+    let bench = |extra: &[&str]| {
+        let mut a: Vec<&std::ffi::OsStr> = args![
+            "bench-infer",
+            "--model",
+            model_path,
+            "--checkpoint",
+            ckpt_path,
+            "--images",
+            "2",
+            "--batch",
+            "4",
+            "--board-images",
+            "1",
+            "--work-dir",
+            work
+        ]
+        .to_vec();
+        a.extend(extra.iter().map(std::ffi::OsStr::new));
+        host(&a)
+    };
+    let out = bench(&["--json", "--quiet"]);
+    let json: Value = serde_json::from_str(&ok(&out)).expect("bench-infer --json prints one JSON document");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let networks = json["networks"].as_array().unwrap();
+    assert_eq!(networks.len(), 1);
+    let net = &networks[0];
+    let info: Value = serde_json::from_str(&ok(&host(args!["info", "--model", model_path, "--json"]))).unwrap();
+    assert_eq!(net["input"], info["input"]);
+    assert_eq!(net["macs"], info["macs"]);
+    assert_eq!(net["model"].as_str(), model_path.to_str());
+    let host_part = &net["host"];
+    assert_eq!(host_part["batch"], 4);
+    let cores = host_part["cores"].as_u64().unwrap();
+    assert!(cores >= 1);
+    let engines = host_part["engines"].as_array().unwrap();
+    let names: Vec<&str> = engines.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let expected = if cfg!(feature = "tract") {
+        vec!["host int8", "host float", "tract f32"]
+    } else {
+        vec!["host int8", "host float"]
+    };
+    assert_eq!(names, expected);
+    for e in engines {
+        assert!(e["single_core_ms"].as_f64().unwrap() > 0.0, "{e}");
+        assert!(e["batch_images_per_s"].as_f64().unwrap() > 0.0, "{e}");
+    }
+    assert!(engines[0]["all_cores_ms"].as_f64().is_some());
+    // Per layer: the network's layers and MACs, as `info` lists them.
+    let layers = host_part["int8_layers"].as_array().unwrap();
+    let info_layers = info["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), info_layers.len());
+    for (l, i) in layers.iter().zip(info_layers) {
+        assert_eq!((&l["name"], &l["macs"]), (&i["name"], &i["macs"]));
+        assert!(l["ms_per_image"].as_f64().unwrap() >= 0.0);
+    }
+    // The board's counts: exact under -icount, so the table's run shows them too.
+    let board = &net["board"];
+    assert_eq!((board["board"].as_str(), board["images"].as_u64()), (Some("raspi3b"), Some(1)), "{board}");
+    let board_layers = board["layers"].as_array().unwrap();
+    assert_eq!(board_layers.len(), info_layers.len());
+    let sum = |key: &str| board_layers.iter().map(|l| l[key].as_f64().unwrap()).sum::<f64>();
+    let prepare = board["prepare"].as_f64().unwrap();
+    let critical = board["critical_path"].as_f64().unwrap();
+    assert_eq!(critical, prepare + sum("busiest_core"));
+    assert_eq!(board["all_cores"].as_f64().unwrap(), prepare + sum("all_cores"));
+    assert!(critical > 0.0 && critical < board["all_cores"].as_f64().unwrap(), "{board}");
+    // The cycle model needs the instruction-mix plugin a build of host
+    // builds; without it both of its fields are null.
+    match board["cycle_model"].as_array() {
+        Some(boards) => {
+            let names: Vec<&str> = boards.iter().map(|b| b["board"].as_str().unwrap()).collect();
+            assert_eq!(names, ["Pi 3 B", "Pi 3 B+", "Pi 4 B"]);
+            assert!(boards.iter().all(|b| b["ms_per_image"].as_f64().unwrap() > 0.0), "{board}");
+            assert!(board["mix_gap"].as_f64().unwrap() <= 0.01, "{board}");
+        }
+        None => assert!(board["cycle_model"].is_null() && board["mix_gap"].is_null(), "{board}"),
+    }
+    assert!(board["wire_bytes_per_image"].as_u64().unwrap() > 784);
+
+    // Without --json, the tables; the heading names the model, and the
+    // board's line gives the same count.
+    let table = ok(&bench(&["--quiet"]));
+    assert!(table.starts_with(&format!("== {}: input 1x28x28", model_path.display())), "{table}");
+    let line = format!("per image: {:.1} M instructions on the busiest core", critical / 1e6);
+    assert!(table.contains(&line), "{line:?} not in:\n{table}");
 }

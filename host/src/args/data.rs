@@ -65,7 +65,9 @@ impl DataArgs {
                 }),
                 Err(e) => {
                     skipped += 1;
-                    eprintln!("skipping: {e}");
+                    if !crate::progress::quiet() {
+                        eprintln!("skipping: {e}");
+                    }
                 }
             }
         }
@@ -119,7 +121,9 @@ pub fn network_inputs_of(set: &dyn Dataset, spec: &ModelSpec, limit: Option<usiz
             }
             Err(e) => {
                 out.skipped += 1;
-                eprintln!("skipping: {e}");
+                if !crate::progress::quiet() {
+                    eprintln!("skipping: {e}");
+                }
             }
         }
     }

@@ -404,7 +404,10 @@ pub fn qemu_image_for(model: &Path, board: VirtualBoard, images: Option<&[u8]>) 
     if !fresh || !images.is_none_or(holds_images) {
         let parsed = Model::parse(&bytes).map_err(|source| HostError::Model { path: model.to_path_buf(), source })?;
         super::boot_files::write(model, &parsed, kind, &dir, shared::settings::FLASH_BAUD, images)?;
-        println!("built the virtual board's image {}", image.display());
+        // A note on stderr: stdout may hold a command's JSON document alone.
+        if !crate::progress::quiet() {
+            eprintln!("built the virtual board's image {}", image.display());
+        }
     }
     Ok(image)
 }

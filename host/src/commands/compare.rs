@@ -237,9 +237,13 @@ pub struct CompareArgs {
     /// Print the result as one JSON document on stdout (compare.json's) instead of the table (fields: docs/cli.md).
     #[arg(long)]
     pub json: bool,
+    /// No progress and no "wrote" line on stderr or stdout; the table or JSON and the exit status stay.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &CompareArgs) -> Result<()> {
+    crate::progress::set_quiet(args.quiet);
     if let Some(out) = &args.out {
         crate::error::check_output_dir("--out", out)?;
     }
@@ -278,7 +282,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     } else {
         print!("{}", table(&cmp));
         write_outputs(&dir, &cmp, &report)?;
-        println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
+        if !args.quiet {
+            println!("wrote {} and {}", dir.join("compare.csv").display(), dir.join("compare.json").display());
+        }
     }
     if cmp.bit_exact != cmp.images {
         return Err(HostError::Mismatch { differ: cmp.images - cmp.bit_exact, images: cmp.images });

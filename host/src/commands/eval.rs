@@ -1,5 +1,6 @@
 //! `host eval --engine float|int8|tract|all`: top-1/top-5 error of each
-//! engine on the same test images, and how often each pair agrees.
+//! engine on the same test images, and how often each pair agrees; as a
+//! table, or with `--json` as one JSON document.
 
 use crate::args::data::{network_inputs_of, DataArgs, NetworkInputs, TestSetArgs};
 use crate::data::{Dataset, Split};
@@ -10,6 +11,7 @@ use crate::inference::{float, top5, Accuracy, EngineRun, HostEngine};
 use crate::train::checkpoint::Checkpoint;
 use crate::train::preprocess::{ten_crops, InputGeometry};
 use clap::{Args, ValueEnum};
+use serde::Serialize;
 use shared::layers::softmax::softmax_f32;
 use shared::ModelSpec;
 use std::fmt::Write as _;
@@ -48,6 +50,12 @@ pub struct EvalArgs {
     /// 256/227-scaled image and their mirrors (image folders only).
     #[arg(long)]
     pub ten_crop: bool,
+    /// Print one JSON document on stdout instead of the table (fields: docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress and no notes on stderr; the result is printed all the same.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// The test set, if ten-crop evaluation makes sense for it.
@@ -102,65 +110,119 @@ fn ten_crop_run(ckpt: &Checkpoint, set: &dyn Dataset, limit: Option<usize>, labe
     Ok(EngineRun { name: "10-crop", top5: top, logits: None })
 }
 
-/// Accuracy per engine and agreement per pair, as printed.
-pub fn report(runs: &[EngineRun], labels: &[u32]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{:<8} {:>8} {:>12} {:>12}", "engine", "images", "top-1 error", "top-5 error");
-    for r in runs {
-        let mut acc = Accuracy::default();
-        for (t, &l) in r.top5.iter().zip(labels) {
-            acc.add(l, t);
-        }
-        let _ = writeln!(
-            s,
-            "{:<8} {:>8} {:>11.2}% {:>11.2}%",
-            r.name,
-            acc.images,
-            100.0 - acc.top1_pct(),
-            100.0 - acc.top5_pct()
-        );
-    }
-    if runs.len() > 1 {
-        let _ = writeln!(
-            s,
-            "\n{:<16} {:>10} {:>14} {:>18}",
-            "agreement", "same top-1", "same top-5 set", "max |logit diff|"
-        );
+/// One engine's counts on the test images.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineAccuracy {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
+}
+
+/// How often two engines agree, in images.
+#[derive(Clone, Debug, Serialize)]
+pub struct Agreement {
+    pub a: &'static str,
+    pub b: &'static str,
+    /// Images with the same top-1 class.
+    pub same_top1: usize,
+    /// Images with the same set of top-5 classes (in any order).
+    pub same_top5_set: usize,
+    /// The largest difference between the two engines' logits, where both
+    /// give float logits; null otherwise.
+    pub max_logit_diff: Option<f32>,
+}
+
+/// `host eval --json`: accuracy per engine and agreement per pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// Test images every engine ran.
+    pub images: usize,
+    /// Test images that could not be decoded (not counted in `images`).
+    pub skipped: usize,
+    pub engines: Vec<EngineAccuracy>,
+    pub agreement: Vec<Agreement>,
+}
+
+impl Evaluation {
+    pub fn of(runs: &[EngineRun], labels: &[u32], skipped: usize) -> Self {
+        let engines = runs
+            .iter()
+            .map(|r| {
+                let mut accuracy = Accuracy::default();
+                for (t, &l) in r.top5.iter().zip(labels) {
+                    accuracy.add(l, t);
+                }
+                EngineAccuracy { name: r.name, accuracy }
+            })
+            .collect();
+        let sorted = |v: &Vec<usize>| {
+            let mut v = v.clone();
+            v.sort();
+            v
+        };
+        let mut agreement = Vec::new();
         for (i, a) in runs.iter().enumerate() {
             for b in &runs[i + 1..] {
-                let n = a.top5.len().max(1) as f64;
-                let top1 = a.top5.iter().zip(&b.top5).filter(|(x, y)| x[0] == y[0]).count() as f64 / n;
-                let set = |v: &Vec<usize>| {
-                    let mut v = v.clone();
-                    v.sort();
-                    v
-                };
-                let top5 = a.top5.iter().zip(&b.top5).filter(|(x, y)| set(x) == set(y)).count() as f64 / n;
-                let diff = match (&a.logits, &b.logits) {
-                    (Some(x), Some(y)) => format!(
-                        "{:.2e}",
+                let same_top1 = a.top5.iter().zip(&b.top5).filter(|(x, y)| x[0] == y[0]).count();
+                let same_top5_set = a.top5.iter().zip(&b.top5).filter(|(x, y)| sorted(x) == sorted(y)).count();
+                let max_logit_diff = match (&a.logits, &b.logits) {
+                    (Some(x), Some(y)) => Some(
                         x.iter()
                             .zip(y)
                             .flat_map(|(p, q)| p.iter().zip(q).map(|(u, v)| (u - v).abs()))
-                            .fold(0.0f32, f32::max)
+                            .fold(0.0f32, f32::max),
                     ),
-                    _ => "-".into(),
+                    _ => None,
                 };
+                agreement.push(Agreement { a: a.name, b: b.name, same_top1, same_top5_set, max_logit_diff });
+            }
+        }
+        Evaluation { images: labels.len(), skipped, engines, agreement }
+    }
+
+    /// The table as printed without `--json`.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{:<8} {:>8} {:>12} {:>12}", "engine", "images", "top-1 error", "top-5 error");
+        for e in &self.engines {
+            let acc = &e.accuracy;
+            let _ = writeln!(
+                s,
+                "{:<8} {:>8} {:>11.2}% {:>11.2}%",
+                e.name,
+                acc.images,
+                100.0 - acc.top1_pct(),
+                100.0 - acc.top5_pct()
+            );
+        }
+        if !self.agreement.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n{:<16} {:>10} {:>14} {:>18}",
+                "agreement", "same top-1", "same top-5 set", "max |logit diff|"
+            );
+            let n = self.images.max(1) as f64;
+            for p in &self.agreement {
+                let diff = p.max_logit_diff.map_or("-".into(), |d| format!("{d:.2e}"));
                 let _ = writeln!(
                     s,
                     "{:<16} {:>9.2}% {:>13.2}% {:>18}",
-                    format!("{} / {}", a.name, b.name),
-                    100.0 * top1,
-                    100.0 * top5,
+                    format!("{} / {}", p.a, p.b),
+                    100.0 * p.same_top1 as f64 / n,
+                    100.0 * p.same_top5_set as f64 / n,
                     diff
                 );
             }
         }
+        if self.skipped > 0 {
+            let _ = writeln!(s, "{} test images could not be decoded and were skipped", self.skipped);
+        }
+        s
     }
-    s
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
+    crate::progress::set_quiet(args.quiet);
     let want = |e: EngineKind| args.engine == e || args.engine == EngineKind::All;
     let ckpt = args.checkpoint.as_ref().map(|p| Checkpoint::load(p)).transpose()?;
     let int8 = args.model.as_ref().map(|p| load_model(p)).transpose()?;
@@ -214,7 +276,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
     }
     if args.engine == EngineKind::All && !cfg!(feature = "tract") {
-        println!("tract skipped: {NO_TRACT}");
+        // A note, not the result: stdout may hold the JSON document alone.
+        if !args.quiet {
+            eprintln!("tract skipped: {NO_TRACT}");
+        }
     } else if want(EngineKind::Tract) {
         let onnx = match (&args.onnx, &ckpt) {
             (Some(p), _) => p.clone(),
@@ -231,9 +296,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         runs.push(run?);
     }
-    print!("{}", report(&runs, &labels));
-    if skipped > 0 {
-        println!("{skipped} test images could not be decoded and were skipped");
+    let evaluation = Evaluation::of(&runs, &labels, skipped);
+    if args.json {
+        let json = serde_json::to_string_pretty(&evaluation).map_err(|e| HostError::Usage(e.to_string()))?;
+        println!("{json}");
+    } else {
+        print!("{}", evaluation.table());
     }
     Ok(())
 }

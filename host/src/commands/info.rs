@@ -27,6 +27,11 @@ pub struct InfoArgs {
     /// Print one JSON document on stdout instead of the tables (fields: docs/cli.md).
     #[arg(long)]
     pub json: bool,
+    /// No progress and no notes on stderr. Info prints none today, only its
+    /// result: the flag is here so that a script can pass `--quiet` to every
+    /// command whose result it reads (eval, compare, bench-infer, info).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `host info --json`: what the tables show, with the numbers unrounded.
@@ -145,6 +150,7 @@ pub fn model_info(path: &Path, model: &Model) -> Result<ModelInfo> {
 }
 
 pub fn run(args: &InfoArgs) -> Result<()> {
+    crate::progress::set_quiet(args.quiet);
     // Cannot fail: clap requires --model unless the bare form is given.
     let path = args.model.as_ref().or(args.bare_model.as_ref()).expect("clap requires --model or the bare form");
     let (bytes, _) = load_model(path)?;

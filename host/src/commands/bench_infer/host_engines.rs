@@ -5,6 +5,7 @@
 use crate::error::{HostError, Result};
 use crate::inference::float::FloatNet;
 use crate::inference::layer_split::PoolParts;
+use serde::Serialize;
 use shared::float::FloatModel;
 use shared::{Engine, Model};
 use std::time::Instant;
@@ -14,6 +15,7 @@ use std::time::Instant;
 pub struct LayerTimes(pub Vec<f64>);
 
 /// One engine's figures; `None` where the engine cannot run that way.
+#[derive(Clone, Debug, Serialize)]
 pub struct EngineTimes {
     pub name: &'static str,
     /// ms/image, images one at a time on one core.

@@ -2,10 +2,12 @@
 //! same images: the host's int8, float (dfdx) and tract f32 engines, then the
 //! virtual board's instruction counts per layer with projected Pi latencies.
 //! Seeded random weights unless a model or checkpoint is given, so every
-//! machine measures the same networks.
+//! machine measures the same networks. Tables, or with `--json` one JSON
+//! document.
 
 mod board;
 mod cycle_model;
+mod document;
 mod host_engines;
 mod mix;
 
@@ -52,6 +54,12 @@ pub struct BenchInferArgs {
     /// Where model files and the virtual board's images go.
     #[arg(long, default_value = "runs/bench-infer")]
     pub work_dir: PathBuf,
+    /// Print one JSON document on stdout instead of the tables (fields: docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress and no notes on stderr; the result is printed all the same.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// The networks of one measurement: a float model (if any) and the int8 file.
@@ -115,6 +123,8 @@ fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
 }
 
 pub fn run(args: &BenchInferArgs) -> Result<()> {
+    crate::progress::set_quiet(args.quiet);
+    let mut networks = Vec::new();
     for s in subjects(args)? {
         let (bytes, checksum) = load_model(&s.model_path)?;
         // Cannot fail: load_model parsed these very bytes.
@@ -123,7 +133,9 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         if s.float.as_ref().is_some_and(|f| f.spec != *spec) {
             return Err(HostError::Usage("--model and --checkpoint are different networks".into()));
         }
-        println!("== {}: input {}, {:.1} MMAC/image", s.label, spec.input, spec.macs() as f64 / 1e6);
+        if !args.json {
+            println!("== {}: input {}, {:.1} MMAC/image", s.label, spec.input, spec.macs() as f64 / 1e6);
+        }
         let images = synthetic_images(spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
         let (int8, int8_layers) = host_engines::int8(&model, &images[..args.images], args.batch)?;
         let mut rows = vec![int8];
@@ -132,9 +144,12 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
             #[cfg(feature = "tract")]
             rows.push(host_engines::tract(float, &images[..args.images], args.batch, &args.work_dir)?);
         }
-        println!("host ({} cores; int8 kernels: {})", host_engines::cores(), shared::kernels::tile::kernel_name());
-        host_engines::print(&rows, args.batch);
-        host_engines::print_layers(spec, &int8_layers);
+        if !args.json {
+            println!("host ({} cores; int8 kernels: {})", host_engines::cores(), shared::kernels::tile::kernel_name());
+            host_engines::print(&rows, args.batch);
+            host_engines::print_layers(spec, &int8_layers);
+        }
+        let mut board = None;
         if args.board_images > 0 {
             let plugin = mix::plugin_path();
             let (counts, board_mix) = board::count_instructions(
@@ -144,37 +159,61 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
                 spec,
                 plugin.as_deref(),
             )?;
-            board::print(spec, &counts);
-            match board_mix {
+            if !args.json {
+                board::print(spec, &counts);
+            }
+            match &board_mix {
                 Some(m) => {
-                    let a = mix::agreement(&m, &counts.total);
-                    let names: Vec<String> = spec.walk().map(|l| l.name.to_string()).collect();
-                    let worst = a.worst_layer.map_or(String::new(), |(i, g)| {
-                        format!(", the largest gap of a layer {:.2}% ({})", 100.0 * g, names[i])
-                    });
-                    println!(
-                        "  instruction-mix plugin against the PMU under -icount: {:.3}% apart over all layers{worst}",
-                        100.0 * a.all_layers
-                    );
+                    let a = mix::agreement(m, &counts.total);
+                    if !args.json {
+                        let names: Vec<String> = spec.walk().map(|l| l.name.to_string()).collect();
+                        let worst = a.worst_layer.map_or(String::new(), |(i, g)| {
+                            format!(", the largest gap of a layer {:.2}% ({})", 100.0 * g, names[i])
+                        });
+                        println!(
+                            "  instruction-mix plugin against the PMU under -icount: {:.3}% apart over all layers{worst}",
+                            100.0 * a.all_layers
+                        );
+                    }
                     if a.all_layers > mix::MAX_GAP || a.worst_layer.is_some_and(|(_, g)| g > mix::MAX_GAP) {
                         return Err(HostError::Usage(format!(
                             "the instruction-mix plugin's counts are more than {:.0}% from the board's PMU: the cycle model would rest on wrong counts",
                             100.0 * mix::MAX_GAP
                         )));
                     }
-                    cycle_model::print(spec, &m);
-                    let pi3 = &cycle_model::BOARDS[0];
-                    board::print_link(spec, Some(cycle_model::image_seconds(spec, &m, pi3)));
+                    if !args.json {
+                        cycle_model::print(spec, m);
+                        let pi3 = &cycle_model::BOARDS[0];
+                        board::print_link(spec, Some(cycle_model::image_seconds(spec, m, pi3)));
+                    }
                 }
-                None => {
+                None if !args.json => {
                     println!(
                         "  cycle model: skipped, no instruction-mix plugin beside this program (building host builds target/<profile>/deps/libqemu_insn_mix.so; or set QEMU_INSN_MIX_PLUGIN)"
                     );
                     board::print_link(spec, None);
                 }
+                None => {}
             }
+            board = Some(document::board_bench(spec, &counts, board_mix.as_ref()));
         }
-        println!();
+        if args.json {
+            networks.push(document::NetworkBench {
+                network: s.label,
+                model: s.model_path.clone(),
+                input: spec.input,
+                macs: spec.macs(),
+                host: document::host_bench(spec, host_engines::cores(), args.batch, rows, &int8_layers),
+                board,
+            });
+        } else {
+            println!();
+        }
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&document::BenchDocument { networks })
+            .map_err(|e| HostError::Usage(e.to_string()))?;
+        println!("{json}");
     }
     Ok(())
 }
