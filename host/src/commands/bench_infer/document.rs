@@ -21,6 +21,8 @@ pub struct NetworkBench {
     pub network: String,
     /// The int8 model file the host int8 engine and the board ran.
     pub model: PathBuf,
+    /// The float network as ONNX (`--onnx`), else null.
+    pub onnx: Option<PathBuf>,
     pub input: Shape,
     pub macs: u64,
     pub host: HostBench,
@@ -31,9 +33,11 @@ pub struct NetworkBench {
 #[derive(Clone, Debug, Serialize)]
 pub struct HostBench {
     pub cores: usize,
+    /// The int8 micro-kernels this CPU ran (`shared::kernels::tile::kernel_name`).
+    pub int8_kernels: &'static str,
     /// Images per batch of `batch_images_per_s`.
     pub batch: usize,
-    /// Batches timed per engine after a warm-up one; the best counts.
+    /// Batches timed per engine after a warm-up to a steady time; the median counts.
     pub batch_runs: usize,
     pub engines: Vec<EngineTimes>,
     /// The int8 engine per layer, one core, one image at a time.
@@ -98,7 +102,14 @@ pub fn host_bench(
         .zip(&layers.0)
         .map(|(l, ms)| HostLayer { name: l.name.to_string(), macs: l.macs(), ms_per_image: *ms })
         .collect();
-    HostBench { cores, batch, batch_runs: BATCH_RUNS, engines, int8_layers }
+    HostBench {
+        cores,
+        int8_kernels: shared::kernels::tile::kernel_name(),
+        batch,
+        batch_runs: BATCH_RUNS,
+        engines,
+        int8_layers,
+    }
 }
 
 pub fn board_bench(spec: &ModelSpec, counts: &BoardCounts, mix: Option<&BoardMix>) -> BoardBench {

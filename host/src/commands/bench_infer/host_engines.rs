@@ -5,6 +5,7 @@
 use crate::error::{HostError, Result};
 use crate::inference::float::FloatNet;
 use crate::inference::layer_split::PoolParts;
+use crate::steady;
 use serde::Serialize;
 use shared::float::FloatModel;
 use shared::{Engine, Model};
@@ -36,24 +37,24 @@ fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T
     Ok(pool.install(f))
 }
 
-/// Batches timed per engine (after one untimed warm-up); the best counts.
-pub const BATCH_RUNS: usize = 3;
+/// Batches timed per engine after the warm-up; the median counts.
+pub const BATCH_RUNS: usize = 10;
 
-/// Images/s of the fastest of [`BATCH_RUNS`] runs of `run_batch` (a batch
-/// of `batch` images), after a warm-up run.
-fn best_rate(batch: usize, mut run_batch: impl FnMut() -> Result<()>) -> Result<f64> {
-    run_batch()?;
-    let mut best = f64::INFINITY;
-    for _ in 0..BATCH_RUNS {
-        let start = Instant::now();
-        run_batch()?;
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    Ok(batch as f64 / best)
+/// Images/s of the median of [`BATCH_RUNS`] runs of `run_batch` (a batch of
+/// `batch` images), after a warm-up to a steady time (`crate::steady`).
+fn batch_rate(batch: usize, run_batch: impl FnMut() -> Result<()>) -> Result<f64> {
+    Ok(batch as f64 / steady::measure(BATCH_RUNS, run_batch)?.median())
 }
 
-fn ms_per_image(images: usize, start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1e3 / images.max(1) as f64
+/// ms per image of the median of `images` runs of `run` (one image each,
+/// the images in turn), after a warm-up to a steady time.
+fn per_image_ms(images: usize, mut run: impl FnMut(usize) -> Result<()>) -> Result<f64> {
+    let mut k = 0;
+    let timing = steady::measure(images, || {
+        k += 1;
+        run(k - 1)
+    })?;
+    Ok(timing.median() * 1e3)
 }
 
 pub fn cores() -> usize {
@@ -65,37 +66,44 @@ pub fn cores() -> usize {
 pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<(EngineTimes, LayerTimes)> {
     let engine = Engine::new(model).map_err(|e| HostError::Usage(e.to_string()))?;
     let mut buf = vec![0u8; engine.buffer_len()];
-    let infer = |img: &[u8], buf: &mut [u8]| engine.run(img, buf).map_err(|e| HostError::Usage(e.to_string()));
-    infer(&images[0], &mut buf)?; // warm-up: page in the weights
+    let fail = |e: shared::InferError| HostError::Usage(e.to_string());
+    // Per layer: warm up to a steady image time, then sum each layer over the timed images.
     let mut per_layer = vec![0f64; model.spec().layers.len()];
-    let start = Instant::now();
-    for img in images {
-        engine.input_region(&mut buf).map_err(|e| HostError::Usage(e.to_string()))?.copy_from_slice(img);
-        let mut mark = Instant::now();
+    let (mut k, observe) = (0usize, std::cell::Cell::new(false));
+    let mut one = || -> Result<f64> {
+        let img = &images[k % images.len()];
+        k += 1;
+        engine.input_region(&mut buf).map_err(fail)?.copy_from_slice(img);
+        let start = Instant::now();
+        let mut mark = start;
         engine
             .run_in_place_observed(&mut buf, |i| {
                 let now = Instant::now();
-                per_layer[i] += (now - mark).as_secs_f64();
+                if observe.get() {
+                    per_layer[i] += (now - mark).as_secs_f64();
+                }
                 mark = now;
             })
-            .map_err(|e| HostError::Usage(e.to_string()))?;
-    }
-    let single_core_ms = ms_per_image(images.len(), start);
-    let n = images.len() as f64;
+            .map_err(fail)?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    steady::warm_up(&mut one)?;
+    observe.set(true);
+    let timed = steady::time(images.len(), &mut one)?;
+    let single_core_ms = steady::median(&timed) * 1e3;
+    let n = timed.len() as f64;
     let layer_times = LayerTimes(per_layer.iter().map(|s| s * 1e3 / n).collect());
     // One image at a time, each layer split over every core.
     let threads = PoolParts(cores());
-    let start = Instant::now();
-    for img in images {
-        engine.input_region(&mut buf).map_err(|e| HostError::Usage(e.to_string()))?.copy_from_slice(img);
-        engine.run_in_place_on(&mut buf, &threads, |_| {}).map_err(|e| HostError::Usage(e.to_string()))?;
-    }
-    let all_cores_ms = Some(ms_per_image(images.len(), start));
+    let all_cores_ms = Some(per_image_ms(images.len(), |i| {
+        engine.input_region(&mut buf).map_err(fail)?.copy_from_slice(&images[i % images.len()]);
+        engine.run_in_place_on(&mut buf, &threads, |_| {}).map(|_| ()).map_err(fail)
+    })?);
     // A batch on all cores, as `compare`, `eval` and `predict` run it: each
     // core takes a share of the images, dense layers four images at a time.
     let batch_images: Vec<Vec<u8>> = images.iter().cycle().take(batch).cloned().collect();
     let batch_images_per_s =
-        best_rate(batch, || crate::inference::int8::int8_map(model, &batch_images, None, |_, _| ()).map(|_| ()))?;
+        batch_rate(batch, || crate::inference::int8::int8_map(model, &batch_images, None, |_, _| ()).map(|_| ()))?;
     Ok((EngineTimes { name: "host int8", single_core_ms, all_cores_ms, batch_images_per_s }, layer_times))
 }
 
@@ -104,18 +112,16 @@ pub fn float(model: &FloatModel, images: &[Vec<u8>], batch: usize) -> Result<Eng
     let net = FloatNet::new(model);
     let forward = |imgs: &[&Vec<u8>]| net.logits(imgs.iter().map(|v| v.as_slice()));
     let one_at_a_time = || {
-        forward(&[&images[0]]);
-        let start = Instant::now();
-        for img in images {
-            forward(&[img]);
-        }
-        ms_per_image(images.len(), start)
+        per_image_ms(images.len(), |i| {
+            forward(&[&images[i % images.len()]]);
+            Ok(())
+        })
     };
-    let single_core_ms = on_threads(1, one_at_a_time)?;
-    let all_cores_ms = on_threads(cores(), one_at_a_time)?;
+    let single_core_ms = on_threads(1, one_at_a_time)??;
+    let all_cores_ms = on_threads(cores(), one_at_a_time)??;
     let batch_images: Vec<&Vec<u8>> = images.iter().cycle().take(batch).collect();
     let batch_images_per_s = on_threads(cores(), || {
-        best_rate(batch, || {
+        batch_rate(batch, || {
             forward(&batch_images);
             Ok(())
         })
@@ -133,16 +139,12 @@ pub fn tract(model: &FloatModel, images: &[Vec<u8>], batch: usize, dir: &std::pa
     crate::onnx::export(model, &onnx)?;
     let one = TractRunner::load(&onnx, spec, 1)?;
     let normalized = |imgs: &[&Vec<u8>]| normalize_batch(spec, imgs.iter().map(|v| v.as_slice()));
-    one.logits(&normalized(&[&images[0]]))?;
-    let start = Instant::now();
-    for img in images {
-        one.logits(&normalized(&[img]))?;
-    }
-    let single_core_ms = ms_per_image(images.len(), start);
+    let single_core_ms =
+        per_image_ms(images.len(), |i| one.logits(&normalized(&[&images[i % images.len()]])).map(|_| ()))?;
     let many = TractRunner::load(&onnx, spec, batch)?;
     let batch_images: Vec<&Vec<u8>> = images.iter().cycle().take(batch).collect();
     let data = normalized(&batch_images);
-    let batch_images_per_s = best_rate(batch, || many.logits(&data).map(|_| ()))?;
+    let batch_images_per_s = batch_rate(batch, || many.logits(&data).map(|_| ()))?;
     Ok(EngineTimes { name: "tract f32", single_core_ms, all_cores_ms: None, batch_images_per_s })
 }
 
@@ -164,7 +166,7 @@ pub fn print_layers(spec: &shared::ModelSpec, times: &LayerTimes) {
     }
 }
 
-pub fn print(rows: &[EngineTimes], batch: usize) {
+pub fn print(rows: &[EngineTimes], batch: usize, images: usize) {
     let cores = cores();
     println!(
         "  {:<11} {:>16} {:>18} {:>20}",
@@ -177,7 +179,11 @@ pub fn print(rows: &[EngineTimes], batch: usize) {
         let all = r.all_cores_ms.map_or("-".to_string(), |v| format!("{v:.2}"));
         println!("  {:<11} {:>16.2} {:>18} {:>20.1}", r.name, r.single_core_ms, all, r.batch_images_per_s);
     }
-    println!("  * the best of {BATCH_RUNS} batches after a warm-up one");
+    println!(
+        "  * medians: of {images} images (batch 1 columns) and {BATCH_RUNS} batches, each after a warm-up until {} runs agree within {:.0}%",
+        steady::WINDOW,
+        100.0 * steady::TOLERANCE
+    );
     let find = |name: &str| rows.iter().find(|r| r.name == name);
     if let Some(int8) = find("host int8") {
         let best = |r: &EngineTimes| r.all_cores_ms.unwrap_or(r.single_core_ms).min(r.single_core_ms);

@@ -39,8 +39,9 @@ pub struct BenchInferArgs {
     /// quantized on synthetic images unless --model is given too.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Images timed one at a time per engine (1 to 1,000).
-    #[arg(long, default_value_t = 8, value_parser = count(1..=MAX_IMAGES))]
+    /// Images timed one at a time per engine, after a warm-up until three
+    /// agree within 5%; the median counts (1 to 1,000).
+    #[arg(long, default_value_t = 10, value_parser = count(1..=MAX_IMAGES))]
     pub images: usize,
     /// Images per batch for the throughput figure (1 to 1,000).
     #[arg(long, default_value_t = 32, value_parser = count(1..=MAX_IMAGES))]
@@ -54,6 +55,11 @@ pub struct BenchInferArgs {
     /// Where model files and the virtual board's images go.
     #[arg(long, default_value = "runs/bench-infer")]
     pub work_dir: PathBuf,
+    /// Also write each float network as ONNX beside its int8 model (MODEL
+    /// with extension .onnx): the same weights, for other runtimes
+    /// (scripts/bench-vs-onnxruntime.sh).
+    #[arg(long)]
+    pub onnx: bool,
     /// Print one JSON document on stdout instead of the tables (fields: docs/cli.md).
     #[arg(long)]
     pub json: bool,
@@ -136,6 +142,17 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         if !args.json {
             println!("== {}: input {}, {:.1} MMAC/image", s.label, spec.input, spec.macs() as f64 / 1e6);
         }
+        let onnx = match (&s.float, args.onnx) {
+            (Some(float), true) => {
+                let path = s.model_path.with_extension("onnx");
+                crate::onnx::export(float, &path)?;
+                Some(path)
+            }
+            (None, true) => {
+                return Err(HostError::Usage("--onnx needs a float network: --arch or --checkpoint".into()))
+            }
+            (_, false) => None,
+        };
         let images = synthetic_images(spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
         let (int8, int8_layers) = host_engines::int8(&model, &images[..args.images], args.batch)?;
         let mut rows = vec![int8];
@@ -146,7 +163,7 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         }
         if !args.json {
             println!("host ({} cores; int8 kernels: {})", host_engines::cores(), shared::kernels::tile::kernel_name());
-            host_engines::print(&rows, args.batch);
+            host_engines::print(&rows, args.batch, args.images);
             host_engines::print_layers(spec, &int8_layers);
         }
         let mut board = None;
@@ -201,6 +218,7 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
             networks.push(document::NetworkBench {
                 network: s.label,
                 model: s.model_path.clone(),
+                onnx,
                 input: spec.input,
                 macs: spec.macs(),
                 host: document::host_bench(spec, host_engines::cores(), args.batch, rows, &int8_layers),
