@@ -312,7 +312,14 @@ fn bench_infer_json_holds_every_engine_and_layer() {
     for (l, i) in layers.iter().zip(info_layers) {
         assert_eq!((&l["name"], &l["macs"]), (&i["name"], &i["macs"]));
         assert!(l["ms_per_image"].as_f64().unwrap() >= 0.0);
+        // Every thread count from 1 up to the cores, the first the one-thread figure.
+        let on = l["ms_per_image_on_threads"].as_array().unwrap();
+        assert_eq!(on.len(), host_part["threads"].as_array().unwrap().len());
+        assert_eq!(on[0], l["ms_per_image"]);
     }
+    let threads: Vec<u64> = host_part["threads"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    assert_eq!(threads.first(), Some(&1));
+    assert_eq!(threads.last().copied(), host_part["cores"].as_u64());
     // The board's counts: exact under -icount, so the table's run shows them too.
     let board = &net["board"];
     assert_eq!((board["board"].as_str(), board["images"].as_u64()), (Some("raspi3b"), Some(1)), "{board}");

@@ -35,6 +35,8 @@ pub struct HostBench {
     pub cores: usize,
     /// The int8 micro-kernels this CPU ran (`shared::kernels::tile::kernel_name`).
     pub int8_kernels: &'static str,
+    /// The thread counts of `int8_layers[].ms_per_image_on_threads`.
+    pub threads: Vec<usize>,
     /// Images per batch of `batch_images_per_s`.
     pub batch: usize,
     /// Batches timed per engine after a warm-up to a steady time; the median counts.
@@ -48,7 +50,10 @@ pub struct HostBench {
 pub struct HostLayer {
     pub name: String,
     pub macs: u64,
+    /// On one thread.
     pub ms_per_image: f64,
+    /// With the layer split over each of `HostBench::threads`, in order.
+    pub ms_per_image_on_threads: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -99,12 +104,18 @@ pub fn host_bench(
 ) -> HostBench {
     let int8_layers = spec
         .walk()
-        .zip(&layers.0)
-        .map(|(l, ms)| HostLayer { name: l.name.to_string(), macs: l.macs(), ms_per_image: *ms })
+        .enumerate()
+        .map(|(i, l)| HostLayer {
+            name: l.name.to_string(),
+            macs: l.macs(),
+            ms_per_image: layers.ms[0][i],
+            ms_per_image_on_threads: layers.ms.iter().map(|ms| ms[i]).collect(),
+        })
         .collect();
     HostBench {
         cores,
         int8_kernels: shared::kernels::tile::kernel_name(),
+        threads: layers.threads.clone(),
         batch,
         batch_runs: BATCH_RUNS,
         engines,

@@ -11,9 +11,27 @@ use shared::float::FloatModel;
 use shared::{Engine, Model};
 use std::time::Instant;
 
-/// The int8 engine's time per layer on one core (ms/image), in spec order;
-/// the first layer's includes the input's quantization.
-pub struct LayerTimes(pub Vec<f64>);
+/// The int8 engine's time per layer (ms/image, in spec order) with each
+/// layer split over each thread count of [`thread_counts`]; the first
+/// layer's includes the input's quantization.
+pub struct LayerTimes {
+    pub threads: Vec<usize>,
+    /// `ms[t][layer]`: on `threads[t]` threads.
+    pub ms: Vec<Vec<f64>>,
+}
+
+/// 1, 2, ... up to this machine's cores (a Pi's 1 to 4); above 8, powers of
+/// two and the core count.
+pub fn thread_counts() -> Vec<usize> {
+    let n = cores();
+    if n <= 8 {
+        (1..=n).collect()
+    } else {
+        let mut t: Vec<usize> = (0..).map(|k| 1 << k).take_while(|&t| t < n).collect();
+        t.push(n);
+        t
+    }
+}
 
 /// One engine's figures; `None` where the engine cannot run that way.
 #[derive(Clone, Debug, Serialize)]
@@ -66,18 +84,43 @@ pub fn cores() -> usize {
 pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<(EngineTimes, LayerTimes)> {
     let engine = Engine::new(model).map_err(|e| HostError::Usage(e.to_string()))?;
     let mut buf = vec![0u8; engine.buffer_len()];
+    let threads = thread_counts();
+    let mut per_image = Vec::new();
+    let mut ms = Vec::new();
+    for &t in &threads {
+        let (image_ms, layers) = layer_times_on(&engine, &mut buf, images, t)?;
+        per_image.push(image_ms);
+        ms.push(layers);
+    }
+    let single_core_ms = per_image[0];
+    let all_cores_ms = per_image.last().copied().filter(|_| threads.len() > 1);
+    // A batch on all cores, as `compare`, `eval` and `predict` run it: each
+    // core takes a share of the images, dense layers four images at a time.
+    let batch_images: Vec<Vec<u8>> = images.iter().cycle().take(batch).cloned().collect();
+    let batch_images_per_s =
+        batch_rate(batch, || crate::inference::int8::int8_map(model, &batch_images, None, |_, _| ()).map(|_| ()))?;
+    Ok((
+        EngineTimes { name: "host int8", single_core_ms, all_cores_ms, batch_images_per_s },
+        LayerTimes { threads, ms },
+    ))
+}
+
+/// One image at a time with each layer split over `threads` threads (one:
+/// on the calling thread): the median ms per image after a steady warm-up,
+/// and each layer's mean ms over the timed images.
+fn layer_times_on(engine: &Engine<'_>, buf: &mut [u8], images: &[Vec<u8>], threads: usize) -> Result<(f64, Vec<f64>)> {
     let fail = |e: shared::InferError| HostError::Usage(e.to_string());
-    // Per layer: warm up to a steady image time, then sum each layer over the timed images.
-    let mut per_layer = vec![0f64; model.spec().layers.len()];
+    let workers: Box<dyn shared::parallel::Workers> =
+        if threads == 1 { Box::new(shared::parallel::OneCore) } else { Box::new(PoolParts(threads)) };
+    let mut per_layer = vec![0f64; engine.model().spec().layers.len()];
     let (mut k, observe) = (0usize, std::cell::Cell::new(false));
     let mut one = || -> Result<f64> {
-        let img = &images[k % images.len()];
+        engine.input_region(buf).map_err(fail)?.copy_from_slice(&images[k % images.len()]);
         k += 1;
-        engine.input_region(&mut buf).map_err(fail)?.copy_from_slice(img);
         let start = Instant::now();
         let mut mark = start;
         engine
-            .run_in_place_observed(&mut buf, |i| {
+            .run_in_place_on(buf, workers.as_ref(), |i| {
                 let now = Instant::now();
                 if observe.get() {
                     per_layer[i] += (now - mark).as_secs_f64();
@@ -90,21 +133,8 @@ pub fn int8(model: &Model<'_>, images: &[Vec<u8>], batch: usize) -> Result<(Engi
     steady::warm_up(&mut one)?;
     observe.set(true);
     let timed = steady::time(images.len(), &mut one)?;
-    let single_core_ms = steady::median(&timed) * 1e3;
     let n = timed.len() as f64;
-    let layer_times = LayerTimes(per_layer.iter().map(|s| s * 1e3 / n).collect());
-    // One image at a time, each layer split over every core.
-    let threads = PoolParts(cores());
-    let all_cores_ms = Some(per_image_ms(images.len(), |i| {
-        engine.input_region(&mut buf).map_err(fail)?.copy_from_slice(&images[i % images.len()]);
-        engine.run_in_place_on(&mut buf, &threads, |_| {}).map(|_| ()).map_err(fail)
-    })?);
-    // A batch on all cores, as `compare`, `eval` and `predict` run it: each
-    // core takes a share of the images, dense layers four images at a time.
-    let batch_images: Vec<Vec<u8>> = images.iter().cycle().take(batch).cloned().collect();
-    let batch_images_per_s =
-        batch_rate(batch, || crate::inference::int8::int8_map(model, &batch_images, None, |_, _| ()).map(|_| ()))?;
-    Ok((EngineTimes { name: "host int8", single_core_ms, all_cores_ms, batch_images_per_s }, layer_times))
+    Ok((steady::median(&timed) * 1e3, per_layer.iter().map(|s| s * 1e3 / n).collect()))
 }
 
 /// The float network in dfdx (the engine `host eval` and training use).
@@ -150,19 +180,21 @@ pub fn tract(model: &FloatModel, images: &[Vec<u8>], batch: usize, dir: &std::pa
 
 /// The int8 engine's per-layer table (one core, one image at a time).
 pub fn print_layers(spec: &shared::ModelSpec, times: &LayerTimes) {
-    let total: f64 = times.0.iter().sum();
-    println!("  host int8 per layer, 1 core (the first layer includes the input's quantization):");
-    println!("  {:<8} {:>10} {:>10} {:>10} {:>7}", "layer", "MMAC", "ms/img", "GMAC/s", "share");
-    for (l, ms) in spec.walk().zip(&times.0) {
-        let rate = if l.macs() > 0 { format!("{:.1}", l.macs() as f64 / ms / 1e6) } else { "-".into() };
-        println!(
-            "  {:<8} {:>10.1} {:>10.3} {:>10} {:>6.1}%",
-            l.name.to_string(),
-            l.macs() as f64 / 1e6,
-            ms,
-            rate,
-            100.0 * ms / total
-        );
+    let one = &times.ms[0];
+    let total: f64 = one.iter().sum();
+    println!("  host int8 per layer, ms/img with the layer split over 1.. threads (the first layer includes the input's quantization):");
+    print!("  {:<8} {:>10}", "layer", "MMAC");
+    for t in &times.threads {
+        print!(" {:>10}", format!("{t} thread{}", if *t == 1 { "" } else { "s" }));
+    }
+    println!(" {:>12} {:>7}", "GMAC/s, 1", "share, 1");
+    for (i, l) in spec.walk().enumerate() {
+        let rate = if l.macs() > 0 { format!("{:.1}", l.macs() as f64 / one[i] / 1e6) } else { "-".into() };
+        print!("  {:<8} {:>10.1}", l.name.to_string(), l.macs() as f64 / 1e6);
+        for ms in &times.ms {
+            print!(" {:>10.3}", ms[i]);
+        }
+        println!(" {:>12} {:>7.1}%", rate, 100.0 * one[i] / total);
     }
 }
 
