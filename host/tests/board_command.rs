@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{answered, answers, host, kill, ok, serving, wait_for_answers};
+use common::{answers, host, kill_board_then_resume, ok};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 const IMAGES: usize = 1500;
 
@@ -43,18 +42,7 @@ fn host_serve_is_a_board_that_answers_bit_exact_and_resumes_after_a_kill() {
 
     // The board killed mid-run: the run ends with the board's error, the answers so far kept.
     let cut = dir.join("cut.json");
-    let mut child = run(&model, &cut).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    wait_for_answers(&mut child, &cut, 10, Duration::from_secs(120));
-    kill(&serving(&model));
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the board closed the link"), "{stderr}");
-    let kept = answered(&cut);
-    assert!((10..IMAGES).contains(&kept), "{kept} answers kept");
-
-    let resumed = ok(run(&model, &cut).arg("--resume").output().unwrap());
-    assert!(resumed.contains("answered before"), "{resumed}");
+    kill_board_then_resume(|| run(&model, &cut), &model, &cut, 10, IMAGES);
     assert_eq!(answers(&cut), answers(&whole));
     let _ = std::fs::remove_dir_all(&dir);
 }

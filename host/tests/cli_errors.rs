@@ -2,32 +2,14 @@
 //! stderr and exit status 1, never a panic (status 101) or a backtrace. The
 //! good cases beside them show the same files work once the fault is removed.
 
+mod common;
+
+use common::{tiny_network, Scratch};
 use host::train::recipe::{Hyper, RecipeKind};
 use host::train::trainer::fresh;
-use shared::quantize::{quantize, Calibration, RangeMethod};
-use shared::spec::{AlexNetConfig, Normalize, Shape};
+use shared::spec::{AlexNetConfig, Shape};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("alexnet-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn host(args: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_host")).args(args).output().expect("run host")
@@ -45,25 +27,6 @@ fn assert_one_error_line(out: &Output, needle: &str) {
     assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
     assert!(lines[0].contains(needle), "{:?} does not mention {needle:?}", lines[0]);
-}
-
-/// A tiny grey Fashion-MNIST-shaped network: its checkpoint and int8 model.
-fn tiny_network(dir: &Scratch) -> (PathBuf, PathBuf) {
-    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
-        .with_normalize(Normalize::FASHION_MNIST)
-        .with_width(0.0625)
-        .build()
-        .unwrap();
-    let classes = host::data::labels::builtin(10, 1);
-    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), classes);
-    let ckpt_path = dir.path("checkpoint.safetensors");
-    ckpt.save(&ckpt_path).unwrap();
-    let images: Vec<Vec<u8>> =
-        (0..4u32).map(|i| (0..28 * 28).map(|p| ((p * 7 + i * 31) % 256) as u8).collect()).collect();
-    let cal = Calibration::collect(&ckpt.model, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
-    let model_path = dir.path("model.axq");
-    std::fs::write(&model_path, quantize(&ckpt.model, &cal).unwrap()).unwrap();
-    (ckpt_path, model_path)
 }
 
 fn write_grey_png(path: &Path) {
@@ -97,7 +60,7 @@ fn photo_folders(root: &Path, folders: &[(&str, &str)], per_folder: usize) {
 #[test]
 fn predict_prints_five_named_classes_from_either_network() {
     let dir = Scratch::new("predict");
-    let (ckpt, model) = tiny_network(&dir);
+    let (ckpt, model, _) = tiny_network(&dir);
     let img = dir.path("shoe.png");
     write_grey_png(&img);
     for (flag, path, engine) in [("--checkpoint", &ckpt, "float"), ("--model", &model, "int8")] {
@@ -119,7 +82,7 @@ fn predict_prints_five_named_classes_from_either_network() {
 #[test]
 fn model_file_from_a_newer_format_version_is_refused() {
     let dir = Scratch::new("version");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let mut bytes = std::fs::read(&model).unwrap();
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     bytes[8..10].copy_from_slice(&(version + 1).to_le_bytes());
@@ -134,7 +97,7 @@ fn model_file_from_a_newer_format_version_is_refused() {
 #[test]
 fn model_file_from_an_older_format_version_asks_for_quantize() {
     let dir = Scratch::new("old-version");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let mut bytes = std::fs::read(&model).unwrap();
     bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
     let older = dir.path("older.axq");
@@ -145,7 +108,7 @@ fn model_file_from_an_older_format_version_asks_for_quantize() {
 #[test]
 fn flash_refuses_a_rate_the_uart_cannot_make() {
     let dir = Scratch::new("baud");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let out = host(&[p("flash"), p("--model"), &model, p("--board"), p("rpi3"), p("--baud"), p("5000000")]);
     // Refused by the argument parser: exit status 2, clap's usage hint after the line.
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -159,7 +122,7 @@ fn flash_refuses_a_rate_the_uart_cannot_make() {
 #[test]
 fn truncated_checkpoint_is_refused() {
     let dir = Scratch::new("truncated");
-    let (ckpt, _) = tiny_network(&dir);
+    let (ckpt, _, _) = tiny_network(&dir);
     let bytes = std::fs::read(&ckpt).unwrap();
     let cut = dir.path("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -179,7 +142,7 @@ fn truncated_checkpoint_is_refused() {
 #[test]
 fn undecodable_image_is_named() {
     let dir = Scratch::new("undecodable");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let bad = dir.path("broken.jpg");
     std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
     assert_one_error_line(&host(&[p("predict"), p("--model"), &model, &bad]), "broken.jpg: cannot decode image");
@@ -190,7 +153,7 @@ fn undecodable_image_is_named() {
 #[test]
 fn colour_image_for_a_grey_network_is_converted_unless_exact_channels() {
     let dir = Scratch::new("channels");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let rgb = dir.path("photo.png");
     write_rgb_png(&rgb);
     let out = host(&[p("predict"), p("--model"), &model, &rgb]);
@@ -226,7 +189,7 @@ fn ten_crop_evaluation_runs_on_photo_folders_only() {
     assert!(stdout.lines().any(|l| l.starts_with("float / 10-crop")), "{stdout}");
 
     // Fashion-MNIST is trained on whole images: ten crops would be a different task.
-    let (grey, _) = tiny_network(&dir);
+    let (grey, _, _) = tiny_network(&dir);
     assert_one_error_line(&host(&[p("eval"), p("--checkpoint"), &grey, p("--ten-crop")]), "--ten-crop");
 }
 
@@ -251,7 +214,7 @@ fn grey_photo_for_a_colour_network_is_converted() {
 #[test]
 fn one_unreadable_photo_does_not_stop_the_others() {
     let dir = Scratch::new("partial_predict");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let (bad, good) = (dir.path("broken.jpg"), dir.path("good.png"));
     std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
     write_grey_png(&good);
@@ -358,7 +321,7 @@ fn write_idx_labels(path: &Path, labels: &[u8]) {
 #[test]
 fn damaged_dataset_files_are_named_with_what_is_wrong() {
     let dir = Scratch::new("damaged_data");
-    let (ckpt, _) = tiny_network(&dir);
+    let (ckpt, _, _) = tiny_network(&dir);
     let eval_with = |ckpt: &Path, dataset: &str, data: &Path| {
         host(&[p("eval"), p("--checkpoint"), ckpt, p("--dataset"), p(dataset), p("--data"), data])
     };
@@ -439,7 +402,7 @@ fn a_finished_run_is_not_replaced_without_overwrite() {
 #[test]
 fn a_run_that_answered_nothing_leaves_no_journal() {
     let dir = Scratch::new("no_journal");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     // A "serial port" that is a plain file: the run fails before any image goes out.
     let port = dir.path("not-a-port");
     std::fs::write(&port, b"").unwrap();
@@ -454,7 +417,7 @@ fn a_run_that_answered_nothing_leaves_no_journal() {
 fn a_board_run_that_took_minutes_is_not_replaced_without_overwrite() {
     use host::board::session::{write_report, RunReport};
     let dir = Scratch::new("costly_report");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let port = dir.path("not-a-port");
     std::fs::write(&port, b"").unwrap();
     let report = dir.path("model.run.json");
@@ -490,7 +453,7 @@ fn a_board_run_that_took_minutes_is_not_replaced_without_overwrite() {
 fn a_report_answering_an_image_beyond_the_test_set_is_refused() {
     use host::board::session::{write_report, DeviceRecord, RunReport};
     let dir = Scratch::new("report_index");
-    let (_, model) = tiny_network(&dir);
+    let (_, model, _) = tiny_network(&dir);
     let checksum = host::inference::int8::load_model(&model).unwrap().1;
     let report = dir.path("edited.run.json");
     let record = DeviceRecord { index: usize::MAX, label: 1, top5: vec![(1, 9)], cycles: 1, layers: None };

@@ -2,12 +2,11 @@
 //! on stdout, nothing else there, the table stays the default; `--quiet`
 //! leaves the result and silences stderr.
 
+mod common;
+
+use common::{tiny_network, Scratch};
 use host::inference::{Accuracy, HostEngine};
-use host::train::recipe::{Hyper, RecipeKind};
-use host::train::trainer::fresh;
 use serde_json::Value;
-use shared::quantize::{quantize, Calibration, RangeMethod};
-use shared::spec::{AlexNetConfig, Normalize, Shape};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -24,26 +23,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("alexnet-json-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 macro_rules! args {
@@ -155,24 +134,6 @@ fn compare_json_carries_the_comparison_the_board_and_its_clock() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("a mismatch still prints the document");
     assert_eq!(json["bit_exact"], 4);
     assert_eq!(json["mismatches"], serde_json::json!([index]));
-}
-
-/// An untrained 1x28x28 network of width 1/16: its checkpoint and int8 model.
-fn tiny_network(dir: &Scratch) -> (PathBuf, PathBuf, host::train::checkpoint::Checkpoint) {
-    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
-        .with_normalize(Normalize::FASHION_MNIST)
-        .with_width(0.0625)
-        .build()
-        .unwrap();
-    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::data::labels::builtin(10, 1));
-    let ckpt_path = dir.path("checkpoint.safetensors");
-    ckpt.save(&ckpt_path).unwrap();
-    let images: Vec<Vec<u8>> =
-        (0..4u32).map(|i| (0..28 * 28).map(|p| ((p * 7 + i * 31) % 256) as u8).collect()).collect();
-    let cal = Calibration::collect(&ckpt.model, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
-    let model_path = dir.path("model.axq");
-    std::fs::write(&model_path, quantize(&ckpt.model, &cal).unwrap()).unwrap();
-    (ckpt_path, model_path, ckpt)
 }
 
 /// The images and labels `write_idx_split` wrote, as the engines take them.

@@ -12,11 +12,10 @@
 //! flags it conflicts with are left out. A new subcommand without a base
 //! invocation fails the test.
 
+mod common;
+
 use clap::builder::ValueHint;
-use host::train::recipe::{Hyper, RecipeKind};
-use host::train::trainer::fresh;
-use shared::quantize::{quantize, Calibration, RangeMethod};
-use shared::spec::{AlexNetConfig, Normalize, Shape};
+use common::tiny_network;
 use std::any::TypeId;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -68,19 +67,7 @@ impl Fixture {
         let dir = std::env::temp_dir().join(format!("alexnet-flag-edges-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
-            .with_normalize(Normalize::FASHION_MNIST)
-            .with_width(0.0625)
-            .build()
-            .unwrap();
-        let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::data::labels::builtin(10, 1));
-        let checkpoint = dir.join("checkpoint.safetensors");
-        ckpt.save(&checkpoint).unwrap();
-        let images: Vec<Vec<u8>> =
-            (0..4u32).map(|i| (0..28 * 28).map(|p| ((p * 7 + i * 31) % 256) as u8).collect()).collect();
-        let cal = Calibration::collect(&ckpt.model, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
-        let model = dir.join("model.axq");
-        std::fs::write(&model, quantize(&ckpt.model, &cal).unwrap()).unwrap();
+        let (checkpoint, model, ckpt) = tiny_network(&dir);
         let onnx = dir.join("model.onnx");
         host::onnx::export(&ckpt.model, &onnx).unwrap();
         let image = dir.join("image.png");

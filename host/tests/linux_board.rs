@@ -7,12 +7,11 @@
 
 mod common;
 
-use common::{answered, answers, host, kill, ok, scratch, serving, wait_for_answers};
+use common::{answers, host, kill_board_then_resume, ok, scratch};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 /// The main command's test-set size on this board (its network takes 1x64x64).
 const MAIN_IMAGES: usize = 1000;
@@ -89,17 +88,7 @@ fn main_command_network_on_linux_matches_host_and_firmware_and_resumes_after_a_k
     // The emulator running `host serve` killed mid-run: the answers so far
     // are kept, and --resume sends only the rest.
     let cut = dir.join("cut.json");
-    let mut child = linux_run(&model, MAIN_IMAGES, &cut).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    wait_for_answers(&mut child, &cut, 50, Duration::from_secs(120));
-    kill(&serving(&model));
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the board closed the link"), "{stderr}");
-    let kept = answered(&cut);
-    assert!((50..MAIN_IMAGES).contains(&kept), "{kept} answers kept");
-    let resumed = ok(linux_run(&model, MAIN_IMAGES, &cut).arg("--resume").output().unwrap());
-    assert!(resumed.contains("answered before"), "{resumed}");
+    kill_board_then_resume(|| linux_run(&model, MAIN_IMAGES, &cut), &model, &cut, 50, MAIN_IMAGES);
     assert!(answers(&cut) == answers(&linux), "the resumed run's answers differ from the whole run's");
     let _ = std::fs::remove_dir_all(&dir);
 }

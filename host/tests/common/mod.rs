@@ -3,9 +3,14 @@
 //! Each test binary compiles this module on its own and uses a part of it.
 #![allow(dead_code)]
 
+use host::train::checkpoint::Checkpoint;
+use host::train::recipe::{Hyper, RecipeKind};
+use host::train::trainer::fresh;
 use serde_json::Value;
+use shared::quantize::{quantize, Calibration, RangeMethod};
+use shared::spec::{AlexNetConfig, Normalize, Shape};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn host() -> Command {
@@ -25,6 +30,51 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A fresh directory for one test, removed when the test ends.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        Scratch(scratch(name))
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An untrained 1x28x28 network of width 1/16 in `dir`: its checkpoint file,
+/// its int8 model file (calibrated on four fixed images), and the checkpoint.
+pub fn tiny_network(dir: &Path) -> (PathBuf, PathBuf, Checkpoint) {
+    let spec = AlexNetConfig::small(Shape::new(1, 28, 28), 10)
+        .with_normalize(Normalize::FASHION_MNIST)
+        .with_width(0.0625)
+        .build()
+        .unwrap();
+    let ckpt = fresh(&spec, Hyper::defaults(RecipeKind::Fast), host::data::labels::builtin(10, 1));
+    let ckpt_path = dir.join("checkpoint.safetensors");
+    ckpt.save(&ckpt_path).unwrap();
+    let images: Vec<Vec<u8>> =
+        (0..4u32).map(|i| (0..28 * 28).map(|p| ((p * 7 + i * 31) % 256) as u8).collect()).collect();
+    let cal = Calibration::collect(&ckpt.model, images.iter().map(|v| v.as_slice()), RangeMethod::MinMax);
+    let model_path = dir.join("model.axq");
+    std::fs::write(&model_path, quantize(&ckpt.model, &cal).unwrap()).unwrap();
+    (ckpt_path, model_path, ckpt)
 }
 
 /// The journal `host run` keeps beside its report until the run ends.
@@ -73,6 +123,30 @@ pub fn kill(pids: &[u32]) {
 
 pub fn report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Starts `run` (a `host run` writing `report`), kills the board process
+/// serving `model` once `after` answers are journaled, and checks that the run
+/// ends with the board's error and keeps what it had (below `total`); then
+/// runs it again with `--resume`, which must finish.
+pub fn kill_board_then_resume(
+    mut run: impl FnMut() -> Command,
+    model: &Path,
+    report: &Path,
+    after: usize,
+    total: usize,
+) {
+    let mut child = run().stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_answers(&mut child, report, after, Duration::from_secs(120));
+    kill(&serving(model));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the board closed the link"), "{stderr}");
+    let kept = answered(report);
+    assert!((after..total).contains(&kept), "{kept} answers kept");
+    let resumed = ok(run().arg("--resume").output().unwrap());
+    assert!(resumed.contains("answered before"), "{resumed}");
 }
 
 /// Each answer of a run report as `[index, top5]`, in order.
