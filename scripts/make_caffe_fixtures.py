@@ -113,6 +113,14 @@ class Graph:
         self.current = out
         self.op("Relu")
 
+    def classifier(self, flat):
+        """fc6 and fc7 (ReLU, then Dropout 0.5 with its mask output), fc8."""
+        self.gemm("fc6", flat, FC, True)
+        self.op("Dropout", outputs=2, ratio=0.5)
+        self.gemm("fc7", FC, FC, True)
+        self.op("Dropout", outputs=2, ratio=0.5)
+        self.gemm("fc8", FC, CLASSES, False)
+
     def gemm(self, layer, n_in, n_out, relu):
         w, b = f"{layer}_w_0", f"{layer}_b_0"
         self.weight(w, (n_out, n_in), n_in)
@@ -148,11 +156,7 @@ def bvlc_alexnet(rng, side):
     g.inits.append(numpy_helper.from_array(np.array([1, flat], dtype=np.int64), shape))
     g.inputs.append(helper.make_tensor_value_info(shape, TensorProto.INT64, [2]))
     g.op("Reshape", [shape])
-    g.gemm("fc6", flat, FC, True)
-    g.op("Dropout", outputs=2, ratio=0.5)
-    g.gemm("fc7", FC, FC, True)
-    g.op("Dropout", outputs=2, ratio=0.5)
-    g.gemm("fc8", FC, CLASSES, False)
+    g.classifier(flat)
     return g, 9
 
 
@@ -172,11 +176,7 @@ def caffenet(rng, side):
     g.pool(ceil_mode=1)
     map_side = pooled_side(side, [(11, 4, 0), "ceil", (5, 1, 2), "ceil", (3, 1, 1), (3, 1, 1), (3, 1, 1), "ceil"])
     g.op("Flatten", axis=1)
-    g.gemm("fc6", c5 * map_side * map_side, FC, True)
-    g.op("Dropout", outputs=2, ratio=0.5)
-    g.gemm("fc7", FC, FC, True)
-    g.op("Dropout", outputs=2, ratio=0.5)
-    g.gemm("fc8", FC, CLASSES, False)
+    g.classifier(c5 * map_side * map_side)
     return g, 10
 
 
