@@ -9,14 +9,19 @@
 //! stored on the board's card (`flash --images`, `run --from-card`) answer
 //! as the link's do.
 
+mod common;
+
+use common::{answered, answers, host, ok, scratch, wait_for_answers};
 use host::board::firmware_image::{self, BoardKind};
 use host::board::qemu::{Qemu, QemuOptions, VirtualBoard};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const IMAGES: usize = 40;
+
+/// How long a run may take to journal the answers a step waits for.
+const ANSWER_WAIT: Duration = Duration::from_secs(240);
 
 /// These tests take turns: run side by side in one test process, a pty
 /// board sometimes never answered or hung up after its banner (seen with
@@ -25,23 +30,6 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn take_turn() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn host() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_host"))
-}
-
-fn ok(out: Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{:?}\nstdout: {text}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    text
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-pty-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn random_model(dir: &Path) -> PathBuf {
@@ -64,37 +52,8 @@ fn serial_run(pty: &str, model: &Path, report: &Path) -> Command {
     cmd
 }
 
-fn journal(report: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.partial", report.display()))
-}
-
-/// Answers journaled so far (the first line is the run's identity).
-fn answered(report: &Path) -> usize {
-    std::fs::read_to_string(journal(report)).map_or(0, |t| t.lines().count().saturating_sub(1))
-}
-
-/// Waits until `child` has journaled `n` answers.
-fn wait_for_answers(child: &mut Child, report: &Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while answered(report) < n {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended after {} answers", answered(report));
-        assert!(Instant::now() < deadline, "{} answers after 240 s", answered(report));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn compare(model: &Path, report: &Path) -> String {
     ok(host().arg("compare").arg("--model").arg(model).arg("--report").arg(report).output().unwrap())
-}
-
-fn report_json(report: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap()
-}
-
-/// Each image's index and top-5: what a run answered (the times differ from run to run).
-fn answers(report: &Path) -> Vec<Value> {
-    let json = report_json(report);
-    json["images"].as_array().unwrap().iter().map(|i| serde_json::json!([i["index"], i["top5"]])).collect()
 }
 
 #[test]
@@ -111,12 +70,12 @@ fn a_pty_board_reset_mid_run_and_a_killed_host_resumed_stay_bit_exact() {
     let resets = dir.join("resets.json");
     let mut run = serial_run(&pty, &model, &resets).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     for at in [5, 15] {
-        wait_for_answers(&mut run, &resets, at);
+        wait_for_answers(&mut run, &resets, at, ANSWER_WAIT);
         qemu.reset().unwrap();
     }
     let out = ok(run.wait_with_output().unwrap());
     println!("{out}");
-    let json = report_json(&resets);
+    let json = common::report(&resets);
     assert_eq!(json["images"].as_array().unwrap().len(), IMAGES);
     assert_eq!(json["board"], "Rpi4");
     assert_eq!(json["clock"], "cycles", "a board on a serial port is taken for a real one");
@@ -128,7 +87,7 @@ fn a_pty_board_reset_mid_run_and_a_killed_host_resumed_stay_bit_exact() {
     // The host killed outright mid-run, then resumed on the same port.
     let cut = dir.join("cut.json");
     let mut run = serial_run(&pty, &model, &cut).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    wait_for_answers(&mut run, &cut, 10);
+    wait_for_answers(&mut run, &cut, 10, ANSWER_WAIT);
     run.kill().unwrap();
     run.wait().unwrap();
     assert!(!cut.exists() && answered(&cut) < IMAGES, "killed before the end");
@@ -154,7 +113,7 @@ fn host_run_links_its_own_virtual_board_through_a_pty() {
         .output()
         .unwrap());
     println!("{out}");
-    let json = report_json(&report);
+    let json = common::report(&report);
     assert_eq!(json["board"], "Rpi3");
     assert_eq!(json["clock"], "emulated-ns");
     let compared = compare(&model, &report);
@@ -196,7 +155,7 @@ fn test_images_on_the_card_answer_as_the_link_does() {
     let card = dir.join("card.json");
     let out = ok(from_card(60, &card));
     println!("{out}");
-    let json = report_json(&card);
+    let json = common::report(&card);
     let first_tries = json["frames_sent"].as_u64().unwrap() - json["resends"].as_u64().unwrap();
     assert_eq!(first_tries, 121, "a Hello, then per image its InferCard and its LayerCycles: {json}");
     let compared = compare(&model, &card);
