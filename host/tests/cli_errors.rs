@@ -431,6 +431,7 @@ fn a_board_run_that_took_minutes_is_not_replaced_without_overwrite() {
         resends: 0,
         board_restarts: 0,
         clock: Default::default(),
+        batch: 1,
     };
     let run = |extra: &[&Path]| {
         let mut args = vec![p("run"), p("--model"), &model, p("--limit"), p("2"), p("--serial"), &port];
@@ -467,6 +468,7 @@ fn a_report_answering_an_image_beyond_the_test_set_is_refused() {
         resends: 0,
         board_restarts: 0,
         clock: Default::default(),
+        batch: 1,
     };
     write_report(&report, &run).unwrap();
     let out = host(&[p("compare"), p("--model"), &model, p("--report"), &report, p("--out"), &dir.path("cmp")]);

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{answers, host, kill_board_then_resume, ok, scratch};
+use common::{answers, host, kill_board_then_resume, ok, photos, scratch};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,23 +91,6 @@ fn main_command_network_on_linux_matches_host_and_firmware_and_resumes_after_a_k
     kill_board_then_resume(|| linux_run(&model, MAIN_IMAGES, &cut), &model, &cut, 50, MAIN_IMAGES);
     assert!(answers(&cut) == answers(&linux), "the resumed run's answers differ from the whole run's");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A few RGB photos in ImageFolder layout (`DIR/val/<class>/*.png`).
-fn photos(dir: &Path) -> PathBuf {
-    let root = dir.join("photos");
-    for (class, seed) in [("cat", 3u32), ("dog", 11)] {
-        let folder = root.join("val").join(class);
-        std::fs::create_dir_all(&folder).unwrap();
-        for i in 0..2u32 {
-            let photo = image::RgbImage::from_fn(64, 48, |x, y| {
-                let v = |c: u32| ((x * 7 + y * 13 + c * 50 + (seed + i) * 31) % 256) as u8;
-                image::Rgb([v(0), v(1), v(2)])
-            });
-            photo.save(folder.join(format!("{i}.png"))).unwrap();
-        }
-    }
-    root
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::image::resize_bilinear;
 use crate::infer::Engine;
 use crate::link::{
     decode_frame, Board, CardInfo, DeviceInfo, ErrorCode, Frame, InferResult, LayerCycles, ModelInfo, Request,
-    Response, PROTOCOL_VERSION,
+    Response, MAX_BATCH, PROTOCOL_VERSION,
 };
 use crate::marks;
 use crate::parallel::{OneCore, Workers};
@@ -112,6 +112,16 @@ impl<'m, 'b> Device<'m, 'b> {
             image_capacity: self.image.len() as u32,
             model: self.model_info,
             card: self.card.map(|c| CardInfo { images: c.len(), crc: c.crc() }),
+            max_batch: self.max_batch() as u8,
+        }
+    }
+
+    /// Images one `InferCardBatch` can run: as many working buffers as the
+    /// device's memory holds, up to [`MAX_BATCH`].
+    fn max_batch(&self) -> usize {
+        match &self.engine {
+            Ok(engine) => (self.buffer.len() / batch_stride(engine)).min(MAX_BATCH),
+            Err(_) => 0,
         }
     }
 
@@ -198,6 +208,26 @@ impl<'m, 'b> Device<'m, 'b> {
                 self.profile = Some(profile);
                 Ok(Response::Result(result))
             }
+            Request::InferCardBatch { ref indices } => {
+                let max = self.max_batch();
+                let engine = self.engine.as_ref().map_err(|e| *e)?;
+                let card = self
+                    .card
+                    .map_err(|_| ErrorCode::NoCardImage { index: indices.first().copied().unwrap_or(0), count: 0 })?;
+                if indices.is_empty() || indices.len() > max {
+                    return Err(ErrorCode::BatchSize { count: indices.len() as u32, max: max as u32 });
+                }
+                let channels = engine.model().spec().input.c;
+                for &index in indices {
+                    let (shape, _) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
+                    if shape.c != channels {
+                        return Err(ErrorCode::ImageChannels { expected: channels, found: shape.c });
+                    }
+                }
+                let (results, profile) = infer_batch(engine, self.buffer, self.workers, &card, indices, cycles)?;
+                self.profile = Some(profile);
+                Ok(Response::Results(results))
+            }
             Request::LayerCycles => self.profile.clone().map(Response::LayerCycles).ok_or(ErrorCode::UnknownImage),
             Request::PartsInTurn { on } => {
                 self.workers.run_parts_in_turn(on);
@@ -205,6 +235,62 @@ impl<'m, 'b> Device<'m, 'b> {
             }
             Request::Shutdown { .. } => Ok(Response::Ack),
         }
+    }
+}
+
+/// Times one run stage by stage with the board's cycle counter, counts its
+/// instructions where the board can, and marks each stage's segment for the
+/// instruction-mix plugin (`crate::marks`).
+struct StageClock<'c, C: Fn() -> u64> {
+    cycles: &'c C,
+    workers: &'c dyn Workers,
+    layers: usize,
+    start: u64,
+    last: u64,
+    profile: LayerCycles,
+}
+
+impl<'c, C: Fn() -> u64> StageClock<'c, C> {
+    /// Starts the clock on the preparation of `images` images, the first `id`.
+    fn start(cycles: &'c C, workers: &'c dyn Workers, engine: &Engine, id: u32, images: usize) -> Self {
+        workers.mark_segment(marks::PREPARE);
+        let start = cycles();
+        let profile = LayerCycles {
+            id,
+            images: images as u16,
+            prepare: 0,
+            layers: heapless::Vec::new(),
+            critical: heapless::Vec::new(),
+            instructions: heapless::Vec::new(),
+        };
+        StageClock { cycles, workers, layers: engine.model().spec().layers.len(), start, last: start, profile }
+    }
+
+    /// The images are in place: the layers start.
+    fn prepared(&mut self) {
+        self.last = (self.cycles)();
+        self.profile.prepare = self.last.wrapping_sub(self.start);
+        let _ = self.workers.take_instructions(); // counts start at the first layer
+        self.workers.mark_segment(marks::layer(0));
+    }
+
+    /// Layer `index` has run.
+    fn layer_done(&mut self, index: usize) {
+        let now = (self.cycles)();
+        let saturated = |n: u64| n.min(u32::MAX as u64) as u32;
+        // The spec has at most MAX_LAYERS layers, so no push fails.
+        let _ = self.profile.layers.push(now.wrapping_sub(self.last));
+        if let Some(n) = self.workers.take_instructions() {
+            let _ = self.profile.critical.push(saturated(n.critical));
+            let _ = self.profile.instructions.push(saturated(n.total));
+        }
+        self.last = now;
+        self.workers.mark_segment(if index + 1 == self.layers { marks::OUTSIDE } else { marks::layer(index + 1) });
+    }
+
+    /// The run's ticks in all, and their breakdown.
+    fn finish(self) -> (u64, LayerCycles) {
+        (self.last.wrapping_sub(self.start), self.profile)
     }
 }
 
@@ -219,38 +305,58 @@ fn infer(
     shape: Shape,
     cycles: &impl Fn() -> u64,
 ) -> Result<(InferResult, LayerCycles), ErrorCode> {
-    let input = engine.model().spec().input;
-    workers.mark_segment(marks::PREPARE);
-    let start = cycles();
+    let mut clock = StageClock::start(cycles, workers, engine, id, 1);
     let region = engine.input_region(buffer).map_err(|_| ErrorCode::BadRequest)?;
-    resize_bilinear(image, shape, region, input);
-    let prepared = cycles();
-    let _ = workers.take_instructions(); // counts start at the first layer
-    workers.mark_segment(marks::layer(0));
-    let mut profile = LayerCycles {
-        id,
-        prepare: prepared.wrapping_sub(start),
-        layers: heapless::Vec::new(),
-        critical: heapless::Vec::new(),
-        instructions: heapless::Vec::new(),
-    };
-    let mut last = prepared;
-    let saturated = |n: u64| n.min(u32::MAX as u64) as u32;
-    let top5 = engine
-        .run_in_place_on(buffer, workers, |index| {
-            let now = cycles();
-            // The spec has at most MAX_LAYERS layers, so no push fails.
-            let _ = profile.layers.push(now.wrapping_sub(last));
-            if let Some(n) = workers.take_instructions() {
-                let _ = profile.critical.push(saturated(n.critical));
-                let _ = profile.instructions.push(saturated(n.total));
-            }
-            last = now;
-            let last_layer = index + 1 == engine.model().spec().layers.len();
-            workers.mark_segment(if last_layer { marks::OUTSIDE } else { marks::layer(index + 1) });
-        })
+    resize_bilinear(image, shape, region, engine.model().spec().input);
+    clock.prepared();
+    let top5 =
+        engine.run_in_place_on(buffer, workers, |index| clock.layer_done(index)).map_err(|_| ErrorCode::BadRequest)?;
+    let (ticks, profile) = clock.finish();
+    Ok((InferResult { id, top5, cycles: ticks }, profile))
+}
+
+/// Bytes of the device's buffer one image of a batch takes: the engine's
+/// working memory, rounded up so every image's buffer starts 16-byte aligned
+/// as the whole buffer does.
+fn batch_stride(engine: &Engine) -> usize {
+    engine.buffer_len().next_multiple_of(16).max(16)
+}
+
+/// Runs `engine` on the card images `indices` together
+/// ([`Engine::run_batch_in_place_on`]), each in its own part of `buffer`,
+/// timed with `cycles` stage by stage over the whole batch. The caller has
+/// checked that `indices` is not empty and that `buffer` holds them all.
+fn infer_batch(
+    engine: &Engine,
+    buffer: &mut [u8],
+    workers: &dyn Workers,
+    card: &CardImages,
+    indices: &[u32],
+    cycles: &impl Fn() -> u64,
+) -> Result<(heapless::Vec<InferResult, MAX_BATCH>, LayerCycles), ErrorCode> {
+    let mut bufs: heapless::Vec<&mut [u8], MAX_BATCH> = buffer
+        .chunks_exact_mut(batch_stride(engine))
+        .take(indices.len())
+        .map(|b| &mut b[..engine.buffer_len()])
+        .collect();
+    if bufs.len() != indices.len() || indices.is_empty() {
+        return Err(ErrorCode::BatchSize { count: indices.len() as u32, max: bufs.len() as u32 });
+    }
+    let mut clock = StageClock::start(cycles, workers, engine, indices[0], indices.len());
+    for (buf, &index) in bufs.iter_mut().zip(indices) {
+        let (shape, image) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
+        let region = engine.input_region(buf).map_err(|_| ErrorCode::BadRequest)?;
+        resize_bilinear(image, shape, region, engine.model().spec().input);
+    }
+    clock.prepared();
+    engine
+        .run_batch_in_place_on(&mut bufs, workers, |index| clock.layer_done(index))
         .map_err(|_| ErrorCode::BadRequest)?;
-    Ok((InferResult { id, top5, cycles: last.wrapping_sub(start) }, profile))
+    let (ticks, profile) = clock.finish();
+    let each = ticks / indices.len() as u64;
+    let results =
+        bufs.iter().zip(indices).map(|(buf, &id)| InferResult { id, top5: engine.top5(buf), cycles: each }).collect();
+    Ok((results, profile))
 }
 
 #[cfg(test)]
@@ -339,6 +445,83 @@ mod tests {
         assert_eq!(bare.info().card, Err(CardError::Absent));
         let first = Request::InferCard { index: 0 };
         assert_eq!(bare.handle(1, &first, &|| 0), Response::Error(ErrorCode::NoCardImage { index: 0, count: 0 }));
+    }
+
+    #[test]
+    fn a_card_batch_answers_as_its_images_one_by_one() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let shapes: std::vec::Vec<Shape> =
+            (0..6).map(|k| if k % 2 == 0 { Shape::new(1, 28, 28) } else { model.spec().input }).collect();
+        let images: std::vec::Vec<std::vec::Vec<u8>> =
+            shapes.iter().enumerate().map(|(k, s)| (0..s.len()).map(|i| (i * 7 + k * 13) as u8).collect()).collect();
+        let set = crate::card::write(shapes.iter().zip(&images).map(|(s, b)| (*s, b.as_slice()))).unwrap();
+        let card = CardImages::parse(&set);
+        let workers = crate::parallel::Threads(3);
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 1 << 20], std::vec![0u8; 4096]);
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi3, [0, 1, 0])
+            .with_card(card)
+            .with_workers(&workers);
+        let max = dev.info().max_batch as usize;
+        let engine = Engine::new(&model).unwrap();
+        assert_eq!(max, ((1 << 20) / engine.buffer_len().next_multiple_of(16)).min(MAX_BATCH));
+        assert!(max >= 5, "the test's buffer holds {max} images");
+        let one_by_one: std::vec::Vec<InferResult> = (0..6u32)
+            .map(|index| match dev.handle(index as u16 + 1, &Request::InferCard { index }, &|| 0) {
+                Response::Result(r) => r,
+                other => panic!("card image {index}: {other:?}"),
+            })
+            .collect();
+        // A clock that ticks 10 per read: the batch's ticks are shared out.
+        let ticks = core::cell::Cell::new(0u64);
+        let clock = || {
+            ticks.set(ticks.get() + 10);
+            ticks.get()
+        };
+        let mut seq = 10;
+        for batch in [&[0u32, 1, 2, 3, 4][..], &[5, 1], &[2]] {
+            seq += 1;
+            let request = Request::InferCardBatch { indices: batch.iter().copied().collect() };
+            let Response::Results(results) = dev.handle(seq, &request, &clock) else {
+                panic!("no results for {batch:?}")
+            };
+            assert_eq!(results.len(), batch.len());
+            for (r, &index) in results.iter().zip(batch) {
+                assert_eq!((r.id, &r.top5), (index, &one_by_one[index as usize].top5), "batch {batch:?}");
+            }
+            seq += 1;
+            let Response::LayerCycles(p) = dev.handle(seq, &Request::LayerCycles, &clock) else { panic!("no profile") };
+            assert_eq!((p.id, p.images as usize, p.layers.len()), (batch[0], batch.len(), model.spec().layers.len()));
+            let ticks = p.prepare + p.layers.iter().sum::<u64>();
+            assert!(results.iter().all(|r| r.cycles == ticks / batch.len() as u64), "{results:?} {ticks}");
+        }
+        if max < MAX_BATCH {
+            let too_many = Request::InferCardBatch { indices: (0..max as u32 + 1).map(|i| i % 6).collect() };
+            let want = ErrorCode::BatchSize { count: max as u32 + 1, max: max as u32 };
+            assert_eq!(dev.handle(90, &too_many, &|| 0), Response::Error(want));
+        }
+        let empty = Request::InferCardBatch { indices: heapless::Vec::new() };
+        assert_eq!(dev.handle(91, &empty, &|| 0), Response::Error(ErrorCode::BatchSize { count: 0, max: max as u32 }));
+        let past = Request::InferCardBatch { indices: [1, 6].into_iter().collect() };
+        assert_eq!(dev.handle(92, &past, &|| 0), Response::Error(ErrorCode::NoCardImage { index: 6, count: 6 }));
+    }
+
+    #[test]
+    fn a_batch_is_limited_by_the_device_memory() {
+        let file = model_file();
+        let model = Model::parse(&file).unwrap();
+        let len = Engine::new(&model).unwrap().buffer_len().next_multiple_of(16);
+        let image = std::vec![1u8; model.spec().input.len()];
+        let set = crate::card::write([(model.spec().input, image.as_slice())].into_iter()).unwrap();
+        let (mut buffer, mut image_buf) = (std::vec![0u8; 2 * len + 15], std::vec![0u8; 64]);
+        let mut dev = Device::new(Ok(&model), &mut buffer, &mut image_buf, Board::Rpi4, [0, 1, 0])
+            .with_card(CardImages::parse(&set));
+        assert_eq!(dev.info().max_batch, 2);
+        let three = Request::InferCardBatch { indices: [0, 0, 0].into_iter().collect() };
+        assert_eq!(dev.handle(1, &three, &|| 0), Response::Error(ErrorCode::BatchSize { count: 3, max: 2 }));
+        let two = Request::InferCardBatch { indices: [0, 0].into_iter().collect() };
+        let Response::Results(r) = dev.handle(2, &two, &|| 0) else { panic!("no results") };
+        assert_eq!(r[0].top5, r[1].top5);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! CHW, already resized to the spec's input shape.
 
 use crate::format::{InputQuant, LayerQuant, Model};
-use crate::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch, DENSE_BATCH};
+use crate::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch_on, DENSE_BATCH};
 use crate::kernels::lrn_i8::lrn_i8;
 use crate::kernels::pool_i8::max_pool_i8;
 use crate::layers::conv::conv2d_i8_ref;
@@ -227,13 +227,27 @@ impl<'m> Engine<'m> {
     /// exactly as [`run_in_place`](Engine::run_in_place) leaves it; read its
     /// answer with [`top5`](Engine::top5) or [`logits`](Engine::logits).
     pub fn run_batch_in_place(&self, bufs: &mut [&mut [u8]]) -> Result<(), InferError> {
+        self.run_batch_in_place_on(bufs, &OneCore, |_| {})
+    }
+
+    /// [`run_batch_in_place`](Engine::run_batch_in_place) with each layer's
+    /// work split over `workers` (for each image in turn, and for a dense
+    /// layer over all of them at once), calling `after_layer(index)` when a
+    /// layer has run on every image. The answers are the same bits whatever
+    /// the number of workers or images.
+    pub fn run_batch_in_place_on(
+        &self,
+        bufs: &mut [&mut [u8]],
+        workers: &dyn Workers,
+        mut after_layer: impl FnMut(usize),
+    ) -> Result<(), InferError> {
         for buf in bufs.iter() {
             self.check_buffer(buf)?;
         }
         let spec = self.model.spec();
         let plane = spec.input.h as usize * spec.input.w as usize;
         for buf in bufs.iter_mut() {
-            quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()], &OneCore);
+            quantize_input(&self.model.meta().input, plane, &mut buf[self.plan.input_range()], workers);
         }
         let scratch_offset = self.plan.scratch_offset;
         for ((info, quant), step) in spec.walk().zip(&self.model.meta().layers).zip(&self.plan.steps) {
@@ -251,12 +265,13 @@ impl<'m> Engine<'m> {
                             scratch.get_or_insert(s);
                         }
                         if let Some(scratch) = scratch {
-                            dense_i8_batch(&params, &inputs, &mut outputs, scratch);
+                            dense_i8_batch_on(&params, &inputs, &mut outputs, scratch, workers);
                         }
                     }
                 }
-                _ => bufs.iter_mut().for_each(|buf| self.run_layer(&info, quant, step, buf, &OneCore)),
+                _ => bufs.iter_mut().for_each(|buf| self.run_layer(&info, quant, step, buf, workers)),
             }
+            after_layer(info.index);
         }
         Ok(())
     }

@@ -14,8 +14,11 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 /// 2: `LayerCycles`, `DeviceInfo::cores`. 3: test images on the card
-/// (`InferCard`, `DeviceInfo::card`).
-pub const PROTOCOL_VERSION: u16 = 3;
+/// (`InferCard`, `DeviceInfo::card`). 4: card images in batches
+/// (`InferCardBatch`, `DeviceInfo::max_batch`, `LayerCycles::images`).
+pub const PROTOCOL_VERSION: u16 = 4;
+/// Most images one `InferCardBatch` runs (its reply must fit a frame).
+pub const MAX_BATCH: usize = 8;
 /// Image bytes carried by one chunk.
 pub const CHUNK_LEN: usize = 512;
 /// Largest decoded frame (message + CRC).
@@ -28,7 +31,7 @@ pub const MAX_FRAME: usize = MAX_PAYLOAD + MAX_PAYLOAD / 254 + 2;
 /// empty frame it makes.
 pub const FRAME_GUARD: [u8; 1] = [0];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request<'a> {
     /// Asks for [`DeviceInfo`].
     Hello,
@@ -46,6 +49,11 @@ pub enum Request<'a> {
     /// Run the model on test image `index` of the set stored after the model
     /// (`crate::card`); the result's id is `index`.
     InferCard { index: u32 },
+    /// Run the model on these card images together, layer by layer over all
+    /// of them, so a dense layer's weights are read once per four images
+    /// instead of once per image; each answer is the one `InferCard` gives.
+    /// At most [`DeviceInfo::max_batch`] images.
+    InferCardBatch { indices: Vec<u32, MAX_BATCH> },
     /// Where the last inference spent its cycles, layer by layer.
     LayerCycles,
     /// Run each layer's parts one after another (see
@@ -129,6 +137,12 @@ pub enum ErrorCode {
         index: u32,
         count: u32,
     },
+    /// `InferCardBatch` with no image or more than the device runs at once
+    /// with this model (`max`, from its working memory).
+    BatchSize {
+        count: u32,
+        max: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +169,9 @@ pub struct DeviceInfo {
     pub model: Result<ModelInfo, ErrorCode>,
     /// The test images stored after the model, or why there are none.
     pub card: Result<CardInfo, CardError>,
+    /// Most images one `InferCardBatch` takes with this model (each needs
+    /// its own working memory); 0 without a model.
+    pub max_batch: u8,
 }
 
 /// A test image set on the card (see `crate::card`).
@@ -178,16 +195,20 @@ pub enum Board {
 pub struct InferResult {
     pub id: u32,
     pub top5: Vec<Prediction, 5>,
-    /// Cycle-counter ticks the inference took (PMCCNTR_EL0).
+    /// Cycle-counter ticks the inference took (PMCCNTR_EL0); in a batch,
+    /// the batch's ticks divided by its images (rounded down).
     pub cycles: u64,
 }
 
 /// Cycle-counter ticks of one inference by stage; they add up to its
-/// [`InferResult::cycles`].
+/// [`InferResult::cycles`] (for a batch, to the batch's ticks: the figures
+/// cover all its `images`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerCycles {
-    /// The image the figures belong to.
+    /// The image the figures belong to (a batch's first).
     pub id: u32,
+    /// Images the figures cover: 1, or a batch's count.
+    pub images: u16,
     /// Resizing the image to the model's input and quantizing it.
     pub prepare: u64,
     /// One entry per layer of the spec, in order.
@@ -208,6 +229,8 @@ pub enum Response {
     /// A chunk or `BeginImage` was taken.
     Ack,
     Result(InferResult),
+    /// `InferCardBatch`'s answers, in the order of its indices.
+    Results(Vec<InferResult, MAX_BATCH>),
     LayerCycles(LayerCycles),
     Error(ErrorCode),
     /// The request frame did not decode (CRC or format); resend it.
@@ -391,8 +414,14 @@ mod tests {
         round_trip(0, &Response::Error(ErrorCode::NoCardImage { index: u32::MAX, count: u32::MAX }));
         let layers = core::iter::repeat_n(u64::MAX, MAX_LAYERS).collect();
         let counts: Vec<u32, MAX_LAYERS> = core::iter::repeat_n(u32::MAX, MAX_LAYERS).collect();
-        let largest =
-            LayerCycles { id: u32::MAX, prepare: u64::MAX, layers, critical: counts.clone(), instructions: counts };
+        let largest = LayerCycles {
+            id: u32::MAX,
+            images: u16::MAX,
+            prepare: u64::MAX,
+            layers,
+            critical: counts.clone(),
+            instructions: counts,
+        };
         round_trip(3, &Response::LayerCycles(largest));
         round_trip(
             1,
@@ -406,8 +435,21 @@ mod tests {
                 image_capacity: 1 << 18,
                 model: Err(ErrorCode::Model(ModelError::BadMagic)),
                 card: Ok(CardInfo { images: u32::MAX, crc: u32::MAX }),
+                max_batch: u8::MAX,
             }),
         );
+        round_trip(0, &Response::Error(ErrorCode::BatchSize { count: u32::MAX, max: u32::MAX }));
+        let worst = InferResult {
+            id: u32::MAX,
+            top5: (0..5).map(|_| Prediction { class: u16::MAX, logit: i8::MIN }).collect(),
+            cycles: u64::MAX,
+        };
+        round_trip(5, &Response::Results(core::iter::repeat_n(worst, MAX_BATCH).collect()));
+        let batch = Request::InferCardBatch { indices: core::iter::repeat_n(u32::MAX, MAX_BATCH).collect() };
+        let mut out = [0u8; MAX_FRAME];
+        let n = encode_frame(6, &batch, &mut out).unwrap();
+        let mut body = std::vec::Vec::from(&out[..n - 1]);
+        assert_eq!(decode_frame::<Request>(&mut body).unwrap(), (6, batch));
     }
 
     #[test]

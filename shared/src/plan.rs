@@ -9,6 +9,7 @@
 //! input region doubles as the place where the raw image is written.
 
 use crate::kernels::conv2d_i8_scratch_len;
+use crate::kernels::conv_i8::dense_i8_batch_scratch_len;
 use crate::layers::conv::ConvGeometry;
 use crate::spec::{Layer, ModelSpec, SpecError, MAX_LAYERS};
 use heapless::Vec;
@@ -33,9 +34,10 @@ impl Step {
 }
 
 /// The working memory the firmware reserves for a plan ([`MemoryPlan::total_len`]):
-/// the paper network needs 1.7 MB. `host flash` refuses a model whose plan
+/// the paper network needs 1.7 MB, so four of its images fit for a batch
+/// (`link::Request::InferCardBatch`). `host flash` refuses a model whose plan
 /// needs more, before building an image the board could not run.
-pub const BOARD_ARENA_LEN: usize = 6 << 20;
+pub const BOARD_ARENA_LEN: usize = 8 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryPlan {
@@ -71,7 +73,11 @@ impl MemoryPlan {
             input_at_bottom = !input_at_bottom;
             let scratch = match l.layer {
                 Layer::Conv(c) => conv2d_i8_scratch_len(&ConvGeometry::new(l.input, l.output, &c)),
-                Layer::Dense(_) => conv2d_i8_scratch_len(&ConvGeometry::dense(l.input.len(), l.output.len())),
+                // Enough for one image and for a batch (`Engine::run_batch_in_place_on`).
+                Layer::Dense(_) => {
+                    let g = ConvGeometry::dense(l.input.len(), l.output.len());
+                    conv2d_i8_scratch_len(&g).max(dense_i8_batch_scratch_len(&g))
+                }
                 Layer::Lrn(_) | Layer::MaxPool(_) | Layer::AvgPool(_) => 0,
             };
             scratch_len = scratch_len.max(scratch);

@@ -75,7 +75,7 @@ fn image_too_large_to_count_is_refused_by_the_device() {
     const PAYLOAD: [u8; 14] = [1, 1, 1, 3, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff, 0xff, 0xff, 0xff, 0x0f];
     let (seq, request): (u16, Request) = postcard::from_bytes(&PAYLOAD).unwrap();
     let shape = Shape::new(3, u32::MAX, u32::MAX);
-    assert_eq!((seq, request), (1, Request::BeginImage { id: 1, shape }));
+    assert_eq!((seq, &request), (1, &Request::BeginImage { id: 1, shape }));
 
     let spec = AlexNetConfig::small(Shape::new(3, 32, 32), 10).with_width(0.125).build().unwrap();
     let file = common::quantized(&spec, 1, 1).1;

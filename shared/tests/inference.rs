@@ -67,6 +67,21 @@ fn a_batch_gives_each_image_its_own_answer() {
         assert_eq!(engine.top5(buf), want);
         assert_eq!(engine.logits(buf), engine.logits(&one));
     }
+    // Split over cores, as a board runs a batch: the same bits, and every
+    // layer reported once.
+    for cores in [2, 3, 4] {
+        let mut split: Vec<Vec<u8>> = images.iter().map(|_| vec![0u8; engine.buffer_len()]).collect();
+        for (buf, image) in split.iter_mut().zip(&images) {
+            engine.input_region(buf).unwrap().copy_from_slice(image);
+        }
+        let mut views: Vec<&mut [u8]> = split.iter_mut().map(|b| b.as_mut_slice()).collect();
+        let mut layers = Vec::new();
+        engine.run_batch_in_place_on(&mut views, &Threads(cores), |index| layers.push(index)).unwrap();
+        assert_eq!(layers, (0..spec.layers.len()).collect::<Vec<_>>());
+        for (got, want) in split.iter().zip(&bufs) {
+            assert_eq!(engine.logits(got), engine.logits(want), "{cores} cores");
+        }
+    }
 }
 
 #[test]

@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use shared::kernels::conv_i8::{conv2d_i8_on, dense_i8_batch, dense_i8_batch_scratch_len, DENSE_BATCH};
+use shared::kernels::conv_i8::{
+    conv2d_i8_on, dense_i8_batch, dense_i8_batch_on, dense_i8_batch_scratch_len, DENSE_BATCH,
+};
 use shared::kernels::pool_i8::{max_pool_i8, MAX_POOL_ROW};
 use shared::kernels::{conv2d_i8, conv2d_i8_scratch_len};
 use shared::layers::conv::{conv2d_f32_ref, conv2d_i8_ref, ConvGeometry, ConvI8Params, OutputStage};
@@ -120,13 +122,14 @@ proptest! {
     }
 
     /// A layer with a one-pixel output over 1..=4 images at once gives each
-    /// image what it gives alone.
+    /// image what it gives alone, on one core or split over several.
     #[test]
     fn batched_dense_equals_one_image_at_a_time(
         inputs in 1u32..300,
-        outputs in 1u32..11,
+        outputs in 1u32..40,
         relu in any::<bool>(),
         images in 1usize..=DENSE_BATCH,
+        cores in 1usize..=4,
         seed in any::<u64>(),
     ) {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -147,7 +150,11 @@ proptest! {
         let ins: Vec<&[i8]> = batch.iter().map(|x| x.as_slice()).collect();
         let mut outs: Vec<&mut [i8]> = got.iter_mut().map(|y| y.as_mut_slice()).collect();
         dense_i8_batch(&p, &ins, &mut outs, &mut scratch);
-        prop_assert_eq!(got, want);
+        prop_assert_eq!(&got, &want);
+        let mut split = vec![vec![0i8; outputs as usize]; images];
+        let mut outs: Vec<&mut [i8]> = split.iter_mut().map(|y| y.as_mut_slice()).collect();
+        dense_i8_batch_on(&p, &ins, &mut outs, &mut scratch, &Threads(cores));
+        prop_assert_eq!(split, want);
     }
 
     /// int8 convolution is within one output step of the f32 convolution of

@@ -10,7 +10,7 @@ use super::BoardError;
 use shared::format::crc32;
 use shared::link::{
     decode_frame, encode_frame, DeviceInfo, ErrorCode, Frame, FrameReader, InferResult, LayerCycles, Request, Response,
-    CHUNK_LEN, FRAME_GUARD, MAX_FRAME,
+    CHUNK_LEN, FRAME_GUARD, MAX_BATCH, MAX_FRAME,
 };
 use shared::spec::Shape;
 use std::time::{Duration, Instant};
@@ -437,6 +437,22 @@ impl Client {
     pub fn infer_card(&mut self, index: u32) -> Result<InferResult, BoardError> {
         match self.request(&Request::InferCard { index }, self.infer_timeout)? {
             Response::Result(r) if r.id == index => Ok(r),
+            Response::Error(code) => Err(BoardError::Device(code)),
+            other => Err(BoardError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Runs the card's test images `indices` together (at most the board's
+    /// `DeviceInfo::max_batch`): dense layers read their weights once for
+    /// every four of them. The answers come in the order of `indices`.
+    pub fn infer_card_batch(&mut self, indices: &[u32]) -> Result<Vec<InferResult>, BoardError> {
+        let request = Request::InferCardBatch {
+            indices: heapless::Vec::from_slice(indices).map_err(|_| {
+                BoardError::Unexpected(format!("a batch of {} images (at most {MAX_BATCH})", indices.len()))
+            })?,
+        };
+        match self.request(&request, self.infer_timeout * indices.len().max(1) as u32)? {
+            Response::Results(r) if r.iter().map(|r| r.id).eq(indices.iter().copied()) => Ok(r.into_iter().collect()),
             Response::Error(code) => Err(BoardError::Device(code)),
             other => Err(BoardError::Unexpected(format!("{other:?}"))),
         }

@@ -36,6 +36,14 @@ pub struct RunReport {
     /// What each image's `cycles` counts.
     #[serde(default)]
     pub clock: DeviceClock,
+    /// Card images the board ran together (`host run --batch`); each
+    /// image's `cycles` and `layers` are then its share of its batch's.
+    #[serde(default = "one")]
+    pub batch: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// What the board's per-image count measures. The firmware reads the CPU's
@@ -173,8 +181,19 @@ pub enum ImagesFrom {
     Link,
     /// Stored on the board's card after the model (`host flash --images`):
     /// the set whose body has this CRC-32 (`shared::card`), the same images
-    /// as the run's, in the same order.
-    Card { crc: u32 },
+    /// as the run's, in the same order; run `batch` at a time
+    /// (`Request::InferCardBatch` when more than one).
+    Card { crc: u32, batch: usize },
+}
+
+impl ImagesFrom {
+    /// Images per request.
+    pub fn batch(self) -> usize {
+        match self {
+            ImagesFrom::Link => 1,
+            ImagesFrom::Card { batch, .. } => batch.max(1),
+        }
+    }
 }
 
 /// Checks that the board answers, holds the model with `model_checksum`
@@ -193,7 +212,13 @@ fn check_board(
             on_board.checksum
         )));
     }
-    if let ImagesFrom::Card { crc } = from {
+    if let ImagesFrom::Card { crc, batch } = from {
+        if batch > 1 && batch > info.max_batch as usize {
+            return Err(HostError::Usage(format!(
+                "--batch {batch}: the board runs at most {} images of this model at once (its working memory)",
+                info.max_batch
+            )));
+        }
         let flash = "flash them with `host flash --images` and the run's data flags";
         match info.card {
             Ok(card) if card.crc == crc => {}
@@ -227,6 +252,7 @@ impl RunProgress {
 
 fn report(
     clock: DeviceClock,
+    batch: usize,
     info: &DeviceInfo,
     model_checksum: u32,
     images: Vec<DeviceRecord>,
@@ -243,6 +269,7 @@ fn report(
         resends: stats.resends,
         board_restarts: stats.board_restarts,
         clock,
+        batch,
     }
 }
 
@@ -258,32 +285,39 @@ fn run_share(
     progress: &Mutex<RunProgress>,
     abort: &AtomicBool,
 ) -> Result<bool> {
-    for &index in indices {
+    for batch in indices.chunks(plan.from.batch()) {
         if abort.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        let image = &images[index];
-        let r = match plan.from {
-            ImagesFrom::Link => conn.client.infer(index as u32, &image.pixels, image.shape)?,
-            ImagesFrom::Card { .. } => conn.client.infer_card(index as u32)?,
+        let answers = match (plan.from, batch) {
+            (ImagesFrom::Link, &[index]) => {
+                vec![conn.client.infer(index as u32, &images[index].pixels, images[index].shape)?]
+            }
+            (ImagesFrom::Card { .. }, &[index]) => vec![conn.client.infer_card(index as u32)?],
+            _ => conn.client.infer_card_batch(&batch.iter().map(|&i| i as u32).collect::<Vec<_>>())?,
         };
         let layers = match plan.layers {
             true => {
                 let p = conn.client.layer_cycles()?;
-                Some(std::iter::once(p.prepare).chain(p.layers.iter().copied()).collect())
+                // A batch's figures cover all its images: each gets its share.
+                let n = u64::from(p.images.max(1));
+                Some(std::iter::once(p.prepare).chain(p.layers.iter().copied()).map(|c| c / n).collect::<Vec<_>>())
             }
             false => None,
         };
-        let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
-        let record = DeviceRecord {
-            index,
-            label: image.label,
-            top5: r.top5.iter().map(|p| (p.class, p.logit)).collect(),
-            cycles: r.cycles,
-            layers,
-        };
-        journal.lock().expect("journal lock").append(record)?;
-        progress.lock().expect("progress lock").record(correct);
+        for (&index, r) in batch.iter().zip(answers) {
+            let image = &images[index];
+            let correct = r.top5.first().is_some_and(|p| p.class as u32 == image.label);
+            let record = DeviceRecord {
+                index,
+                label: image.label,
+                top5: r.top5.iter().map(|p| (p.class, p.logit)).collect(),
+                cycles: r.cycles,
+                layers: layers.clone(),
+            };
+            journal.lock().expect("journal lock").append(record)?;
+            progress.lock().expect("progress lock").record(correct);
+        }
     }
     Ok(true)
 }
@@ -381,7 +415,7 @@ pub fn run_images_journaled(
         )));
     }
     let records = journal.answers.values().cloned().collect();
-    Ok(report(DeviceClock::of(target), &info, model_checksum, records, start, stats))
+    Ok(report(DeviceClock::of(target), plan.from.batch(), &info, model_checksum, records, start, stats))
 }
 
 /// The QEMU image of `board` for `model` (with the test image set `images`

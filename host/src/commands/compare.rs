@@ -31,6 +31,9 @@ pub struct Comparison {
     pub mean_cycles: f64,
     /// What `mean_cycles` counts.
     pub clock: DeviceClock,
+    /// Images the board ran together (`host run --batch`); `mean_cycles`
+    /// is then each image's share of its batch.
+    pub batch: usize,
     /// With `host run --layers`: the mean of each stage (the input's
     /// preparation, then each layer by name), in the same clock.
     pub mean_layers: Option<Vec<(String, f64)>>,
@@ -97,6 +100,7 @@ pub fn compare(
         device: Accuracy::default(),
         mean_cycles: 0.0,
         clock: report.clock,
+        batch: report.batch,
         mean_layers: mean_layers(&model, report),
     };
     let mut inputs = Vec::with_capacity(report.images.len());
@@ -174,7 +178,11 @@ pub fn table(cmp: &Comparison) -> String {
     }
     row("host int8", &cmp.host_int8);
     row("device int8", &cmp.device);
-    let _ = writeln!(s, "device {}: {:.0}", cmp.clock.per_image(), cmp.mean_cycles);
+    let batch = match cmp.batch {
+        1 => String::new(),
+        n => format!(" (run {n} at a time: each image's share of its batch)"),
+    };
+    let _ = writeln!(s, "device {}: {:.0}{batch}", cmp.clock.per_image(), cmp.mean_cycles);
     if let Some(layers) = &cmp.mean_layers {
         let _ = writeln!(s, "device by stage (mean, same clock):");
         for (name, mean) in layers {

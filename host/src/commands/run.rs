@@ -61,6 +61,13 @@ pub struct RunArgs {
     /// board's image is built with them.
     #[arg(long)]
     pub from_card: bool,
+    /// Card images the board runs together (at most 8, and as many as its
+    /// memory holds for the model: 4 of the paper network): dense layers
+    /// read their weights once for every four images, as the host's int8
+    /// engine does over a batch. The answers are the same; the report's
+    /// times are each image's share of its batch.
+    #[arg(long, default_value_t = 1, value_parser = values::count(1..=shared::link::MAX_BATCH as u64))]
+    pub batch: usize,
     /// Ask the board for each image's time by layer as well (its cycle
     /// counter on a real board); `host compare` prints the mean per layer.
     #[arg(long)]
@@ -140,6 +147,12 @@ fn open_journal(args: &RunArgs, report: &Path, identity: RunIdentity) -> Result<
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.batch > 1 && !args.from_card {
+        return Err(HostError::Usage(format!(
+            "--batch {}: batches are of images stored on the board's card; add --from-card",
+            args.batch
+        )));
+    }
     let path = args.report.clone().unwrap_or_else(|| default_report(&args.model));
     check_outputs(args, &path)?;
     let (bytes, checksum) = load_model(&args.model)?;
@@ -156,7 +169,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let from = match &card {
         Some(set) => {
-            ImagesFrom::Card { crc: CardImages::parse(set).map_err(|e| HostError::Usage(e.to_string()))?.crc() }
+            let crc = CardImages::parse(set).map_err(|e| HostError::Usage(e.to_string()))?.crc();
+            ImagesFrom::Card { crc, batch: args.batch }
         }
         None => ImagesFrom::Link,
     };

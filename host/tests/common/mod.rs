@@ -153,3 +153,20 @@ pub fn kill_board_then_resume(
 pub fn answers(path: &Path) -> Vec<Value> {
     report(path)["images"].as_array().unwrap().iter().map(|i| serde_json::json!([i["index"], i["top5"]])).collect()
 }
+
+/// A few RGB photos in ImageFolder layout (`DIR/val/<class>/*.png`).
+pub fn photos(dir: &Path) -> PathBuf {
+    let root = dir.join("photos");
+    for (class, seed) in [("cat", 3u32), ("dog", 11)] {
+        let folder = root.join("val").join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..2u32 {
+            let photo = image::RgbImage::from_fn(64, 48, |x, y| {
+                let v = |c: u32| ((x * 7 + y * 13 + c * 50 + (seed + i) * 31) % 256) as u8;
+                image::Rgb([v(0), v(1), v(2)])
+            });
+            photo.save(folder.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    root
+}

@@ -233,10 +233,11 @@ fn pack_columns(
 /// Images a [`dense_i8_batch`] call takes: one per lane of a column panel.
 pub const DENSE_BATCH: usize = TILE_COLS;
 
-/// Scratch bytes [`dense_i8_batch`] needs for this geometry (the same as one
-/// image's [`conv2d_i8_scratch_len`] of a one-pixel map).
+/// Scratch bytes [`dense_i8_batch`] / [`dense_i8_batch_on`] need for this
+/// geometry: the images' column panel, then their outputs channel by channel
+/// (each core writes its own channels there; they are copied out after).
 pub fn dense_i8_batch_scratch_len(g: &ConvGeometry) -> usize {
-    DENSE_BATCH * g.packed_layout().padded_depth()
+    DENSE_BATCH * g.packed_layout().padded_depth() + DENSE_BATCH * g.output.c as usize
 }
 
 /// A layer with a one-pixel output (a dense layer) for up to
@@ -244,6 +245,18 @@ pub fn dense_i8_batch_scratch_len(g: &ConvGeometry) -> usize {
 /// `inputs[i]`, bit for bit, but every weight panel is read once for all of
 /// them. `scratch` needs [`dense_i8_batch_scratch_len`] bytes.
 pub fn dense_i8_batch(p: &ConvI8Params, inputs: &[&[i8]], outputs: &mut [&mut [i8]], scratch: &mut [i8]) {
+    dense_i8_batch_on(p, inputs, outputs, scratch, &OneCore)
+}
+
+/// [`dense_i8_batch`] with the weight panels (output channels) split over
+/// `workers`; each output is computed exactly as on one core.
+pub fn dense_i8_batch_on(
+    p: &ConvI8Params,
+    inputs: &[&[i8]],
+    outputs: &mut [&mut [i8]],
+    scratch: &mut [i8],
+    workers: &dyn Workers,
+) {
     let g = &p.geometry;
     assert_eq!((g.output.h, g.output.w), (1, 1), "dense_i8_batch takes one-pixel outputs");
     assert!(inputs.len() <= DENSE_BATCH && inputs.len() == outputs.len(), "dense_i8_batch: up to 4 images");
@@ -252,9 +265,10 @@ pub fn dense_i8_batch(p: &ConvI8Params, inputs: &[&[i8]], outputs: &mut [&mut [i
     }
     let layout = p.weights.layout;
     let depth = layout.padded_depth();
-    let cols = &mut scratch[..dense_i8_batch_scratch_len(g)];
+    let (cols, staged) = scratch[..dense_i8_batch_scratch_len(g)].split_at_mut(DENSE_BATCH * depth);
     let pad_value = (-p.input_offset).clamp(-128, 127) as i8;
     let patch = g.patch_len();
+    let parts = workers.parts();
     for group in 0..g.groups {
         for lane in 0..DENSE_BATCH {
             let mut out = LaneWriter::new(cols, lane);
@@ -265,14 +279,32 @@ pub fn dense_i8_batch(p: &ConvI8Params, inputs: &[&[i8]], outputs: &mut [&mut [i
             }
             (patch..depth).for_each(|_| out.put(0));
         }
-        for panel in 0..layout.panels() {
-            let first = group * layout.rows + panel * PANEL_ROWS;
-            let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
-            let y = tile_i8(p.weights.panel(group, panel), cols, &row_stage(p, first, rows));
-            for (r, row) in y.iter().enumerate().take(rows) {
-                for (output, v) in outputs.iter_mut().zip(row) {
-                    output[first + r] = *v;
+        let cols = &*cols;
+        let panels = |part| share(layout.panels(), part, parts);
+        run_on_ranges(
+            workers,
+            staged,
+            |part| {
+                let channels = panel_channels(&layout, group, &panels(part));
+                channels.start * DENSE_BATCH..channels.end * DENSE_BATCH
+            },
+            |part, staged| {
+                let first_channel = panel_channels(&layout, group, &panels(part)).start;
+                for panel in panels(part) {
+                    let first = group * layout.rows + panel * PANEL_ROWS;
+                    let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
+                    let y = tile_i8(p.weights.panel(group, panel), cols, &row_stage(p, first, rows));
+                    let at = (first - first_channel) * DENSE_BATCH;
+                    for (r, row) in y.iter().enumerate().take(rows) {
+                        staged[at + r * DENSE_BATCH..][..DENSE_BATCH].copy_from_slice(row);
+                    }
                 }
+            },
+        );
+        let channels = group * layout.rows..(group + 1) * layout.rows;
+        for (lane, output) in outputs.iter_mut().enumerate() {
+            for c in channels.clone() {
+                output[c] = staged[c * DENSE_BATCH + lane];
             }
         }
     }
