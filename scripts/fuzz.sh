@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every decoder of outside bytes (issue #18) with cargo-fuzz: the model
 # file and the device's request path (shared/fuzz), the board's replies,
-# training checkpoints and the IDX and CIFAR-10 files (host/fuzz). Each target
+# training checkpoints, the IDX and CIFAR-10 files, and the ONNX models and
+# safetensors state_dicts `host import` reads (host/fuzz). Each target
 # runs for SECONDS (default 60), starting from its committed seeds
 # (<crate>/fuzz/seeds/<target>/, copied into the working corpus
 # <crate>/fuzz/corpus/<target>/); a crash, timeout or out-of-memory input is
@@ -27,6 +28,7 @@ esac
 all_targets=(
     shared/fuzz:parse_model shared/fuzz:device_link
     host/fuzz:reply host/fuzz:checkpoint host/fuzz:idx host/fuzz:cifar10
+    host/fuzz:onnx_model host/fuzz:state_dict
 )
 targets=()
 for entry in "${all_targets[@]}"; do

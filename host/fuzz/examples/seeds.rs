@@ -3,16 +3,21 @@
 //! valid inputs, so fuzzing starts from the files and frames the host reads.
 
 use flate2::{write::GzEncoder, Compression};
-use host::train::checkpoint::{Checkpoint, Progress, RunData};
+use host::import::onnx_graph::{import_graph, GraphOptions};
+use host::import::state_dict::import_state_dict;
+use host::train::checkpoint::{weight_shape, Checkpoint, Progress, RunData};
 use host::train::preprocess::Augment;
 use host::train::recipe::{Hyper, RecipeKind};
+use prost::Message;
+use safetensors::tensor::{Dtype, TensorView};
 use shared::float::FloatModel;
 use shared::infer::Prediction;
 use shared::link::{
-    encode_frame, Board, CardInfo, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelError, ModelInfo, Response, FRAME_GUARD,
-    MAX_FRAME, PROTOCOL_VERSION,
+    encode_frame, Board, CardInfo, DeviceInfo, ErrorCode, InferResult, LayerCycles, ModelError, ModelInfo, Response,
+    FRAME_GUARD, MAX_FRAME, PROTOCOL_VERSION,
 };
-use shared::spec::Shape;
+use shared::spec::{AlexNetConfig, AvgPoolSpec, Layer, Normalize, Shape};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -123,9 +128,92 @@ fn cifar_seed() {
     write("cifar10", "two-records", &batch);
 }
 
+/// Links `seeds/<target>/<name>` to a file of tests/fixtures/ (relative,
+/// so the checkout can move), so the fuzzers start from what the importer
+/// tests read, without a second copy in the repository.
+fn fixture(target: &str, name: &str, fixture: &str) {
+    let link = dir(target).join(name);
+    let _ = std::fs::remove_file(&link);
+    let to = Path::new("../../../../tests/fixtures").join(fixture);
+    std::os::unix::fs::symlink(&to, &link).unwrap();
+    let len = std::fs::metadata(&link).expect("the fixture exists").len();
+    println!("seeds/{target}/{name} -> {}: {len} bytes", to.display());
+}
+
+fn onnx_seeds() {
+    for name in ["torchvision_w16", "bvlc_alexnet_w16", "caffenet_w16"] {
+        fixture("onnx_model", &format!("{name}.onnx"), &format!("{name}/model.onnx"));
+    }
+    // `host export-onnx`'s graphs, small: Conv (groups), Relu, LRN,
+    // MaxPool, Flatten, Gemm; and with an average pool written as Reshape,
+    // MatMul, Reshape (the pool's 3x3 map to 2x2 does not tile).
+    let export = |name: &str, model: &FloatModel| {
+        let bytes = host::onnx::to_onnx(model).encode_to_vec();
+        let imported = import_graph(&bytes, &GraphOptions::default()).unwrap().model;
+        assert_eq!(imported.layers, model.layers, "{name} imports");
+        write("onnx_model", name, &bytes);
+    };
+    export("tiny-export.onnx", &FloatModel::random(&shared_fuzz::tiny_spec(), 5));
+    let mut spec = shared_fuzz::tiny_spec();
+    spec.layers.insert(3, Layer::AvgPool(AvgPoolSpec { out_h: 2, out_w: 2 })).unwrap();
+    spec.validate().unwrap();
+    export("tiny-avgpool-matmul.onnx", &FloatModel::random(&spec, 6));
+}
+
+/// `model`'s weights as a state_dict in safetensors, under `names` (one
+/// per weighted layer), with `metadata`.
+fn state_dict(model: &FloatModel, names: &[String], metadata: &[(&str, &str)]) -> Vec<u8> {
+    let mut tensors = Vec::new();
+    let weighted = model.spec.walk().zip(&model.layers).filter_map(|(info, p)| Some((weight_shape(&info)?, p)));
+    for ((shape, p), name) in weighted.zip(names) {
+        let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        tensors.push((format!("{name}.weight"), shape.clone(), bytes(&p.weights)));
+        tensors.push((format!("{name}.bias"), shape[..1].to_vec(), bytes(&p.bias)));
+    }
+    let views = tensors.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap()));
+    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+fn state_dict_seeds() {
+    fixture("state_dict", "torchvision_w16.safetensors", "torchvision_w16/model.safetensors");
+    // This project's names with the header scripts/train_ddp.py writes.
+    let mut cfg = AlexNetConfig::small(Shape::new(3, 32, 32), 4).with_width(1.0 / 16.0);
+    cfg.fc_features = [16, 16];
+    cfg.normalize = Normalize::from_channels(&[0.5; 3], &[0.25; 3]).unwrap();
+    let small = FloatModel::random(&cfg.build().unwrap(), 7);
+    let names = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"].map(String::from);
+    let meta = [
+        ("arch", "small"),
+        ("input", "[3, 32, 32]"),
+        ("mean", "[0.5, 0.5, 0.5]"),
+        ("std", "[0.25, 0.25, 0.25]"),
+        ("resize_short_side", "36"),
+    ];
+    let bytes = state_dict(&small, &names, &meta);
+    assert_eq!(import_state_dict(&bytes, cfg).unwrap().0, small);
+    write("state_dict", "small-project.safetensors", &bytes);
+    // torchvision's names under DistributedDataParallel's `module.`.
+    let mut cfg = AlexNetConfig::torchvision().with_width(1.0 / 32.0);
+    cfg.input = Shape::new(3, 64, 64);
+    cfg.fc_features = [16, 16];
+    cfg.classes = 3;
+    let tv = FloatModel::random(&cfg.build().unwrap(), 8);
+    let names = ["features.0", "features.3", "features.6", "features.8", "features.10"]
+        .into_iter()
+        .chain(["classifier.1", "classifier.4", "classifier.6"])
+        .map(|n| format!("module.{n}"))
+        .collect::<Vec<_>>();
+    let bytes = state_dict(&tv, &names, &[("input", "[3, 64, 64]")]);
+    assert_eq!(import_state_dict(&bytes, cfg).unwrap().0, tv);
+    write("state_dict", "tiny-torchvision-ddp.safetensors", &bytes);
+}
+
 fn main() {
     reply_seeds();
     checkpoint_seed();
     idx_seeds();
     cifar_seed();
+    onnx_seeds();
+    state_dict_seeds();
 }

@@ -33,12 +33,22 @@ pub(super) struct Chain<'a> {
     pub(super) opset: i64,
     /// Every tensor a node or the graph's output reads.
     pub(super) read: HashSet<String>,
+    /// Bytes the ConstantOfShape nodes have made so far.
+    pub(super) filled: usize,
 }
 
-/// Most values a ConstantOfShape may make: the paper network's largest
-/// weight tensor (fc6) has 37,748,736; a shape beyond this is refused
-/// before anything is allocated.
-const MAX_CONSTANT_VALUES: usize = 1 << 28;
+/// Most bytes the ConstantOfShape nodes of a graph may make, together: the
+/// paper network's weights are 244 MB (its largest tensor, fc6, 151 MB). A
+/// total, as each node is a few bytes of the file whatever it makes; a
+/// quarter of the 2 GiB a fuzz target may use, as a MatMul's weights are
+/// copied once (transposed). A shape beyond what is left is refused before
+/// anything is allocated.
+const MAX_CONSTANT_BYTES: usize = 1 << 29;
+
+/// Most values an integer ConstantOfShape may make: integers are read only
+/// as shapes and flags, a few values, and a long list would be copied (as
+/// a shape) and printed (in an error) at its length.
+const MAX_INT_CONSTANT_VALUES: usize = 64;
 
 impl<'a> Chain<'a> {
     pub(super) fn err(&self, reason: impl Into<String>) -> ImportError {
@@ -163,6 +173,11 @@ impl<'a> Chain<'a> {
         let [out, per_group, kh, kw] = dims[..] else {
             return Err(self.err(format!("weights of shape {dims:?}; a 2-D convolution has O x I/groups x kH x kW")));
         };
+        // A dimension of 0 leaves the tensor without values whatever the
+        // others say; sizes are checked before the bias is made from `out`.
+        if dims.iter().any(|&d| d == 0 || d > u32::MAX as usize) {
+            return Err(self.err(format!("weights of shape {dims:?}: each dimension must be from 1 to {}", u32::MAX)));
+        }
         if kh != kw {
             return Err(self.err(format!("kernel {kh}x{kw}: only square kernels are supported")));
         }
@@ -179,7 +194,10 @@ impl<'a> Chain<'a> {
         if pads.len() != 4 || pads.iter().any(|&p| p != pads[0]) {
             return Err(self.err(format!("pads {pads:?}: only the same padding on every side is supported")));
         }
-        if groups < 1 || per_group as i64 * groups != self.shape.c as i64 {
+        let (Ok(stride), Ok(padding)) = (u32::try_from(strides[0]), u32::try_from(pads[0])) else {
+            return Err(self.err(format!("strides {strides:?} pads {pads:?}: each must be from 0 to {}", u32::MAX)));
+        };
+        if groups < 1 || (per_group as i64).checked_mul(groups) != Some(self.shape.c as i64) {
             return Err(self.err(format!(
                 "weights take {per_group} channels x {groups} groups, but its input has {} channels",
                 self.shape.c
@@ -193,8 +211,8 @@ impl<'a> Chain<'a> {
         let spec = ConvSpec {
             out_channels: out as u32,
             kernel: kh as u32,
-            stride: strides[0] as u32,
-            padding: pads[0] as u32,
+            stride,
+            padding,
             groups: groups as u32,
             relu: false,
         };
@@ -334,12 +352,26 @@ impl<'a> Chain<'a> {
         };
         let dims: Option<Vec<usize>> = dims.iter().map(|&d| usize::try_from(d).ok()).collect();
         let count = dims.as_ref().and_then(|d| d.iter().try_fold(1usize, |n, &d| n.checked_mul(d)));
-        let (Some(dims), Some(count)) = (dims, count.filter(|&n| n <= MAX_CONSTANT_VALUES)) else {
-            return Err(self.err(format!("shape '{shape}' is negative or over {MAX_CONSTANT_VALUES} values")));
-        };
         let value = match self.attr("value").and_then(|a| a.t.as_ref()) {
             Some(t) => super::constant::decode_tensor(t)?,
             None => Constant::Float { dims: vec![1], values: vec![0.0] },
+        };
+        let element = match value {
+            Constant::Int { .. } if count.is_some_and(|n| n > MAX_INT_CONSTANT_VALUES) => {
+                return Err(self.err(format!(
+                    "shape '{shape}' gives an integer tensor of over {MAX_INT_CONSTANT_VALUES} values; \
+                     integers are read only as shapes and flags"
+                )))
+            }
+            Constant::Int { .. } => 8,
+            Constant::Float { .. } => 4,
+        };
+        let filled = count.and_then(|n| n.checked_mul(element)?.checked_add(self.filled));
+        let (Some(dims), Some(count), Some(filled)) = (dims, count, filled.filter(|&b| b <= MAX_CONSTANT_BYTES)) else {
+            return Err(self.err(format!(
+                "shape '{shape}' is negative, or with the ConstantOfShape nodes before it over {} MiB of values",
+                MAX_CONSTANT_BYTES >> 20
+            )));
         };
         let out = self.node.output.first().cloned().ok_or_else(|| self.err("has no output"))?;
         let constant = match value {
@@ -350,6 +382,7 @@ impl<'a> Chain<'a> {
             _ => return Err(self.err("a value of other than one float32 or int64 element")),
         };
         self.constants.insert(out, constant);
+        self.filled = filled;
         Ok(())
     }
 
@@ -377,16 +410,20 @@ impl<'a> Chain<'a> {
         if self.ints("dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) {
             return Err(self.err("dilated max pooling is not supported"));
         }
-        let square = kernel.len() == 2 && kernel[0] == kernel[1] && kernel[0] > 0;
-        if !square || strides.len() != 2 || strides[0] != strides[1] || strides[0] <= 0 {
+        let square = kernel.len() == 2 && kernel[0] == kernel[1];
+        let equal = strides.len() == 2 && strides[0] == strides[1];
+        // Sizes as the spec holds them: from 1 to u32::MAX.
+        let size = |v: &[i64]| v.first().and_then(|&n| u32::try_from(n).ok()).filter(|&n| n > 0);
+        let (true, true, Some(k), Some(s)) = (square, equal, size(&kernel), size(&strides)) else {
             return Err(self.err(format!(
-                "kernel {kernel:?} strides {strides:?}: only square kernels with equal strides are supported"
+                "kernel {kernel:?} strides {strides:?}: only square kernels with equal strides, \
+                 each from 1 to {}, are supported",
+                u32::MAX
             )));
-        }
+        };
         let Ok(pads) = <[i64; 4]>::try_from(pads.as_slice()) else {
             return Err(self.err(format!("pads {pads:?}: a 2-D pool has 4 (top, left, bottom, right)")));
         };
-        let (k, s) = (kernel[0] as u32, strides[0] as u32);
         if pads.iter().any(|&p| !(0..k as i64).contains(&p)) {
             return Err(self.err(format!("pads {pads:?}: each must be at least 0 and less than the kernel {k}")));
         }
@@ -452,23 +489,28 @@ impl<'a> Chain<'a> {
         if self.int("allowzero", 0) != 0 && values.contains(&0) {
             return Err(self.err(format!("reshape to {values:?} with allowzero=1 makes an empty tensor")));
         }
-        let (c, cells) = (self.shape.c as i64, (self.shape.h * self.shape.w) as i64);
+        // A map of up to (2^32-1)^2 cells: counted in i64 without overflow.
+        let (c, cells) = (self.shape.c as i64, self.shape.h as i64 * self.shape.w as i64);
         match (&values[..], self.pool_matrix.take()) {
             (&[_, ch, n], None) if ch == c && n == cells && !self.flattened => {
                 self.pool_matrix = Some(None);
                 Ok(())
             }
             (&[_, ch, oh, ow], Some(Some((dims, matrix)))) if ch == c && oh > 0 && ow > 0 => {
-                let pool = AvgPoolSpec { out_h: oh as u32, out_w: ow as u32 };
-                let mut want = vec![0.0f32; (cells * oh * ow) as usize];
-                let fits = dims == [cells as usize, (oh * ow) as usize];
-                if fits {
-                    avg_pool_matrix(&pool, self.shape, &mut want);
+                let not_pool = || self.err("a product over the spatial map that is not an adaptive average pool");
+                let (Ok(out_h), Ok(out_w)) = (u32::try_from(oh), u32::try_from(ow)) else { return Err(not_pool()) };
+                // The pool's own matrix, to compare with, is made only at
+                // the size of the file's (whose values the file holds).
+                if dims != [cells as usize, out_h as usize * out_w as usize] {
+                    return Err(not_pool());
                 }
-                if !fits || want.iter().zip(&matrix).any(|(a, b)| (a - b).abs() > 1e-6) {
-                    return Err(self.err("a product over the spatial map that is not an adaptive average pool"));
+                let pool = AvgPoolSpec { out_h, out_w };
+                let mut want = vec![0.0f32; matrix.len()];
+                avg_pool_matrix(&pool, self.shape, &mut want);
+                if want.iter().zip(&matrix).any(|(a, b)| (a - b).abs() > 1e-6) {
+                    return Err(not_pool());
                 }
-                self.average_to(pool.out_h, pool.out_w)
+                self.average_to(out_h, out_w)
             }
             _ => {
                 let features = self.shape.len() as i64;
@@ -491,12 +533,11 @@ impl<'a> Chain<'a> {
     }
 
     pub(super) fn lrn(&mut self) -> Result<(), ImportError> {
-        let size = self.int("size", 0);
-        if size <= 0 {
-            return Err(self.err("no size"));
-        }
+        let Some(size) = u32::try_from(self.int("size", 0)).ok().filter(|&s| s > 0) else {
+            return Err(self.err(format!("size {}: must be from 1 to {}", self.int("size", 0), u32::MAX)));
+        };
         let spec = LrnSpec {
-            size: size as u32,
+            size,
             // No f32 times 5 divides back to exactly 1e-4: the paper's alpha
             // comes back within a rounding (9.999999e-5).
             alpha: self.float("alpha", 1e-4) / size as f32,

@@ -36,6 +36,8 @@
 mod chain;
 mod constant;
 mod external;
+#[cfg(test)]
+mod tests;
 
 use super::error::ImportError;
 use crate::onnx::proto::{attribute_type, ModelProto, NodeProto};
@@ -98,12 +100,14 @@ fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> 
         .find(|i| !initializers.contains_key(&i.name))
         .ok_or_else(|| ImportError::Input("every graph input is an initializer".into()))?;
     let dims = crate::onnx::proto::input_dims(input);
-    match dims[..] {
-        [_, Some(c), Some(h), Some(w)] if c > 0 && h > 0 && w > 0 => {
-            Ok((input.name.clone(), Shape::new(c as u32, h as u32, w as u32)))
+    // Sizes as the spec holds them: from 1 to u32::MAX.
+    let size = |d: Option<usize>| d.and_then(|d| u32::try_from(d).ok()).filter(|&d| d > 0);
+    if let [_, c, h, w] = dims[..] {
+        if let (Some(c), Some(h), Some(w)) = (size(c), size(h), size(w)) {
+            return Ok((input.name.clone(), Shape::new(c, h, w)));
         }
-        _ => Err(ImportError::Input(format!("'{}' has dimensions {dims:?}", input.name))),
     }
+    Err(ImportError::Input(format!("'{}' has dimensions {dims:?}", input.name)))
 }
 
 /// The network of the ONNX model in `bytes`.
@@ -147,6 +151,7 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
             .chain(graph.output.iter().map(|o| &o.name))
             .cloned()
             .collect(),
+        filled: 0,
     };
     for (i, node) in graph.node.iter().enumerate() {
         chain.node = node;
