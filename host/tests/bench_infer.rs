@@ -1,6 +1,7 @@
 //! `host bench-infer` end to end on a tiny network: every host engine is
 //! timed, and the virtual board (four cores, `-icount`) reports per-layer
-//! instruction counts whose critical path is below their total.
+//! instruction counts whose critical path is below their total, at batch 1
+//! and over a batch of card images.
 
 use host::train::recipe::{Hyper, RecipeKind};
 use host::train::trainer::fresh;
@@ -70,6 +71,19 @@ fn bench_infer_times_every_engine_and_counts_the_boards_instructions() {
     for board in ["Pi 3 B (A53", "Pi 3 B+ (A53", "Pi 4 B (A72"] {
         let line = report.lines().find(|l| l.contains(board)).unwrap_or_else(|| panic!("no {board} in:\n{report}"));
         assert!(figure(line, "GHz):") > 0.0, "{line}");
+        assert!(figure(line, "ms (") >= 1.0, "modelled below the floor: {line}");
+    }
+    // One batch of four card images, run together as `run --batch 4` runs
+    // them: counted and modelled per image beside batch 1.
+    let batched = figure(&report, "run together): per image");
+    assert!(batched > 0.0 && batched < total, "batch: {batched} M on the busiest core, all cores at batch 1 {total} M");
+    assert_eq!(report.matches("against the PMU under -icount:").count(), 2, "the batch's mix is checked too");
+    for board in ["Pi 3 B ", "Pi 3 B+", "Pi 4 B "] {
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(board) && l.contains("batch 4"))
+            .unwrap_or_else(|| panic!("no {board} batch line in:\n{report}"));
+        assert!(figure(line, "batch 4") > 0.0, "{line}");
         assert!(figure(line, "ms (") >= 1.0, "modelled below the floor: {line}");
     }
     // ncnn's AlexNet figures belong beside the paper network only.

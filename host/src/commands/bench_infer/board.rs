@@ -40,17 +40,19 @@ impl BoardCounts {
 }
 
 /// Boots the virtual board with `-icount shift=0` on the model at
-/// `model_path` and runs `images` (network input size) on it.
-/// With `mix_plugin`, also loads the instruction-mix plugin and returns its
-/// counts per image.
+/// `model_path` and runs `images` (network input size) on it: sent over the
+/// link one by one at `batch` 1, else stored on its card and run `batch` at
+/// a time (`Request::InferCardBatch`). With `mix_plugin`, also loads the
+/// instruction-mix plugin and returns its counts per image.
 pub fn count_instructions(
     model_path: &Path,
     checksum: u32,
     images: &[Vec<u8>],
     spec: &ModelSpec,
     mix_plugin: Option<&Path>,
+    batch: usize,
 ) -> Result<(BoardCounts, Option<BoardMix>)> {
-    let mix_out = model_path.with_extension("insn-mix.txt");
+    let mix_out = model_path.with_extension(format!("batch{batch}.insn-mix.txt"));
     let insn_mix = mix_plugin.map(|plugin| InsnMixPlugin { plugin: plugin.to_path_buf(), out: mix_out.clone() });
     if insn_mix.is_some() {
         // A table left by an earlier run must not pass for this one's.
@@ -58,12 +60,25 @@ pub fn count_instructions(
     }
     let with_mix = insn_mix.is_some();
     let options = QemuOptions { board: VirtualBoard::Rpi3, icount: true, insn_mix, ..QemuOptions::default() };
-    let target = Target::Qemu { image: qemu_image_for(model_path, options.board, None)?, options };
+    let card = match batch {
+        1 => None,
+        _ => Some(
+            shared::card::write(images.iter().map(|i| (spec.input, i.as_slice())))
+                .map_err(|e| HostError::Usage(format!("the benchmark's images on the card: {e:?}")))?,
+        ),
+    };
+    let target = Target::Qemu { image: qemu_image_for(model_path, options.board, card.as_deref())?, options };
     let mut conn = Connection::open(&target)?;
     let info = conn.client.hello(BOOT_TIMEOUT)?;
     let on_board = info.model.map_err(crate::board::BoardError::Device)?;
     if on_board.checksum != checksum {
         return Err(HostError::Usage(format!("the virtual board holds model crc32 {:#010x}", on_board.checksum)));
+    }
+    if batch > 1 && batch > info.max_batch as usize {
+        return Err(HostError::Usage(format!(
+            "--board-batch {batch}: the virtual board runs at most {} images of this model at once (its working memory)",
+            info.max_batch
+        )));
     }
     // QEMU's instruction counter is global across its cores: with the parts
     // of each layer run in turn, each part's count is its own.
@@ -76,8 +91,17 @@ pub fn count_instructions(
         critical: vec![0.0; layers],
         total: vec![0.0; layers],
     };
-    for (id, image) in images.iter().enumerate() {
-        conn.client.infer(id as u32, image, spec.input)?;
+    let step = batch.max(1);
+    for (k, chunk) in images.chunks(step).enumerate() {
+        let first = (k * step) as u32;
+        if step == 1 {
+            conn.client.infer(first, &chunk[0], spec.input)?;
+        } else {
+            let indices: Vec<u32> = (first..first + chunk.len() as u32).collect();
+            conn.client.infer_card_batch(&indices)?;
+        }
+        // A batch's counts cover all its images; the sums are divided by
+        // the number of images below.
         let p = conn.client.layer_cycles()?;
         if p.critical.len() != layers || p.instructions.len() != layers {
             return Err(HostError::Usage("the board does not count instructions per core (no PMU event)".into()));

@@ -11,6 +11,7 @@
 
 use super::mix::{BoardMix, ClassCounts};
 use qemu_insn_mix::classify::Class;
+use shared::kernels::conv_i8::DENSE_BATCH;
 use shared::spec::{Layer, ModelSpec};
 
 /// How a core issues the instruction classes, in units per cycle.
@@ -123,33 +124,43 @@ pub struct LayerTime {
     pub floor_seconds: f64,
 }
 
-/// Bytes each layer reads from DRAM at batch 1: its weights when the
-/// network's weights do not fit in L2 beside the largest activation pair
-/// (each image then finds L2 holding other layers' weights), and its input
-/// and output when those alone overflow L2.
-pub fn dram_bytes(spec: &ModelSpec, l2_bytes: usize) -> Vec<f64> {
+/// Bytes each layer reads from DRAM per image, `batch` images at a time
+/// (`host run --batch`): its weights when the network's weights do not fit
+/// in L2 beside the largest activation pair (each image then finds L2
+/// holding other layers' weights), and its input and output when those
+/// alone overflow L2. Over a batch, a dense layer reads its weights once
+/// per four images (`DENSE_BATCH`), and a convolution, which runs on the
+/// batch's images one after another, reads them once per batch when they
+/// fit in L2 beside its activations.
+pub fn dram_bytes(spec: &ModelSpec, l2_bytes: usize, batch: usize) -> Vec<f64> {
     let l2_bytes = l2_bytes as u64;
     let weights: Vec<u64> = spec.walk().map(|l| l.params()).collect();
     let activations: Vec<u64> = spec.walk().map(|l| (l.input.len() + l.output.len()) as u64).collect();
     let weights_stay = weights.iter().sum::<u64>() + activations.iter().max().copied().unwrap_or(0) <= l2_bytes;
-    weights
-        .iter()
-        .zip(&activations)
-        .map(|(&w, &a)| {
-            let w = if weights_stay { 0 } else { w };
+    let batch = batch.max(1);
+    spec.walk()
+        .zip(weights.iter().zip(&activations))
+        .map(|(l, (&w, &a))| {
+            let shared_by = match l.layer {
+                Layer::Dense(_) => batch.min(DENSE_BATCH),
+                _ if w + a <= l2_bytes => batch,
+                _ => 1,
+            };
+            let w = if weights_stay { 0.0 } else { w as f64 / shared_by as f64 };
             let a = if a > l2_bytes { a } else { 0 };
-            (w + a) as f64
+            w + a as f64
         })
         .collect()
 }
 
-/// The model's time for each layer of `spec` on `board`.
-pub fn layer_times(spec: &ModelSpec, mix: &BoardMix, board: &Board) -> Vec<LayerTime> {
+/// The model's time per image for each layer of `spec` on `board`, from
+/// the instruction mix per image of a run `batch` images at a time.
+pub fn layer_times(spec: &ModelSpec, mix: &BoardMix, board: &Board, batch: usize) -> Vec<LayerTime> {
     let hz = board.ghz * 1e9;
     let peak = board.core.peak_macs_per_cycle() * board.cores as f64 * hz;
     spec.walk()
         .zip(&mix.layers)
-        .zip(dram_bytes(spec, board.l2_bytes))
+        .zip(dram_bytes(spec, board.l2_bytes, batch))
         .map(|((l, m), dram)| {
             let slowest = m.parts.iter().map(|p| board.core.cycles(p)).fold(0.0, f64::max);
             let cycles = board.core.cycles(&m.serial) + slowest;
@@ -172,9 +183,40 @@ pub fn prepare_seconds(mix: &BoardMix, board: &Board) -> f64 {
     board.core.cycles(&mix.prepare) / (board.ghz * 1e9)
 }
 
-/// The model's time per image on `board`: preparation plus every layer.
-pub fn image_seconds(spec: &ModelSpec, mix: &BoardMix, board: &Board) -> f64 {
-    prepare_seconds(mix, board) + layer_times(spec, mix, board).iter().map(|l| l.seconds).sum::<f64>()
+/// The model's time per image on `board`, `batch` images at a time:
+/// preparation plus every layer.
+pub fn image_seconds(spec: &ModelSpec, mix: &BoardMix, board: &Board, batch: usize) -> f64 {
+    prepare_seconds(mix, board) + layer_times(spec, mix, board, batch).iter().map(|l| l.seconds).sum::<f64>()
+}
+
+/// Each board's modelled time per image and floor, in seconds.
+fn totals(spec: &ModelSpec, mix: &BoardMix, batch: usize) -> Vec<(f64, f64)> {
+    BOARDS
+        .iter()
+        .map(|b| {
+            let floor = layer_times(spec, mix, b, batch).iter().map(|l| l.floor_seconds).sum::<f64>();
+            (image_seconds(spec, mix, b, batch), floor)
+        })
+        .collect()
+}
+
+/// The model at batch 1 and over a batch, board by board: what reading the
+/// dense weights once per four images saves.
+pub fn print_batch(spec: &ModelSpec, single: &BoardMix, batched: &BoardMix, batch: usize) {
+    println!(
+        "  cycle model over a batch ({batch} card images at a time, `host run --from-card --batch {batch}`; instruction mix of that run, per image):"
+    );
+    for ((b, (one, _)), (many, floor)) in BOARDS.iter().zip(totals(spec, single, 1)).zip(totals(spec, batched, batch)) {
+        println!(
+            "  {:<8} batch 1 {:>7.1} ms/image, batch {batch} {:>7.1} ms/image ({:.2}x), floor {:.1} ms ({:.2}x the floor)",
+            b.name,
+            one * 1e3,
+            many * 1e3,
+            one / many,
+            floor * 1e3,
+            many / floor
+        );
+    }
 }
 
 /// Prints the mix, the per-layer model on each board, the totals beside
@@ -209,7 +251,7 @@ pub fn print(spec: &ModelSpec, mix: &BoardMix) {
         row(&l.name.to_string(), &m.total());
     }
 
-    let times: Vec<Vec<LayerTime>> = BOARDS.iter().map(|b| layer_times(spec, mix, b)).collect();
+    let times: Vec<Vec<LayerTime>> = BOARDS.iter().map(|b| layer_times(spec, mix, b, 1)).collect();
     println!(
         "  cycle model, 4 cores, batch 1 (a model from published issue rates and DRAM speeds, not a measurement):"
     );
@@ -236,9 +278,7 @@ pub fn print(spec: &ModelSpec, mix: &BoardMix) {
         }
         println!();
     }
-    for (b, t) in BOARDS.iter().zip(&times) {
-        let total = image_seconds(spec, mix, b);
-        let floor = t.iter().map(|l| l.floor_seconds).sum::<f64>();
+    for (b, (total, floor)) in BOARDS.iter().zip(totals(spec, mix, 1)) {
         let anchor = NCNN_ANCHORS.iter().find(|(name, _)| paper && *name == b.name);
         let beside = anchor.map_or(String::new(), |(_, ms)| {
             format!("; ncnn fp32 AlexNet, 4 threads, measured on a real {}: {ms:.0} ms", b.name)
@@ -306,13 +346,30 @@ mod tests {
     #[test]
     fn paper_weights_stream_from_dram_and_small_ones_stay_in_l2() {
         let paper = shared::spec::AlexNetConfig::paper().build().unwrap();
-        let bytes = dram_bytes(&paper, 1 << 20);
+        let bytes = dram_bytes(&paper, 1 << 20, 1);
         let total: f64 = bytes.iter().sum();
         assert!(total > 60e6, "{total}");
+        // Over a batch of four, the dense layers' 58.6 MB is read once for all four.
+        let dense: Vec<bool> = paper.walk().map(|l| matches!(l.layer, Layer::Dense(_))).collect();
+        let per_image = dram_bytes(&paper, 1 << 20, 4);
+        for ((one, four), dense) in bytes.iter().zip(&per_image).zip(&dense) {
+            if *dense {
+                assert_eq!(*four, one / 4.0);
+            }
+        }
+        // Eight at a time: the dense layers still take four images at once;
+        // a convolution whose weights stay in L2 reads them once per batch.
+        let eight = dram_bytes(&paper, 1 << 20, 8);
+        for (((eight, four), dense), l) in eight.iter().zip(&per_image).zip(&dense).zip(paper.walk()) {
+            match dense {
+                true => assert_eq!(eight, four, "{}", l.name),
+                false => assert!(eight <= four, "{}", l.name),
+            }
+        }
         let tiny = shared::spec::AlexNetConfig::small(shared::spec::Shape::new(1, 28, 28), 10)
             .with_width(0.25)
             .build()
             .unwrap();
-        assert_eq!(dram_bytes(&tiny, 1 << 20).iter().sum::<f64>(), 0.0);
+        assert_eq!(dram_bytes(&tiny, 1 << 20, 1).iter().sum::<f64>(), 0.0);
     }
 }

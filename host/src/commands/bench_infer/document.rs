@@ -76,6 +76,41 @@ pub struct BoardBench {
     pub cycle_model: Option<Vec<ModelledBoard>>,
     /// Bytes on the serial line per image, frames and replies included.
     pub wire_bytes_per_image: usize,
+    /// The same counted over card images run several at a time
+    /// (`--board-batch`); null at `--board-batch 1`.
+    pub batch: Option<BatchBench>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchBench {
+    /// Images per batch.
+    pub images: usize,
+    /// Instructions per image, as `critical_path` and `all_cores` above.
+    pub critical_path: f64,
+    pub all_cores: f64,
+    pub mix_gap: Option<f64>,
+    /// The cycle model's time per image at this batch.
+    pub cycle_model: Option<Vec<ModelledBoard>>,
+}
+
+fn modelled(spec: &ModelSpec, mix: Option<&BoardMix>, batch: usize) -> Option<Vec<ModelledBoard>> {
+    mix.map(|m| {
+        BOARDS
+            .iter()
+            .map(|b| ModelledBoard { board: b.name, ghz: b.ghz, ms_per_image: image_seconds(spec, m, b, batch) * 1e3 })
+            .collect()
+    })
+}
+
+/// The board's figures over a batch of `batch` card images.
+pub fn batch_bench(spec: &ModelSpec, batch: usize, counts: &BoardCounts, mix: Option<&BoardMix>) -> BatchBench {
+    BatchBench {
+        images: batch,
+        critical_path: counts.critical_path(),
+        all_cores: counts.all_cores(),
+        mix_gap: mix.map(|m| agreement(m, &counts.total).all_layers),
+        cycle_model: modelled(spec, mix, batch),
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,12 +169,6 @@ pub fn board_bench(spec: &ModelSpec, counts: &BoardCounts, mix: Option<&BoardMix
             all_cores: *all,
         })
         .collect();
-    let cycle_model = mix.map(|m| {
-        BOARDS
-            .iter()
-            .map(|b| ModelledBoard { board: b.name, ghz: b.ghz, ms_per_image: image_seconds(spec, m, b) * 1e3 })
-            .collect()
-    });
     BoardBench {
         board: "raspi3b",
         cores: counts.cores,
@@ -149,7 +178,8 @@ pub fn board_bench(spec: &ModelSpec, counts: &BoardCounts, mix: Option<&BoardMix
         critical_path: counts.critical_path(),
         all_cores: counts.all_cores(),
         mix_gap: mix.map(|m| agreement(m, &counts.total).all_layers),
-        cycle_model,
+        cycle_model: modelled(spec, mix, 1),
         wire_bytes_per_image: wire_bytes(spec.input),
+        batch: None,
     }
 }

@@ -49,6 +49,12 @@ pub struct BenchInferArgs {
     /// Images run on the virtual board (0: skip the board; at most 1,000).
     #[arg(long, default_value_t = 2, value_parser = count(0..=MAX_IMAGES))]
     pub board_images: usize,
+    /// Then one batch of this many card images on the virtual board, run
+    /// together as `host run --from-card --batch` runs them, for the
+    /// per-image figures over a batch (1: skip; at most 8, and what the
+    /// board's memory holds: 4 of the paper network).
+    #[arg(long, default_value_t = 4, value_parser = count(1..=shared::link::MAX_BATCH as u64))]
+    pub board_batch: usize,
     /// Seed of the random weights and images.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -128,6 +134,31 @@ fn subjects(args: &BenchInferArgs) -> Result<Vec<Subject>> {
         .collect()
 }
 
+/// Prints how far the instruction-mix plugin's counts are from the PMU's
+/// (unless `json`) and refuses to model on counts more than
+/// [`mix::MAX_GAP`] apart.
+fn check_mix(spec: &ModelSpec, counts: &board::BoardCounts, mix: Option<&mix::BoardMix>, json: bool) -> Result<()> {
+    let Some(m) = mix else { return Ok(()) };
+    let a = mix::agreement(m, &counts.total);
+    if !json {
+        let names: Vec<String> = spec.walk().map(|l| l.name.to_string()).collect();
+        let worst = a
+            .worst_layer
+            .map_or(String::new(), |(i, g)| format!(", the largest gap of a layer {:.2}% ({})", 100.0 * g, names[i]));
+        println!(
+            "  instruction-mix plugin against the PMU under -icount: {:.3}% apart over all layers{worst}",
+            100.0 * a.all_layers
+        );
+    }
+    if a.all_layers > mix::MAX_GAP || a.worst_layer.is_some_and(|(_, g)| g > mix::MAX_GAP) {
+        return Err(HostError::Usage(format!(
+            "the instruction-mix plugin's counts are more than {:.0}% from the board's PMU: the cycle model would rest on wrong counts",
+            100.0 * mix::MAX_GAP
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(args: &BenchInferArgs) -> Result<()> {
     crate::progress::set_quiet(args.quiet);
     let mut networks = Vec::new();
@@ -153,7 +184,11 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
             }
             (_, false) => None,
         };
-        let images = synthetic_images(spec, args.images.max(args.board_images), args.seed ^ 0xB3C4);
+        let board_images = match args.board_images {
+            0 => 0,
+            n => n.max(args.board_batch),
+        };
+        let images = synthetic_images(spec, args.images.max(board_images), args.seed ^ 0xB3C4);
         let (int8, int8_layers) = host_engines::int8(&model, &images[..args.images], args.batch)?;
         let mut rows = vec![int8];
         if let Some(float) = &s.float {
@@ -169,40 +204,21 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
         let mut board = None;
         if args.board_images > 0 {
             let plugin = mix::plugin_path();
-            let (counts, board_mix) = board::count_instructions(
-                &s.model_path,
-                checksum,
-                &images[..args.board_images],
-                spec,
-                plugin.as_deref(),
-            )?;
+            let count = |images: &[Vec<u8>], batch| {
+                let (counts, mix) =
+                    board::count_instructions(&s.model_path, checksum, images, spec, plugin.as_deref(), batch)?;
+                check_mix(spec, &counts, mix.as_ref(), args.json)?;
+                Ok::<_, HostError>((counts, mix))
+            };
+            let (counts, board_mix) = count(&images[..args.board_images], 1)?;
             if !args.json {
                 board::print(spec, &counts);
             }
             match &board_mix {
-                Some(m) => {
-                    let a = mix::agreement(m, &counts.total);
-                    if !args.json {
-                        let names: Vec<String> = spec.walk().map(|l| l.name.to_string()).collect();
-                        let worst = a.worst_layer.map_or(String::new(), |(i, g)| {
-                            format!(", the largest gap of a layer {:.2}% ({})", 100.0 * g, names[i])
-                        });
-                        println!(
-                            "  instruction-mix plugin against the PMU under -icount: {:.3}% apart over all layers{worst}",
-                            100.0 * a.all_layers
-                        );
-                    }
-                    if a.all_layers > mix::MAX_GAP || a.worst_layer.is_some_and(|(_, g)| g > mix::MAX_GAP) {
-                        return Err(HostError::Usage(format!(
-                            "the instruction-mix plugin's counts are more than {:.0}% from the board's PMU: the cycle model would rest on wrong counts",
-                            100.0 * mix::MAX_GAP
-                        )));
-                    }
-                    if !args.json {
-                        cycle_model::print(spec, m);
-                        let pi3 = &cycle_model::BOARDS[0];
-                        board::print_link(spec, Some(cycle_model::image_seconds(spec, m, pi3)));
-                    }
+                Some(m) if !args.json => {
+                    cycle_model::print(spec, m);
+                    let pi3 = &cycle_model::BOARDS[0];
+                    board::print_link(spec, Some(cycle_model::image_seconds(spec, m, pi3, 1)));
                 }
                 None if !args.json => {
                     println!(
@@ -210,9 +226,27 @@ pub fn run(args: &BenchInferArgs) -> Result<()> {
                     );
                     board::print_link(spec, None);
                 }
-                None => {}
+                _ => {}
             }
-            board = Some(document::board_bench(spec, &counts, board_mix.as_ref()));
+            let mut doc = document::board_bench(spec, &counts, board_mix.as_ref());
+            if args.board_batch > 1 {
+                let batch = args.board_batch;
+                let (batched, batched_mix) = count(&images[..batch], batch)?;
+                if !args.json {
+                    println!(
+                        "board over a batch ({batch} card images run together): per image {:.2} M instructions on the busiest core (batch 1: {:.2} M), {:.2} M on all cores (batch 1: {:.2} M)",
+                        batched.critical_path() / 1e6,
+                        counts.critical_path() / 1e6,
+                        batched.all_cores() / 1e6,
+                        counts.all_cores() / 1e6
+                    );
+                    if let (Some(one), Some(many)) = (&board_mix, &batched_mix) {
+                        cycle_model::print_batch(spec, one, many, batch);
+                    }
+                }
+                doc.batch = Some(document::batch_bench(spec, batch, &batched, batched_mix.as_ref()));
+            }
+            board = Some(doc);
         }
         if args.json {
             networks.push(document::NetworkBench {
