@@ -122,7 +122,9 @@ impl<'a> Chain<'a> {
         let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else { return Ok(None) };
         match self.constants.remove(name) {
             Some(Constant::Float { dims, values }) => Ok(Some((dims, values))),
-            Some(Constant::Int { .. }) => Err(self.err(format!("input '{name}' is an integer tensor, not weights"))),
+            Some(Constant::Int { .. } | Constant::Quantized { .. }) => {
+                Err(self.err(format!("input '{name}' is an integer tensor, not float weights")))
+            }
             None => Err(self.err(format!(
                 "input '{name}' is not a constant (an initializer or a Constant node), or is read twice"
             ))),
