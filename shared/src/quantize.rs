@@ -11,7 +11,7 @@ use crate::layers::conv::ConvGeometry;
 use crate::layers::lrn::{build_lrn_table, lrn_table_len};
 use crate::layers::packed::pack_weights;
 use crate::quant::{quantize_bias, quantize_weights_per_channel, QParams, Requant};
-use crate::spec::{Layer, MAX_INPUT_CHANNELS};
+use crate::spec::{Layer, ModelSpec, MAX_INPUT_CHANNELS};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -88,6 +88,12 @@ pub enum QuantizeError {
     Range {
         layer: usize,
     },
+    /// Weights given for this layer (see [`FixedWeights`]) do not fit it,
+    /// have a scale that is not positive, or hold -128 (the kernels take
+    /// -127..=127), or none were given.
+    Weights {
+        layer: usize,
+    },
     Format(FormatError),
 }
 
@@ -98,16 +104,20 @@ impl fmt::Display for QuantizeError {
         match self {
             QuantizeError::Calibration => write!(f, "calibration saw no images or misses layers"),
             QuantizeError::Range { layer } => write!(f, "layer {layer}: scales out of fixed-point range"),
+            QuantizeError::Weights { layer } => write!(
+                f,
+                "layer {layer}: int8 weights, scales or biases that do not fit the layer (weights -127..=127, \
+                 scales above 0)"
+            ),
             QuantizeError::Format(e) => write!(f, "{e}"),
         }
     }
 }
 
-fn input_quant(model: &FloatModel, range: (f32, f32)) -> Result<InputQuant, QuantizeError> {
-    let qp = QParams::from_range(range.0, range.1);
+fn input_quant(spec: &ModelSpec, qp: QParams) -> Result<InputQuant, QuantizeError> {
     let mut q = InputQuant { output: qp, mean: [0; MAX_INPUT_CHANNELS], requant: [Requant::ZERO; MAX_INPUT_CHANNELS] };
-    for c in 0..model.spec.input.c as usize {
-        let n = &model.spec.normalize;
+    for c in 0..spec.input.c as usize {
+        let n = &spec.normalize;
         q.mean[c] = libm::roundf(n.mean[c]).clamp(0.0, 255.0) as i32;
         q.requant[c] =
             Requant::from_real(1.0 / (n.std[c] as f64 * qp.scale as f64)).ok_or(QuantizeError::Range { layer: 0 })?;
@@ -131,25 +141,100 @@ pub fn quantize_named<S: AsRef<str>>(
     if cal.layers.len() != model.layers.len() || !finite(cal.input) || !cal.layers.iter().all(|r| finite(*r)) {
         return Err(QuantizeError::Calibration);
     }
-    let input = input_quant(model, cal.input)?;
+    let outputs: Vec<QParams> = cal.layers.iter().map(|r| QParams::from_range(r.0, r.1)).collect();
+    let input = QParams::from_range(cal.input.0, cal.input.1);
+    assemble(&model.spec, input, &outputs, labels, |layer| {
+        let params = &model.layers[layer];
+        let mut values = vec![0i8; params.weights.len()];
+        let mut scales = vec![0f32; params.bias.len()];
+        quantize_weights_per_channel(&params.weights, &mut values, &mut scales);
+        Ok(FixedWeights { values, scales, bias: params.bias.clone() })
+    })
+}
+
+/// A weighted layer quantized elsewhere: int8 weights in the spec's layout
+/// (rows of output channels; -127..=127, zero point 0), each output
+/// channel's scale, and the float bias (quantized here at
+/// `input_scale * weight_scale`, as TFLite does).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FixedWeights {
+    pub values: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// One layer's output parameters and, for convolutions and dense layers,
+/// its weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedLayer {
+    pub output: QParams,
+    pub weights: Option<FixedWeights>,
+}
+
+/// Quantization decided elsewhere (an imported int8 model): the input's and
+/// every layer's scale and zero point, and the int8 weights. Pooling layers'
+/// outputs must have their inputs' parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedQuant {
+    pub input: QParams,
+    pub layers: Vec<FixedLayer>,
+}
+
+/// Model-file bytes from quantization decided elsewhere: the multipliers,
+/// int32 biases, LRN tables and packing are computed as for a calibrated
+/// model, from the given scales, zero points and weights.
+pub fn quantize_fixed<S: AsRef<str>>(
+    spec: &ModelSpec,
+    mut fixed: FixedQuant,
+    labels: Option<&[S]>,
+) -> Result<Vec<u8>, QuantizeError> {
+    if fixed.layers.len() != spec.layers.len() {
+        return Err(QuantizeError::Calibration);
+    }
+    let outputs: Vec<QParams> = fixed.layers.iter().map(|l| l.output).collect();
+    assemble(spec, fixed.input, &outputs, labels, |layer| {
+        fixed.layers[layer].weights.take().ok_or(QuantizeError::Weights { layer })
+    })
+}
+
+/// The model file of `spec` with these input and output parameters; each
+/// weighted layer's weights come from `weighted(layer index)`.
+fn assemble<S: AsRef<str>>(
+    spec: &ModelSpec,
+    input: QParams,
+    outputs: &[QParams],
+    labels: Option<&[S]>,
+    mut weighted: impl FnMut(usize) -> Result<FixedWeights, QuantizeError>,
+) -> Result<Vec<u8>, QuantizeError> {
+    if !input.is_valid() {
+        return Err(QuantizeError::Range { layer: 0 });
+    }
+    let input = input_quant(spec, input)?;
     let mut builder = ModelBuilder::new();
     let mut layers = heapless::Vec::new();
     let mut current = input.output;
-    for ((info, params), range) in model.spec.walk().zip(&model.layers).zip(&cal.layers) {
-        let out_qp = QParams::from_range(range.0, range.1);
+    for (info, &out_qp) in spec.walk().zip(outputs) {
         let layer = info.index;
+        if !out_qp.is_valid() {
+            return Err(QuantizeError::Range { layer });
+        }
         let quant = match info.layer {
             Layer::Conv(_) | Layer::Dense(_) => {
                 let channels = info.output.c as usize;
-                let mut weights = vec![0i8; params.weights.len()];
-                let mut scales = vec![0f32; channels];
-                quantize_weights_per_channel(&params.weights, &mut weights, &mut scales);
-                let (packed, sums) = pack_weights(
-                    &ConvGeometry::of_weighted(&info).expect("a weighted layer").0.packed_layout(),
-                    &weights,
-                );
+                let FixedWeights { values: weights, scales, bias } = weighted(layer)?;
+                let geometry = ConvGeometry::of_weighted(&info).expect("a weighted layer").0;
+                let layout = geometry.packed_layout();
+                let fits = weights.len() == layout.channels() * layout.depth
+                    && scales.len() == channels
+                    && bias.len() == channels
+                    && scales.iter().all(|s| s.is_finite() && *s > 0.0)
+                    && weights.iter().all(|&w| w != i8::MIN);
+                if !fits {
+                    return Err(QuantizeError::Weights { layer });
+                }
+                let (packed, sums) = pack_weights(&layout, &weights);
                 let bias: Vec<i32> =
-                    params.bias.iter().zip(&scales).map(|(b, s)| quantize_bias(*b, current.scale, *s)).collect();
+                    bias.iter().zip(&scales).map(|(b, s)| quantize_bias(*b, current.scale, *s)).collect();
                 let requants = scales
                     .iter()
                     .map(|s| Requant::from_real(current.scale as f64 * *s as f64 / out_qp.scale as f64))
@@ -179,6 +264,8 @@ pub fn quantize_named<S: AsRef<str>>(
                     build_lrn_table(&spec, current, out_qp, &mut table).ok_or(QuantizeError::Range { layer })?;
                 LayerQuant::Lrn(LrnQuant { input: current, output: out_qp, table: builder.add_i32(&table), params })
             }
+            // Pools keep their input's parameters (calibration's range for
+            // them is not used).
             Layer::MaxPool(_) => LayerQuant::MaxPool(current),
             Layer::AvgPool(_) => LayerQuant::AvgPool(current),
         };
@@ -189,5 +276,5 @@ pub fn quantize_named<S: AsRef<str>>(
     if let Some(names) = labels {
         builder.add_labels(names);
     }
-    builder.finish(model.spec.clone(), input, layers).map_err(QuantizeError::Format)
+    builder.finish(spec.clone(), input, layers).map_err(QuantizeError::Format)
 }

@@ -5,13 +5,16 @@
 //! for the 6x6 pool), CaffeNet's pattern (pooling before LRN) with
 //! ceil-mode pools that read their padding, and the Caffe-lineage CaffeNet
 //! fixture (tests/fixtures/caffenet_w16, see scripts/make_caffe_fixtures.py)
-//! imported from ONNX. The board's top-5 equals host int8's bit for bit.
+//! imported from ONNX, and the model onnxruntime quantized
+//! (tests/fixtures/torchvision_w16_int8, see
+//! scripts/make_quantized_fixtures.py) imported as the int8 model file
+//! itself. The board's top-5 equals host int8's bit for bit.
 
 use e2e_tests::{assert_device_matches_host, boot, scratch_dir, shutdown};
-use host::import::onnx_graph::{import_graph, GraphOptions};
+use host::import::onnx_graph::{import_graph, import_onnx, GraphOptions, Imported};
 use host::inference::calibrate;
 use shared::format::AlignedBytes;
-use shared::quantize::{quantize_named, RangeMethod};
+use shared::quantize::{quantize_fixed, quantize_named, RangeMethod};
 use shared::spec::{AlexNetConfig, Layer, Normalize, Shape};
 use shared::synthetic;
 use std::path::Path;
@@ -41,6 +44,25 @@ fn pytorch_model_imported_from_onnx_runs_bit_exact_on_the_board() {
     let photo = Shape::new(3, 300, 260);
     let large: Vec<u8> = (0..photo.len()).map(|i| ((i * 7) % 253) as u8).collect();
     assert_device_matches_host(&mut client, &bytes, &[large], photo);
+    shutdown(qemu, client, 0);
+}
+
+#[path = "../fixtures/torchvision_w16_int8/images.rs"]
+mod int8_images;
+
+#[test]
+fn model_quantized_by_onnxruntime_runs_bit_exact_on_the_board() {
+    let Imported::Int8(int8) =
+        import_onnx(&fixture_in("torchvision_w16_int8", "qdq_u8.onnx"), &GraphOptions::default()).unwrap()
+    else {
+        panic!("the QDQ fixture imported as a float network")
+    };
+    let input = int8.spec.input;
+    let bytes = AlignedBytes::new(&quantize_fixed(&int8.spec, int8.quant, None::<&[&str]>).unwrap());
+    let images: Vec<Vec<u8>> = (0..4).map(int8_images::image).collect();
+    let (qemu, mut client, info) = boot(&scratch_dir("imported_int8"), &bytes);
+    assert_eq!(info.model.expect("model accepted").input, input);
+    assert_device_matches_host(&mut client, &bytes, &images, input);
     shutdown(qemu, client, 0);
 }
 

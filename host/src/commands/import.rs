@@ -1,12 +1,15 @@
 //! `host import`: a network trained elsewhere (an ONNX file, or a PyTorch
 //! state_dict saved as safetensors) as a float checkpoint that `quantize`,
-//! `eval`, `predict`, `export-onnx` and `train --resume` take.
+//! `eval`, `predict`, `export-onnx` and `train --resume` take; or an ONNX
+//! model quantized elsewhere (QDQ or QOperator) directly as the int8 model
+//! file, with the file's scales and zero points.
 
 use crate::args::arch::ArchArgs;
 use crate::args::values::{count_u32, float_in, FloatRange};
 use crate::data::labels;
+use crate::error::write_atomic;
 use crate::error::{read_file, HostError, Result};
-use crate::import::onnx_graph::{import_graph, GraphOptions};
+use crate::import::onnx_graph::{import_onnx, GraphOptions, Imported, ImportedInt8};
 use crate::import::state_dict::{import_state_dict, recorded, Recorded};
 use crate::spec_table::print_spec;
 use crate::train::checkpoint::{Checkpoint, Progress};
@@ -20,7 +23,9 @@ use std::path::{Path, PathBuf};
 #[command(group(ArgGroup::new("source").required(true).args(["onnx", "state_dict"])))]
 pub struct ImportArgs {
     /// An ONNX model (what `torch.onnx.export` writes, opset 11-23); the
-    /// network is read from its graph.
+    /// network is read from its graph. A model quantized elsewhere (QDQ or
+    /// QOperator, as onnxruntime's quantize_static writes them) becomes the
+    /// int8 model file itself.
     #[arg(long)]
     pub onnx: Option<PathBuf>,
     /// A PyTorch state_dict saved with `safetensors.torch.save_file`, of the
@@ -30,7 +35,8 @@ pub struct ImportArgs {
     pub state_dict: Option<PathBuf>,
     #[command(flatten)]
     pub arch: ArchArgs,
-    /// The checkpoint to write.
+    /// The checkpoint to write (for a quantized ONNX model: the int8 model
+    /// file, as `host quantize --out` writes).
     #[arg(long)]
     pub out: PathBuf,
     /// Class names, one per line (default: FILE.labels.txt beside the input
@@ -117,9 +123,12 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         (Some(path), _) => {
             let folder = Some(path.parent().map(Path::to_path_buf).unwrap_or_default());
             let options = GraphOptions { normalize: normalize(args)?, folder };
-            let graph = import_graph(&read_file(path)?, &options)
+            let imported = import_onnx(&read_file(path)?, &options)
                 .map_err(|source| HostError::Import { path: path.clone(), source })?;
-            (path, graph.model, graph.notes)
+            match imported {
+                Imported::Float(graph) => (path, graph.model, graph.notes),
+                Imported::Int8(int8) => return write_int8(args, path, int8),
+            }
         }
         (None, Some(path)) => {
             let bytes = read_file(path)?;
@@ -130,26 +139,7 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         }
         (None, None) => unreachable!("clap requires a source"),
     };
-    let spec = &mut model.spec;
-    // Normalize holds the unused channels as mean 0, std 1: a list of the
-    // wrong length would otherwise leave channels unnormalized, silently.
-    if let Some(mean) = args.mean.as_ref().filter(|m| m.len() != spec.input.c as usize) {
-        return Err(HostError::Usage(format!(
-            "--mean and --std give {} values, but the network's input {} has {} channels",
-            mean.len(),
-            spec.input,
-            spec.input.c
-        )));
-    }
-    spec.resize = match args.resize {
-        Some(side) if side < spec.input.h.max(spec.input.w) => {
-            return Err(HostError::Usage(format!("--resize {side} is smaller than the input {}", spec.input)))
-        }
-        Some(side) => side,
-        None if args.onnx.is_some() => (spec.input.h.max(spec.input.w) * 256).div_ceil(224),
-        None => spec.resize,
-    };
-    spec.validate()?;
+    finish_spec(args, &mut model.spec)?;
     check_finite(&model)?;
     let classes = class_names(args, source, model.spec.classes() as usize)?;
     print_spec(&model.spec);
@@ -172,6 +162,59 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         ckpt.model.spec.input,
         ckpt.model.spec.resize_shorter_side()
     );
+    Ok(())
+}
+
+/// A model quantized elsewhere: the int8 model file, with the file's
+/// scales, zero points and weights, and its class names beside it.
+fn write_int8(args: &ImportArgs, source: &Path, int8: ImportedInt8) -> Result<()> {
+    let ImportedInt8 { mut spec, quant, notes } = int8;
+    finish_spec(args, &mut spec)?;
+    let classes = class_names(args, source, spec.classes() as usize)?;
+    print_spec(&spec);
+    for note in &notes {
+        println!("note: {note}");
+    }
+    let bytes = shared::quantize::quantize_fixed(&spec, quant, Some(&classes))?;
+    write_atomic(&args.out, &bytes)?;
+    let aligned = shared::format::AlignedBytes::new(&bytes);
+    let model = shared::Model::parse(&aligned).map_err(|source| HostError::Model { path: args.out.clone(), source })?;
+    println!(
+        "wrote {}: the int8 model file ({} bytes, crc32 {:#010x}), with the ONNX file's scales and zero points; \
+         no `host quantize` needed (input {}, photos scaled to {} then centre-cropped)",
+        args.out.display(),
+        bytes.len(),
+        model.checksum(),
+        spec.input,
+        spec.resize_shorter_side()
+    );
+    let names = labels::sidecar_path(&args.out);
+    labels::write(&names, &classes)?;
+    println!("wrote {} (class names for `host predict`)", names.display());
+    Ok(())
+}
+
+/// The flags' mean/std check and resize, on an imported spec.
+fn finish_spec(args: &ImportArgs, spec: &mut shared::spec::ModelSpec) -> Result<()> {
+    // Normalize holds the unused channels as mean 0, std 1: a list of the
+    // wrong length would otherwise leave channels unnormalized, silently.
+    if let Some(mean) = args.mean.as_ref().filter(|m| m.len() != spec.input.c as usize) {
+        return Err(HostError::Usage(format!(
+            "--mean and --std give {} values, but the network's input {} has {} channels",
+            mean.len(),
+            spec.input,
+            spec.input.c
+        )));
+    }
+    spec.resize = match args.resize {
+        Some(side) if side < spec.input.h.max(spec.input.w) => {
+            return Err(HostError::Usage(format!("--resize {side} is smaller than the input {}", spec.input)))
+        }
+        Some(side) => side,
+        None if args.onnx.is_some() => (spec.input.h.max(spec.input.w) * 256).div_ceil(224),
+        None => spec.resize,
+    };
+    spec.validate()?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 /// Operators this importer runs, for the error that names the others.
-pub const SUPPORTED: [&str; 20] = [
+pub const SUPPORTED: [&str; 24] = [
     "Conv",
     "Relu",
     "LRN",
@@ -27,6 +27,10 @@ pub const SUPPORTED: [&str; 20] = [
     "LogSoftmax (last)",
     "opset 7-23",
     "float32 weights",
+    "QuantizeLinear/DequantizeLinear (int8 or uint8 activations per tensor, symmetric int8 weights)",
+    "QLinearConv",
+    "QLinearMatMul",
+    "com.microsoft:QGemm",
 ];
 
 /// Why a file cannot become a checkpoint. Messages name the node (ONNX) or

@@ -132,7 +132,9 @@ impl<'a> Chain<'a> {
         let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else { return Ok(None) };
         match self.constants.remove(name) {
             Some(Constant::Float { dims, values }) => Ok(Some((dims, values))),
-            Some(Constant::Int { .. }) => Err(self.err(format!("input '{name}' is an integer tensor, not weights"))),
+            Some(Constant::Int { .. } | Constant::Quantized { .. }) => {
+                Err(self.err(format!("input '{name}' is an integer tensor, not float weights")))
+            }
             None => Err(self.err(format!(
                 "input '{name}' is not a constant (an initializer or a Constant node), or is read twice"
             ))),
@@ -365,6 +367,7 @@ impl<'a> Chain<'a> {
             }
             Constant::Int { .. } => 8,
             Constant::Float { .. } => 4,
+            Constant::Quantized { .. } => return Err(self.err("a value of other than one float32 or int64 element")),
         };
         let filled = count.and_then(|n| n.checked_mul(element)?.checked_add(self.filled));
         let (Some(dims), Some(count), Some(filled)) = (dims, count, filled.filter(|&b| b <= MAX_CONSTANT_BYTES)) else {

@@ -1,6 +1,7 @@
 //! An ONNX tensor (an initializer or a Constant node's value) decoded into
 //! the values the importer reads: float32 weights with their dimensions, or
-//! int64 lists (shapes, and booleans as 0 or 1). Values in external files are read into the tensor
+//! int64 lists (shapes, and booleans as 0 or 1), or the int8, uint8 and
+//! int32 tensors of a quantized model. Values in external files are read into the tensor
 //! first (`external.rs`).
 
 use crate::import::error::ImportError;
@@ -12,8 +13,37 @@ pub(super) type Weights = (Vec<usize>, Vec<f32>);
 /// A constant tensor: its dimensions and values.
 #[derive(Clone, Debug)]
 pub(super) enum Constant {
-    Float { dims: Vec<usize>, values: Vec<f32> },
-    Int { values: Vec<i64> },
+    Float {
+        dims: Vec<usize>,
+        values: Vec<f32>,
+    },
+    Int {
+        values: Vec<i64>,
+    },
+    /// INT8, UINT8 or INT32 values (quantized weights, zero points, biases).
+    Quantized {
+        dims: Vec<usize>,
+        values: Vec<i32>,
+        kind: IntKind,
+    },
+}
+
+/// The integer type of a [`Constant::Quantized`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum IntKind {
+    Int8,
+    Uint8,
+    Int32,
+}
+
+impl IntKind {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            IntKind::Int8 => "int8",
+            IntKind::Uint8 => "uint8",
+            IntKind::Int32 => "int32",
+        }
+    }
 }
 
 fn tensor_error(t: &TensorProto, reason: impl Into<String>) -> ImportError {
@@ -74,6 +104,32 @@ pub(super) fn decode_tensor(t: &TensorProto) -> Result<Constant, ImportError> {
             check(values.len())?;
             Ok(Constant::Int { values })
         }
-        other => Err(tensor_error(t, format!("{} values; the importer reads FLOAT weights", data_type::name(other)))),
+        data_type::INT8 | data_type::UINT8 | data_type::INT32 => {
+            let kind = match t.data_type {
+                data_type::INT8 => IntKind::Int8,
+                data_type::UINT8 => IntKind::Uint8,
+                _ => IntKind::Int32,
+            };
+            let values: Vec<i32> = match (t.raw_data.is_empty(), kind) {
+                (true, _) => t.int32_data.clone(),
+                (false, IntKind::Int8) => t.raw_data.iter().map(|&b| b as i8 as i32).collect(),
+                (false, IntKind::Uint8) => t.raw_data.iter().map(|&b| b as i32).collect(),
+                (false, IntKind::Int32) => {
+                    if !t.raw_data.len().is_multiple_of(4) {
+                        return Err(tensor_error(t, "raw data is not a whole number of int32 values"));
+                    }
+                    t.raw_data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+                }
+            };
+            check(values.len())?;
+            Ok(Constant::Quantized { dims, values, kind })
+        }
+        other => Err(tensor_error(
+            t,
+            format!(
+                "{} values; the importer reads FLOAT weights (INT8, UINT8 and INT32 in quantized models)",
+                data_type::name(other)
+            ),
+        )),
     }
 }

@@ -30,12 +30,20 @@
 //! `allowzero` from 14, AveragePool's dilations from 19) or refused by
 //! name where it would compute something else.
 //!
+//! A model quantized elsewhere (QuantizeLinear/DequantizeLinear around the
+//! operators, or QLinearConv, QLinearMatMul and com.microsoft's QGemm, as
+//! onnxruntime's `quantize_static` writes them) is recognized by those
+//! nodes; `quantized.rs` rewrites it into the float operators above plus
+//! its scales and zero points, and [`import_onnx`] gives the int8 model's
+//! spec and quantization ([`ImportedInt8`]) instead of a float network.
+//!
 //! Here: the model's opset, input, metadata and the walk over its nodes;
 //! each operator's mapping is in `chain.rs`, tensor decoding in `constant.rs`.
 
 mod chain;
 mod constant;
 mod external;
+mod quantized;
 #[cfg(test)]
 mod tests;
 
@@ -44,8 +52,11 @@ use crate::onnx::proto::{attribute_type, ModelProto, NodeProto};
 use chain::Chain;
 use constant::{decode_tensor, Constant};
 use prost::Message;
+use quantized::Rewritten;
 use shared::float::FloatModel;
-use shared::spec::{ModelSpec, Normalize, Shape};
+use shared::quant::QParams;
+use shared::quantize::{FixedLayer, FixedQuant, FixedWeights};
+use shared::spec::{Layer, ModelSpec, Normalize, Shape};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -55,6 +66,22 @@ pub struct ImportedGraph {
     pub model: FloatModel,
     /// What the import changed that a user should know of.
     pub notes: Vec<String>,
+}
+
+/// A quantized ONNX graph's network, as the int8 model file takes it: the
+/// spec and the file's own scales, zero points and int8 weights.
+#[derive(Debug)]
+pub struct ImportedInt8 {
+    pub spec: ModelSpec,
+    pub quant: FixedQuant,
+    pub notes: Vec<String>,
+}
+
+/// What an ONNX file holds: a float network, or one quantized elsewhere.
+#[derive(Debug)]
+pub enum Imported {
+    Float(ImportedGraph),
+    Int8(ImportedInt8),
 }
 
 /// Options a graph does not carry.
@@ -110,8 +137,212 @@ fn graph_input(model: &ModelProto, initializers: &HashMap<String, Constant>) -> 
     Err(ImportError::Input(format!("'{}' has dimensions {dims:?}", input.name)))
 }
 
-/// The network of the ONNX model in `bytes`.
+/// The float network of the ONNX model in `bytes`; a quantized model is
+/// refused (see [`import_onnx`]).
 pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGraph, ImportError> {
+    match import_onnx(bytes, options)? {
+        Imported::Float(graph) => Ok(graph),
+        Imported::Int8(_) => Err(ImportError::Graph(
+            "the model is quantized (QuantizeLinear/DequantizeLinear or QLinear operators): it imports as an int8 \
+             model file, not a float network"
+                .into(),
+        )),
+    }
+}
+
+/// A Constant node's tensor.
+fn constant_node(node: &NodeProto, options: &GraphOptions) -> Result<Constant, ImportError> {
+    let value = node.attribute.iter().find(|a| a.name == "value" && a.r#type == attribute_type::TENSOR);
+    let t = value.and_then(|a| a.t.as_ref()).ok_or_else(|| ImportError::Node {
+        node: node.name.clone(),
+        op: node.op_type.clone(),
+        reason: "only a tensor 'value' is supported".into(),
+    })?;
+    match external::is_external(t) {
+        true => {
+            let mut t = t.clone();
+            external::load(&mut t, options.folder.as_deref())?;
+            decode_tensor(&t)
+        }
+        false => decode_tensor(t),
+    }
+}
+
+/// What a quantized graph's walk keeps per layer beside the chain.
+struct Track<'r> {
+    rewritten: &'r Rewritten,
+    qparams: HashMap<String, QParams>,
+    input: QParams,
+    /// Each layer's output parameters, once known.
+    outputs: Vec<Option<QParams>>,
+    /// Each weighted layer's per-output-channel weight scales (one for
+    /// per-tensor), `None` for other layers.
+    scales: Vec<Option<Vec<f32>>>,
+    /// Each layer's node and operator, for errors.
+    nodes: Vec<(String, String)>,
+}
+
+fn node_err(node: &NodeProto, reason: impl Into<String>) -> ImportError {
+    ImportError::Node { node: node.name.clone(), op: node.op_type.clone(), reason: reason.into() }
+}
+
+fn describe(qp: QParams) -> String {
+    format!("scale {} zero point {}", qp.scale, qp.zero_point)
+}
+
+impl Track<'_> {
+    /// The weight scales of a Conv, Gemm or MatMul node about to become a
+    /// layer, checked to run along its output channels.
+    fn weight_scales(&self, node: &NodeProto) -> Result<Option<Vec<f32>>, ImportError> {
+        let Some(w) = node.input.get(1).and_then(|w| self.rewritten.weights.get(w)) else { return Ok(None) };
+        let trans_b = node.attribute.iter().any(|a| a.name == "transB" && a.i != 0);
+        let want = match node.op_type.as_str() {
+            "Conv" => 0,
+            "Gemm" if trans_b => 0,
+            _ => 1,
+        };
+        match w.axis {
+            Some(axis) if axis != want => Err(node_err(
+                node,
+                format!(
+                    "weights quantized per channel along axis {axis}; supported are scales per output channel \
+                     (axis {want}) or one per tensor"
+                ),
+            )),
+            _ => Ok(Some(w.scales.clone())),
+        }
+    }
+
+    /// The parameters of what the last layer (or the input) gives.
+    fn last(&self) -> Option<QParams> {
+        match self.outputs.last() {
+            Some(qp) => *qp,
+            None => Some(self.input),
+        }
+    }
+
+    /// After `node`: a new layer (`pushed`, `pool` if a pooling layer,
+    /// with `scales` if weighted), or the running tensor `current` moved
+    /// on within the last one.
+    fn after(
+        &mut self,
+        node: &NodeProto,
+        current: &str,
+        pushed: bool,
+        pool: bool,
+        scales: Option<Vec<f32>>,
+    ) -> Result<(), ImportError> {
+        let here = self.qparams.get(current).copied();
+        if pushed {
+            let input = self.last();
+            if input.is_none() {
+                let (name, op) = self.nodes.last().cloned().unwrap_or_default();
+                return Err(ImportError::Node {
+                    node: name,
+                    op,
+                    reason: "its output is not quantized (no QuantizeLinear), and the next layer reads it; \
+                             supported are models quantized throughout"
+                        .into(),
+                });
+            }
+            let out = match (pool, here, input) {
+                (true, Some(out), Some(inp)) if out != inp => {
+                    return Err(node_err(
+                        node,
+                        format!(
+                            "its output has {}, its input {}; an int8 pool keeps its input's",
+                            describe(out),
+                            describe(inp)
+                        ),
+                    ))
+                }
+                (true, _, inp) => inp,
+                (false, here, _) => here,
+            };
+            if let Some(qp) = out {
+                self.qparams.insert(current.to_string(), qp);
+            }
+            self.outputs.push(out);
+            self.scales.push(scales);
+            self.nodes.push((node.name.clone(), node.op_type.clone()));
+            return Ok(());
+        }
+        match (self.last(), here) {
+            (Some(had), Some(qp)) if had != qp => Err(node_err(
+                node,
+                format!(
+                    "its output has {}, its input {}; supported is rescaling only in convolutions, fully \
+                     connected layers and LRN",
+                    describe(qp),
+                    describe(had)
+                ),
+            )),
+            (None, Some(qp)) => {
+                if let Some(last) = self.outputs.last_mut() {
+                    *last = Some(qp);
+                }
+                Ok(())
+            }
+            (Some(had), None) => {
+                self.qparams.insert(current.to_string(), had);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The file's quantization for the chain's `layers`.
+    fn finish(self, layers: &[(Layer, shared::float::LayerParams)]) -> Result<FixedQuant, ImportError> {
+        let mut fixed = Vec::with_capacity(layers.len());
+        for (((layer, params), (output, scales)), (name, op)) in
+            layers.iter().zip(self.outputs.iter().zip(&self.scales)).zip(&self.nodes)
+        {
+            let err = |reason: &str| ImportError::Node { node: name.clone(), op: op.clone(), reason: reason.into() };
+            let output = output.ok_or_else(|| {
+                err("its output is never quantized (no QuantizeLinear); supported are models quantized throughout")
+            })?;
+            let weights = match (layer, scales) {
+                (Layer::Conv(_) | Layer::Dense(_), None) => {
+                    return Err(err(
+                        "its weights are float; supported are int8 weights (DequantizeLinear of an int8 constant, \
+                         or a QLinear operator's)",
+                    ))
+                }
+                (Layer::Conv(_) | Layer::Dense(_), Some(scales)) => {
+                    let channels = params.bias.len();
+                    let scales = match scales.len() {
+                        1 => vec![scales[0]; channels],
+                        _ => scales.clone(),
+                    };
+                    let row = params.weights.len() / channels.max(1);
+                    let mut values = Vec::with_capacity(params.weights.len());
+                    for (k, &w) in params.weights.iter().enumerate() {
+                        let s = scales[k / row];
+                        let q = (w as f64 / s as f64).round();
+                        // Exactly the stored value times its scale, or the
+                        // weights were changed on the way (a folded
+                        // BatchNormalization, Gemm's alpha).
+                        if !(-127.0..=127.0).contains(&q) || q as f32 * s != w {
+                            return Err(err(
+                                "its int8 weights are changed before use (a BatchNormalization folded in, or \
+                                 Gemm's alpha); supported are int8 weights used as stored",
+                            ));
+                        }
+                        values.push(q as i8);
+                    }
+                    Some(FixedWeights { values, scales, bias: params.bias.clone() })
+                }
+                _ => None,
+            };
+            fixed.push(FixedLayer { output, weights });
+        }
+        Ok(FixedQuant { input: self.input, layers: fixed })
+    }
+}
+
+/// The network of the ONNX model in `bytes`: float, or quantized elsewhere
+/// (recognized by its QuantizeLinear, DequantizeLinear or QLinear nodes).
+pub fn import_onnx(bytes: &[u8], options: &GraphOptions) -> Result<Imported, ImportError> {
     let mut model = ModelProto::decode(bytes).map_err(|e| ImportError::NotOnnx(e.to_string()))?;
     // Decoded one by one, each initializer's bytes are freed as its values land.
     let initializers = model.graph.as_mut().map(|g| std::mem::take(&mut g.initializer)).unwrap_or_default();
@@ -132,6 +363,34 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         constants.insert(t.name.clone(), decode_tensor(&t)?);
     }
     let (input_name, input) = graph_input(&model, &constants)?;
+    let graph_outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let rewritten = match quantized::is_quantized(&graph.node) {
+        true => Some(quantized::rewrite(&graph.node, &graph_outputs, &mut constants, |n| constant_node(n, options))?),
+        false => None,
+    };
+    let (nodes, outputs) = match &rewritten {
+        Some(r) => (&r.nodes[..], &r.outputs[..]),
+        None => (&graph.node[..], &graph_outputs[..]),
+    };
+    let mut track = match &rewritten {
+        Some(r) => {
+            let input = r.qparams.get(&input_name).copied().ok_or_else(|| {
+                ImportError::Input(format!(
+                    "'{input_name}' of a quantized model is not quantized (no QuantizeLinear reads it); supported \
+                     is a float input quantized per tensor"
+                ))
+            })?;
+            Some(Track {
+                rewritten: r,
+                qparams: r.qparams.clone(),
+                input,
+                outputs: Vec::new(),
+                scales: Vec::new(),
+                nodes: Vec::new(),
+            })
+        }
+        None => None,
+    };
     let empty = NodeProto::default();
     let mut chain = Chain {
         constants,
@@ -144,16 +403,10 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         notes: Vec::new(),
         node: &empty,
         opset,
-        read: graph
-            .node
-            .iter()
-            .flat_map(|n| n.input.iter())
-            .chain(graph.output.iter().map(|o| &o.name))
-            .cloned()
-            .collect(),
+        read: nodes.iter().flat_map(|n| n.input.iter()).chain(outputs.iter()).cloned().collect(),
         filled: 0,
     };
-    for (i, node) in graph.node.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         chain.node = node;
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(ImportError::Unsupported {
@@ -162,18 +415,8 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
             });
         }
         if node.op_type == "Constant" {
-            let value = node.attribute.iter().find(|a| a.name == "value" && a.r#type == attribute_type::TENSOR);
-            let t = value.and_then(|a| a.t.as_ref()).ok_or_else(|| chain.err("only a tensor 'value' is supported"))?;
             let out = node.output.first().ok_or_else(|| chain.err("has no output"))?;
-            let value = match external::is_external(t) {
-                true => {
-                    let mut t = t.clone();
-                    external::load(&mut t, options.folder.as_deref())?;
-                    decode_tensor(&t)?
-                }
-                false => decode_tensor(t)?,
-            };
-            chain.constants.insert(out.clone(), value);
+            chain.constants.insert(out.clone(), constant_node(node, options)?);
             continue;
         }
         if node.op_type == "ConstantOfShape" {
@@ -186,6 +429,11 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         if chain.pool_matrix.is_some() && !matches!(node.op_type.as_str(), "MatMul" | "Reshape") {
             return Err(chain.err("breaks a Reshape, MatMul, Reshape average pool"));
         }
+        let before = chain.layers.len();
+        let scales = match (&track, node.op_type.as_str()) {
+            (Some(t), "Conv" | "Gemm" | "MatMul") => t.weight_scales(node)?,
+            _ => None,
+        };
         match node.op_type.as_str() {
             "Conv" => chain.conv()?,
             "Relu" => chain.relu()?,
@@ -210,7 +458,7 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
             }
             "Dropout" => chain.dropout()?,
             "Identity" => {}
-            "Softmax" | "LogSoftmax" if i + 1 == graph.node.len() => {
+            "Softmax" | "LogSoftmax" if i + 1 == nodes.len() => {
                 // Over the classes: axis 1 of N x classes (opsets before 13
                 // default to 1, later ones to -1); over the batch it would
                 // not rank the classes.
@@ -226,9 +474,14 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
             op => return Err(ImportError::Unsupported { node: node.name.clone(), op: op.to_string() }),
         }
         chain.advance()?;
+        if let Some(t) = &mut track {
+            let pushed = chain.layers.len() > before;
+            let pool = pushed && matches!(chain.layers.last(), Some((Layer::MaxPool(_) | Layer::AvgPool(_), _)));
+            t.after(node, &chain.current, pushed, pool, scales)?;
+        }
     }
-    let output = graph.output.first().map(|o| o.name.clone()).unwrap_or_default();
-    let last = graph.node.last().and_then(|n| n.output.first()).cloned().unwrap_or_default();
+    let output = outputs.first().cloned().unwrap_or_default();
+    let last = nodes.last().and_then(|n| n.output.first()).cloned().unwrap_or_default();
     if output != chain.current && output != last {
         return Err(ImportError::Graph(format!(
             "the graph's output '{output}' is not the end of the chain of layers ('{}')",
@@ -262,5 +515,16 @@ pub fn import_graph(bytes: &[u8], options: &GraphOptions) -> Result<ImportedGrap
         params.push(p);
     }
     spec.validate()?;
-    Ok(ImportedGraph { model: FloatModel { spec, layers: params }, notes: chain.notes })
+    let Some(track) = track else {
+        return Ok(Imported::Float(ImportedGraph { model: FloatModel { spec, layers: params }, notes: chain.notes }));
+    };
+    let layers: Vec<_> = spec.layers.iter().cloned().zip(params).collect();
+    let uint8 = track.rewritten.uint8;
+    let quant = track.finish(&layers)?;
+    let mut notes = chain.notes;
+    notes.push("quantized model: its scales, zero points and int8 weights are kept (no calibration)".into());
+    if uint8 {
+        notes.push("uint8 activations are stored as int8 with their zero points moved by 128 (exact)".into());
+    }
+    Ok(Imported::Int8(ImportedInt8 { spec, quant, notes }))
 }
