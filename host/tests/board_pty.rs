@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{answered, answers, host, ok, scratch, wait_for_answers};
+use common::{answered, answers, compare, host, ok, scratch, wait_for_answers};
 use host::board::firmware_image::{self, BoardKind};
 use host::board::qemu::{Qemu, QemuOptions, VirtualBoard};
 use std::path::{Path, PathBuf};
@@ -50,10 +50,6 @@ fn serial_run(pty: &str, model: &Path, report: &Path) -> Command {
         .arg("--report")
         .arg(report);
     cmd
-}
-
-fn compare(model: &Path, report: &Path) -> String {
-    ok(host().arg("compare").arg("--model").arg(model).arg("--report").arg(report).output().unwrap())
 }
 
 #[test]

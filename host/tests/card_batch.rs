@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{answers, host, ok, photos, report, Scratch};
+use common::{answers, compare, host, ok, photos, report, Scratch};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -22,10 +22,6 @@ fn run(model: &Path, report: &Path, batch: usize, images: usize) -> Command {
         .arg("--report")
         .arg(report);
     cmd
-}
-
-fn compare(model: &Path, report: &Path) -> String {
-    ok(host().arg("compare").arg("--model").arg(model).arg("--report").arg(report).output().unwrap())
 }
 
 #[test]

@@ -170,3 +170,8 @@ pub fn photos(dir: &Path) -> PathBuf {
     }
     root
 }
+
+/// `host compare` of `report` against `model`: its output, which must succeed.
+pub fn compare(model: &Path, report: &Path) -> String {
+    ok(host().arg("compare").arg("--model").arg(model).arg("--report").arg(report).output().unwrap())
+}
