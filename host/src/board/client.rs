@@ -10,7 +10,7 @@ use super::BoardError;
 use shared::format::crc32;
 use shared::link::{
     decode_frame, encode_frame, DeviceInfo, ErrorCode, Frame, FrameReader, InferResult, LayerCycles, Request, Response,
-    CHUNK_LEN, FRAME_GUARD, MAX_BATCH, MAX_FRAME,
+    CHUNK_LEN, FRAME_GUARD, MAX_BATCH, MAX_FRAME, PROTOCOL_VERSION,
 };
 use shared::spec::Shape;
 use std::time::{Duration, Instant};
@@ -53,6 +53,18 @@ pub fn decode_reply(frame: Frame<'_>) -> Result<(u16, Response), Vec<u8>> {
             let raw = body.to_vec();
             decode_frame::<Response>(body).map_err(|_| raw)
         }
+    }
+}
+
+/// The link protocol of a reply that does not decode but begins as an
+/// `Info` of another protocol version (`DeviceInfo::protocol` is its first
+/// field, so every version's hello reply starts the same way): a board
+/// whose firmware is from another version of this project.
+fn other_protocol(raw: &[u8]) -> Option<u16> {
+    let mut body = raw.to_vec();
+    match decode_frame::<(u32, u16)>(&mut body) {
+        Ok((_, (0, protocol))) if protocol != PROTOCOL_VERSION => Some(protocol),
+        _ => None,
     }
 }
 
@@ -185,6 +197,9 @@ impl Client {
                     return Ok(match decode_reply(frame) {
                         Ok((seq, response)) => Reply::Frame(seq, Box::new(response)),
                         Err(raw) => {
+                            if let Some(board) = other_protocol(&raw) {
+                                return Err(BoardError::Protocol { board, host: PROTOCOL_VERSION });
+                            }
                             self.note_text(&raw);
                             Reply::Damaged
                         }
@@ -476,5 +491,47 @@ impl Client {
     /// Asks the board to stop (QEMU exits with `status`).
     pub fn shutdown(&mut self, status: u8) -> Result<(), BoardError> {
         self.expect_ack(&Request::Shutdown { status })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::link::Board;
+
+    /// The encoded body of a frame (without its delimiter), as the reader
+    /// hands it over.
+    fn body<T: serde::Serialize>(seq: u16, message: &T) -> Vec<u8> {
+        let mut out = [0u8; MAX_FRAME];
+        let n = encode_frame(seq, message, &mut out).unwrap();
+        out[..n - 1].to_vec()
+    }
+
+    #[test]
+    fn a_hello_reply_of_another_protocol_is_named() {
+        // Protocol 3's Info: variant 0, protocol 3, then fields this host
+        // would not decode.
+        assert_eq!(other_protocol(&body(1, &(0u32, 3u16, [9u8; 7]))), Some(3));
+        let info = DeviceInfo {
+            protocol: PROTOCOL_VERSION,
+            firmware: [0, 1, 0],
+            board: Board::Rpi3,
+            format_version: 4,
+            cores: 4,
+            buffer_capacity: 1,
+            image_capacity: 1,
+            model: Err(ErrorCode::BadRequest),
+            card: Err(shared::card::CardError::Absent),
+            max_batch: 0,
+        };
+        // This protocol's own reply, another reply, and damage are not a
+        // protocol mismatch.
+        assert_eq!(other_protocol(&body(1, &Response::Info(info))), None);
+        assert_eq!(other_protocol(&body(2, &Response::Error(ErrorCode::BadRequest))), None);
+        let mut damaged = body(1, &(0u32, 3u16, [9u8; 7]));
+        damaged[3] ^= 0x40;
+        assert_eq!(other_protocol(&damaged), None);
+        let message = BoardError::Protocol { board: 3, host: PROTOCOL_VERSION }.to_string();
+        assert!(message.contains("link protocol 3, this host 4") && message.contains("host flash"), "{message}");
     }
 }

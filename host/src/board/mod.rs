@@ -36,6 +36,10 @@ pub enum BoardError {
     ModelChanged { before: u32, after: u32 },
     #[error("unexpected reply from the board: {0}")]
     Unexpected(String),
+    #[error(
+        "the board speaks link protocol {board}, this host {host}: its firmware is from another version of this project; flash this version's (host flash)"
+    )]
+    Protocol { board: u16, host: u16 },
     #[error("frame: {0}")]
     Frame(#[from] LinkError),
     #[error("firmware image build failed (firmware dir {dir}): {reason}")]
