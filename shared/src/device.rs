@@ -200,10 +200,7 @@ impl<'m, 'b> Device<'m, 'b> {
             Request::InferCard { index } => {
                 let engine = self.engine.as_ref().map_err(|e| *e)?;
                 let card = self.card.map_err(|_| ErrorCode::NoCardImage { index, count: 0 })?;
-                let (shape, image) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
-                if shape.c != engine.model().spec().input.c {
-                    return Err(ErrorCode::ImageChannels { expected: engine.model().spec().input.c, found: shape.c });
-                }
+                let (shape, image) = card_image(&card, engine, index)?;
                 let (result, profile) = infer(engine, self.buffer, self.workers, index, image, shape, cycles)?;
                 self.profile = Some(profile);
                 Ok(Response::Result(result))
@@ -217,14 +214,13 @@ impl<'m, 'b> Device<'m, 'b> {
                 if indices.is_empty() || indices.len() > max {
                     return Err(ErrorCode::BatchSize { count: indices.len() as u32, max: max as u32 });
                 }
-                let channels = engine.model().spec().input.c;
+                let mut images: heapless::Vec<(u32, Shape, &[u8]), MAX_BATCH> = heapless::Vec::new();
                 for &index in indices {
-                    let (shape, _) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
-                    if shape.c != channels {
-                        return Err(ErrorCode::ImageChannels { expected: channels, found: shape.c });
-                    }
+                    let (shape, image) = card_image(&card, engine, index)?;
+                    // `indices` holds at most MAX_BATCH: the push fits.
+                    let _ = images.push((index, shape, image));
                 }
-                let (results, profile) = infer_batch(engine, self.buffer, self.workers, &card, indices, cycles)?;
+                let (results, profile) = infer_batch(engine, self.buffer, self.workers, &images, cycles)?;
                 self.profile = Some(profile);
                 Ok(Response::Results(results))
             }
@@ -322,29 +318,39 @@ fn batch_stride(engine: &Engine) -> usize {
     engine.buffer_len().next_multiple_of(16).max(16)
 }
 
-/// Runs `engine` on the card images `indices` together
+/// Card image `index` (its shape and bytes), refused unless it has the
+/// model's input channels.
+fn card_image<'m>(card: &CardImages<'m>, engine: &Engine, index: u32) -> Result<(Shape, &'m [u8]), ErrorCode> {
+    let (shape, image) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
+    let expected = engine.model().spec().input.c;
+    if shape.c != expected {
+        return Err(ErrorCode::ImageChannels { expected, found: shape.c });
+    }
+    Ok((shape, image))
+}
+
+/// Runs `engine` on `images` (card index, shape, bytes) together
 /// ([`Engine::run_batch_in_place_on`]), each in its own part of `buffer`,
 /// timed with `cycles` stage by stage over the whole batch. The caller has
-/// checked that `indices` is not empty and that `buffer` holds them all.
+/// checked that `images` is not empty and that `buffer` holds them all.
 fn infer_batch(
     engine: &Engine,
     buffer: &mut [u8],
     workers: &dyn Workers,
-    card: &CardImages,
-    indices: &[u32],
+    images: &[(u32, Shape, &[u8])],
     cycles: &impl Fn() -> u64,
 ) -> Result<(heapless::Vec<InferResult, MAX_BATCH>, LayerCycles), ErrorCode> {
     let mut bufs: heapless::Vec<&mut [u8], MAX_BATCH> = buffer
         .chunks_exact_mut(batch_stride(engine))
-        .take(indices.len())
+        .take(images.len())
         .map(|b| &mut b[..engine.buffer_len()])
         .collect();
-    if bufs.len() != indices.len() || indices.is_empty() {
-        return Err(ErrorCode::BatchSize { count: indices.len() as u32, max: bufs.len() as u32 });
+    // Also what keeps this function from indexing an empty batch.
+    if bufs.len() != images.len() || images.is_empty() {
+        return Err(ErrorCode::BatchSize { count: images.len() as u32, max: bufs.len() as u32 });
     }
-    let mut clock = StageClock::start(cycles, workers, engine, indices[0], indices.len());
-    for (buf, &index) in bufs.iter_mut().zip(indices) {
-        let (shape, image) = card.get(index).ok_or(ErrorCode::NoCardImage { index, count: card.len() })?;
+    let mut clock = StageClock::start(cycles, workers, engine, images[0].0, images.len());
+    for (buf, &(_, shape, image)) in bufs.iter_mut().zip(images) {
         let region = engine.input_region(buf).map_err(|_| ErrorCode::BadRequest)?;
         resize_bilinear(image, shape, region, engine.model().spec().input);
     }
@@ -353,9 +359,12 @@ fn infer_batch(
         .run_batch_in_place_on(&mut bufs, workers, |index| clock.layer_done(index))
         .map_err(|_| ErrorCode::BadRequest)?;
     let (ticks, profile) = clock.finish();
-    let each = ticks / indices.len() as u64;
-    let results =
-        bufs.iter().zip(indices).map(|(buf, &id)| InferResult { id, top5: engine.top5(buf), cycles: each }).collect();
+    let each = ticks / images.len() as u64;
+    let results = bufs
+        .iter()
+        .zip(images)
+        .map(|(buf, &(id, _, _))| InferResult { id, top5: engine.top5(buf), cycles: each })
+        .collect();
     Ok((results, profile))
 }
 
