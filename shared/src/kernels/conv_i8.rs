@@ -268,7 +268,6 @@ pub fn dense_i8_batch_on(
     let (cols, staged) = scratch[..dense_i8_batch_scratch_len(g)].split_at_mut(DENSE_BATCH * depth);
     let pad_value = (-p.input_offset).clamp(-128, 127) as i8;
     let patch = g.patch_len();
-    let parts = workers.parts();
     for group in 0..g.groups {
         for lane in 0..DENSE_BATCH {
             let mut out = LaneWriter::new(cols, lane);
@@ -280,27 +279,18 @@ pub fn dense_i8_batch_on(
             (patch..depth).for_each(|_| out.put(0));
         }
         let cols = &*cols;
-        let panels = |part| share(layout.panels(), part, parts);
-        run_on_ranges(
-            workers,
-            staged,
-            |part| {
-                let channels = panel_channels(&layout, group, &panels(part));
-                channels.start * DENSE_BATCH..channels.end * DENSE_BATCH
-            },
-            |part, staged| {
-                let first_channel = panel_channels(&layout, group, &panels(part)).start;
-                for panel in panels(part) {
-                    let first = group * layout.rows + panel * PANEL_ROWS;
-                    let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
-                    let y = tile_i8(p.weights.panel(group, panel), cols, &row_stage(p, first, rows));
-                    let at = (first - first_channel) * DENSE_BATCH;
-                    for (r, row) in y.iter().enumerate().take(rows) {
-                        staged[at + r * DENSE_BATCH..][..DENSE_BATCH].copy_from_slice(row);
-                    }
+        run_on_panels(workers, &layout, group, staged, DENSE_BATCH, |panels, staged| {
+            let first_channel = panel_channels(&layout, group, &panels).start;
+            for panel in panels {
+                let first = group * layout.rows + panel * PANEL_ROWS;
+                let rows = (layout.rows - panel * PANEL_ROWS).min(PANEL_ROWS);
+                let y = tile_i8(p.weights.panel(group, panel), cols, &row_stage(p, first, rows));
+                let at = (first - first_channel) * DENSE_BATCH;
+                for (r, row) in y.iter().enumerate().take(rows) {
+                    staged[at + r * DENSE_BATCH..][..DENSE_BATCH].copy_from_slice(row);
                 }
-            },
-        );
+            }
+        });
         let channels = group * layout.rows..(group + 1) * layout.rows;
         for (lane, output) in outputs.iter_mut().enumerate() {
             for c in channels.clone() {
@@ -331,6 +321,31 @@ fn row_stage(p: &ConvI8Params, first: usize, rows: usize) -> RowStage {
 fn panel_channels(layout: &PackedLayout, group: usize, panels: &Range<usize>) -> Range<usize> {
     let first = group * layout.rows;
     first + (panels.start * PANEL_ROWS).min(layout.rows)..first + (panels.end * PANEL_ROWS).min(layout.rows)
+}
+
+/// Runs `task(panels, out)` on every part of `workers`: each part takes its
+/// share of group `group`'s weight panels, and `out` is those panels'
+/// output channels of `outputs`, which holds `per_channel` values per
+/// channel of the layer, channel after channel.
+fn run_on_panels(
+    workers: &dyn Workers,
+    layout: &PackedLayout,
+    group: usize,
+    outputs: &mut [i8],
+    per_channel: usize,
+    task: impl Fn(Range<usize>, &mut [i8]) + Sync,
+) {
+    let parts = workers.parts();
+    let panels = |part| share(layout.panels(), part, parts);
+    run_on_ranges(
+        workers,
+        outputs,
+        |part| {
+            let channels = panel_channels(layout, group, &panels(part));
+            channels.start * per_channel..channels.end * per_channel
+        },
+        |part, out| task(panels(part), out),
+    );
 }
 
 /// Every output of `panels` of group `group` from the packed columns; `out`
@@ -409,15 +424,8 @@ pub fn conv2d_i8_on(p: &ConvI8Params, input: &[i8], output: &mut [i8], scratch: 
             );
         }
         let cols = &*cols;
-        let panels = |part| share(layout.panels(), part, parts);
-        run_on_ranges(
-            workers,
-            output,
-            |part| {
-                let channels = panel_channels(&layout, group, &panels(part));
-                channels.start * pixels..channels.end * pixels
-            },
-            |part, out| compute_panels(p, group, panels(part), cols, out),
-        );
+        run_on_panels(workers, &layout, group, output, pixels, |panels, out| {
+            compute_panels(p, group, panels, cols, out)
+        });
     }
 }
