@@ -213,12 +213,7 @@ fn check_board(
         )));
     }
     if let ImagesFrom::Card { crc, batch } = from {
-        if batch > 1 && batch > info.max_batch as usize {
-            return Err(HostError::Usage(format!(
-                "--batch {batch}: the board runs at most {} images of this model at once (its working memory)",
-                info.max_batch
-            )));
-        }
+        check_batch("--batch", "the board", batch, &info)?;
         let flash = "flash them with `host flash --images` and the run's data flags";
         match info.card {
             Ok(card) if card.crc == crc => {}
@@ -232,6 +227,18 @@ fn check_board(
         }
     }
     Ok(info)
+}
+
+/// Refuses a batch of more images than the board holds for its model
+/// (`DeviceInfo::max_batch`), naming `flag` and the `board`.
+pub fn check_batch(flag: &str, board: &str, batch: usize, info: &DeviceInfo) -> Result<()> {
+    if batch > 1 && batch > info.max_batch as usize {
+        return Err(HostError::Usage(format!(
+            "{flag} {batch}: {board} runs at most {} images of this model at once (its working memory)",
+            info.max_batch
+        )));
+    }
+    Ok(())
 }
 
 /// Progress shared by the boards of one run.

@@ -10,7 +10,7 @@
 
 use super::mix::BoardMix;
 use crate::board::qemu::{InsnMixPlugin, QemuOptions, VirtualBoard};
-use crate::board::session::{qemu_image_for, Connection, Target, BOOT_TIMEOUT};
+use crate::board::session::{check_batch, qemu_image_for, Connection, Target, BOOT_TIMEOUT};
 use crate::error::{HostError, Result};
 use shared::infer::Prediction;
 use shared::link::{encode_frame, InferResult, Request, Response, CHUNK_LEN, FRAME_GUARD, MAX_FRAME};
@@ -74,12 +74,7 @@ pub fn count_instructions(
     if on_board.checksum != checksum {
         return Err(HostError::Usage(format!("the virtual board holds model crc32 {:#010x}", on_board.checksum)));
     }
-    if batch > 1 && batch > info.max_batch as usize {
-        return Err(HostError::Usage(format!(
-            "--board-batch {batch}: the virtual board runs at most {} images of this model at once (its working memory)",
-            info.max_batch
-        )));
-    }
+    check_batch("--board-batch", "the virtual board", batch, &info)?;
     // QEMU's instruction counter is global across its cores: with the parts
     // of each layer run in turn, each part's count is its own.
     conn.client.parts_in_turn(true)?;
